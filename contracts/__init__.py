@@ -1,0 +1,1 @@
+"""Payer contracts: YAML files kept in git, and the expected-rate rules they state."""

@@ -1,0 +1,53 @@
+"""`underpay`: one console command, a thin shell over the library.
+
+Each subcommand lives in pipelines/commands/<name>.py. Errors the user can act on
+(UnderpayError) become one ``Error:`` line and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pipelines import __version__
+from pipelines.config import load_settings
+from pipelines.errors import UnderpayError
+from pipelines.commands import (
+    compare, contracts, demo, fee_schedule, ingest, negotiate, nightly, price, report, run,
+)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UnderpayError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="underpay")
+@click.option("--config", type=click.Path(path_type=Path), default=None,
+              help="Settings file [default: ./underpay.toml when present]. Flags override it.")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """underpay: find where payers paid less than their contracts say.
+
+    Flow: ingest 835 remittances -> warehouse -> validate -> price (Medicare
+    fee schedule, contracts) -> compare -> report.
+    """
+    try:
+        ctx.obj = load_settings(config)
+    except UnderpayError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+for _module in (ingest, fee_schedule, price, contracts, compare, report, negotiate, run, nightly, demo):
+    main.add_command(_module.command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

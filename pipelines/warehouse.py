@@ -1,0 +1,86 @@
+"""The DuckDB warehouse: open it, create its tables, keep its files owner-only.
+
+Every table's DDL lives in a .sql file beside the stage that fills it; ``connect``
+applies them all (CREATE ... IF NOT EXISTS), so any command can open any warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_DB = Path("warehouse.duckdb")
+
+# (package, file) in the order they must run.
+SCHEMA_FILES: tuple[tuple[str, str], ...] = (
+    ("pipelines.sql", "schema_ingest.sql"),
+    ("pipelines.sql", "schema_runs.sql"),
+    ("fee_schedules.sql", "schema.sql"),
+    ("pipelines.sql", "schema_variances.sql"),
+)
+
+
+def read_sql(package: str, name: str) -> str:
+    """Text of a packaged .sql file."""
+    return resources.files(package).joinpath(name).read_text(encoding="utf-8")
+
+
+def owner_only(path: str | os.PathLike) -> None:
+    """Make a file readable and writable by its owner only (it may hold PHI)."""
+    try:
+        os.chmod(path, 0o600)
+    except FileNotFoundError:
+        pass
+
+
+def private_open(path: str | os.PathLike, mode: str = "w", **kw):
+    """Open a new output file created with mode 0600 (reports, exports, logs)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    fd = os.open(path, flags, 0o600)
+    os.chmod(path, 0o600)  # O_CREAT's mode does not apply to an existing file
+    return os.fdopen(fd, mode, **kw)
+
+
+def connect(path: str | os.PathLike | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse at ``path`` with every table in place."""
+    db = Path(path) if path is not None else DEFAULT_DB
+    if read_only:
+        if not db.exists():
+            from pipelines.errors import UnderpayError
+
+            raise UnderpayError(f"{db}: no warehouse here; run `underpay ingest FILES --db {db}` first")
+        return duckdb.connect(str(db), read_only=True)
+    if db.parent and not db.parent.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
+    old = os.umask(0o077)  # the database and its WAL are created owner-only
+    try:
+        con = duckdb.connect(str(db))
+    finally:
+        os.umask(old)
+    owner_only(db)
+    ensure_schema(con)
+    return con
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for package, name in SCHEMA_FILES:
+        text = read_sql(package, name)
+        if text.strip():
+            con.execute(text)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection):
+    """BEGIN ... COMMIT, or ROLLBACK on any exception (a file loads whole or not at all)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    else:
+        con.execute("COMMIT")
