@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): speed targets are checked here, never by timed unit tests."""
