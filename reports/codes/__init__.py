@@ -1,0 +1,1 @@
+"""Code meanings (CSV data files) used as report labels."""

@@ -1,0 +1,145 @@
+"""Proposal files for the negotiation pack: what the practice asks the payer to pay.
+
+Two formats (docs/reports.md has examples):
+
+* CSV rate table, header ``code,modifier,rate`` (modifier may be blank or the column left out):
+  a rate per unit for each code; ``modifier`` is '', '26' or 'TC' (the priced component).
+* YAML::
+
+      percent_of_medicare: 130        # for every code without a rate below (optional)
+      rates:                          # optional list of per-unit rates (win over the percent)
+        - {code: "99213", rate: 98.50}
+        - {code: "71046", modifier: "26", rate: 14.00}
+      rates_csv: rates.csv            # optional: a CSV rate table as above, relative to this file
+
+Rates are Decimal; a proposed rate from the percent is the Medicare amount x percent,
+rounded half-up to the cent.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+
+import yaml
+
+from pipelines.errors import InputFileError
+
+CENT = Decimal("0.01")
+PRICED_MODIFIERS = ("", "26", "TC")
+
+
+@dataclass
+class Proposal:
+    source: str
+    rates: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    percent_of_medicare: Decimal | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.rates:
+            parts.append(f"{len(self.rates)} code rates")
+        if self.percent_of_medicare is not None:
+            parts.append(f"{self.percent_of_medicare}% of Medicare" + (" for the other codes" if self.rates else ""))
+        return f"{Path(self.source).name}: " + ", ".join(parts)
+
+    def rate_for(self, code: str, modifier: str, medicare: Decimal | None) -> tuple[Decimal | None, str]:
+        """(proposed rate per unit, how it was found) for one code and pricing modifier."""
+        for key in ((code, modifier), (code, "")):
+            if key in self.rates:
+                return self.rates[key], "rate table" + (f" ({code} without modifier)" if key[1] != modifier else "")
+        if self.percent_of_medicare is not None:
+            if medicare is None:
+                return None, "no Medicare amount for the percent"
+            rate = (medicare * self.percent_of_medicare / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+            return rate, f"{self.percent_of_medicare}% of Medicare"
+        return None, "not in the proposal"
+
+
+def _decimal(text, path, row, column) -> Decimal:
+    try:
+        value = Decimal(str(text).strip().replace("$", "").replace(",", ""))
+    except (InvalidOperation, ValueError):
+        raise InputFileError(path, "not a number", row=row, column=column, expected="an amount such as 98.50",
+                             found=repr(text), hint="Fix the value and run the command again.") from None
+    if value < 0 or not value.is_finite():
+        raise InputFileError(path, "negative or infinite amount", row=row, column=column,
+                             expected="an amount of 0 or more", found=repr(text))
+    return value
+
+
+def _modifier(text, path, row) -> str:
+    mod = (text or "").strip().upper()
+    if mod not in PRICED_MODIFIERS:
+        raise InputFileError(path, "modifier does not select a priced component", row=row, column="modifier",
+                             expected="blank, 26 or TC", found=repr(text))
+    return mod
+
+
+def _code(text, path, row) -> str:
+    code = (text or "").strip().upper()
+    if not (len(code) == 5 and code.isalnum()):
+        raise InputFileError(path, "not a CPT/HCPCS code", row=row, column="code",
+                             expected="5 letters/digits such as 99213 or G0439", found=repr(text))
+    return code
+
+
+def read_rate_csv(path: Path) -> dict[tuple[str, str], Decimal]:
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+        if "code" not in header or "rate" not in header:
+            raise InputFileError(path, "missing header", row=1, expected="a header row code,modifier,rate",
+                                 found=",".join(reader.fieldnames or []) or "an empty file")
+        rates: dict[tuple[str, str], Decimal] = {}
+        for n, raw in enumerate(reader, start=2):
+            row = {k.strip().lower(): v for k, v in raw.items() if k}
+            if not any((v or "").strip() for v in row.values()):
+                continue
+            key = (_code(row.get("code"), path, n), _modifier(row.get("modifier"), path, n))
+            if key in rates:
+                raise InputFileError(path, f"code {key[0]} {key[1] or '(no modifier)'} listed twice", row=n,
+                                     hint="Keep one rate per code and modifier.")
+            rates[key] = _decimal(row.get("rate"), path, n, "rate")
+    return rates
+
+
+def load_proposal(path) -> Proposal:
+    """Read a proposal file (.csv rate table, or .yaml/.yml)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "proposal file not found", hint="Pass --proposal with a CSV or YAML file.")
+    if path.suffix.lower() == ".csv":
+        return Proposal(str(path), rates=read_rate_csv(path))
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise InputFileError(path, "unknown proposal format", expected="a .csv rate table or a .yaml file",
+                             found=path.suffix or "no extension")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputFileError(path, f"not valid YAML ({getattr(exc, 'problem', exc)})",
+                             row=mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise InputFileError(path, "expected a mapping", expected="keys percent_of_medicare, rates, rates_csv")
+    unknown = set(data) - {"percent_of_medicare", "rates", "rates_csv", "name"}
+    if unknown:
+        raise InputFileError(path, f"unknown key(s) {', '.join(sorted(map(str, unknown)))}",
+                             expected="percent_of_medicare, rates, rates_csv (and name)")
+    proposal = Proposal(str(path))
+    if data.get("percent_of_medicare") is not None:
+        proposal.percent_of_medicare = _decimal(data["percent_of_medicare"], path, None, "percent_of_medicare")
+    if data.get("rates_csv"):
+        proposal.rates.update(read_rate_csv(path.parent / str(data["rates_csv"])))
+    for i, item in enumerate(data.get("rates") or [], start=1):
+        if not isinstance(item, dict) or "code" not in item or "rate" not in item:
+            raise InputFileError(path, f"rates entry {i} is not a mapping with code and rate",
+                                 column="rates", expected="{code: \"99213\", rate: 98.50}", found=repr(item))
+        key = (_code(str(item["code"]), path, None), _modifier(str(item.get("modifier") or ""), path, None))
+        proposal.rates[key] = _decimal(item["rate"], path, None, f"rates[{i}].rate")
+    if not proposal.rates and proposal.percent_of_medicare is None:
+        raise InputFileError(path, "the proposal sets no rate", expected="percent_of_medicare or rates")
+    return proposal

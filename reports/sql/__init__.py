@@ -1,0 +1,1 @@
+"""Report queries, one per .sql file."""
