@@ -62,3 +62,14 @@ CREATE TABLE IF NOT EXISTS variances (
     pending                 BOOLEAN,        -- CARC 133: not final
     computed_at             TIMESTAMP
 );
+
+-- Added by the comparison (issue 4): more of the derivation kept with each row.
+ALTER TABLE variances ADD COLUMN IF NOT EXISTS medicare_release VARCHAR;        -- CMS quarterly release letter
+ALTER TABLE variances ADD COLUMN IF NOT EXISTS medicare_setting VARCHAR;        -- facility | non-facility
+ALTER TABLE variances ADD COLUMN IF NOT EXISTS opps_capped BOOLEAN;             -- Medicare amount capped at OPPS
+ALTER TABLE variances ADD COLUMN IF NOT EXISTS term_index INTEGER;              -- 1-based term that matched
+ALTER TABLE variances ADD COLUMN IF NOT EXISTS term_line INTEGER;               -- its line in the contract file
+ALTER TABLE variances ADD COLUMN IF NOT EXISTS rate_row INTEGER;                -- rates_csv row that matched
+ALTER TABLE variances ADD COLUMN IF NOT EXISTS tolerance_amount DECIMAL(14,2);  -- tolerance used
+ALTER TABLE variances ADD COLUMN IF NOT EXISTS tolerance_percent DECIMAL(9,3);
+ALTER TABLE variances ADD COLUMN IF NOT EXISTS reversal_pair_claim_id BIGINT;   -- the claim a reversal nets with

@@ -1,0 +1,136 @@
+-- The money of the comparison: expected allowed per line, each step rounded half-up and kept.
+-- Grain: one row per line of cmp_lines (materialized as cmp_steps; compare_variances.sql adds the
+-- categories and explanations). Narrow on purpose: only what the arithmetic needs travels here.
+-- Order of the money steps, each rounded half-up to the cent and kept:
+--   step_base      rate | Medicare unit amount (price_lines) | billed charge
+--   step_percent   x contract percent (percent_of_medicare / percent_of_charges)
+--   step_modifier  x modifier / MPPR reduction_percent (bilateral, assistant, co-surgeon, rank)
+--   step_units     x units (not for percent_of_charges: the charge already covers every unit)
+--   step_lesser_of min(billed, step_units) when the contract says lesser_of_charges
+-- MPPR: lines of one claim on one date whose RVU MULT PROC indicator is 2/3 (1/2/3 with a custom
+-- `mppr` list) are ranked by their full expected amount (after bilateral/assistant/table percents),
+-- whatever the payer did with them; rank 1 keeps 100%, the others 50% (or the contract's list).
+-- Parameters: $tolerance_amount, $tolerance_percent (defaults when a contract states none),
+--             $pricing_note (why nothing could be priced, or NULL).
+-- Needs: cmp_lines, cmp_match, cmp_terms, cmp_line_price, cmp_prices, ct_contracts.
+WITH priced AS (
+    SELECT lp.line_id, pr.*
+    FROM cmp_line_price lp
+    JOIN cmp_prices pr ON pr.price_row = lp.price_row
+),
+base AS (
+    SELECT l.line_id, l.claim_id, l.line_number, l.claim_status, l.service_date, l.procedure_code,
+           l.modifiers, l.units, l.billed, l.actual_allowed,
+           m.contract_idx, m.payer_has_contract,
+           c.lesser_of_charges, c.modifier_mode, c.mppr,
+           CAST(coalesce(c.tolerance_amount, $tolerance_amount) AS DECIMAL(14,2)) AS tolerance_amount,
+           CAST(coalesce(c.tolerance_percent, $tolerance_percent) AS DECIMAL(9,3)) AS tolerance_percent,
+           t.method, coalesce(t.excluded, false) AS excluded, t.term_idx, t.term_line, t.term_label, t.term_text,
+           t.term_value, t.rate, t.rate_modifier, t.rate_row, coalesce(t.priced_modifiers, []) AS priced_modifiers,
+           coalesce(t.table_percent, CAST(100 AS DECIMAL(9,3))) AS table_percent, t.table_reason,
+           p.status AS price_status, p.not_priced_reason AS price_reason,
+           CAST(p.amount AS DECIMAL(14,2)) AS medicare_unit_amount,
+           p.fee_schedule_amount, p.opps_amount, coalesce(p.opps_capped, false) AS opps_capped,
+           p.mpfs_year, p.mpfs_release, p.locality_code, p.rvu_modifier, p.setting,
+           p.work_rvu, p.pe_rvu, p.mp_rvu, p.work_gpci, p.pe_gpci, p.mp_gpci, p.conversion_factor,
+           p.mult_proc, p.bilat_surg, p.asst_surg, p.co_surg, p.medicare_text
+    FROM cmp_lines l
+    JOIN cmp_match m ON m.line_id = l.line_id
+    LEFT JOIN ct_contracts c ON c.contract_idx = m.contract_idx
+    LEFT JOIN cmp_terms t
+           ON t.contract_idx = m.contract_idx AND t.procedure_code = l.procedure_code
+          AND t.modifiers_key = l.modifiers_key AND t.facility = l.facility
+    LEFT JOIN priced p ON p.line_id = l.line_id
+),
+step1 AS (
+    SELECT *,
+           CASE method
+               WHEN 'rate' THEN CAST(term_value AS DECIMAL(14,2))
+               WHEN 'rates_csv' THEN rate
+               WHEN 'percent_of_medicare' THEN medicare_unit_amount
+               WHEN 'percent_of_charges' THEN billed
+           END AS step_base,
+           CASE WHEN method IN ('percent_of_medicare', 'percent_of_charges')
+                THEN CAST(term_value AS DECIMAL(9,3)) END AS contract_percent,
+           modifier_mode = 'medicare' AND list_contains(modifiers, '50')
+               AND NOT list_contains(priced_modifiers, '50') AS has_bilateral,
+           modifier_mode = 'medicare' AND list_has_any(modifiers, ['80', '81', '82', 'AS'])
+               AND NOT list_has_any(priced_modifiers, ['80', '81', '82', 'AS']) AS has_assistant,
+           modifier_mode = 'medicare' AND list_contains(modifiers, '62')
+               AND NOT list_contains(priced_modifiers, '62') AS has_cosurgeon
+    FROM base
+),
+step2 AS (
+    SELECT *,
+           CASE WHEN contract_percent IS NULL THEN step_base ELSE cmp_pct_of(step_base, contract_percent) END AS step_percent,
+           CASE WHEN has_bilateral THEN CASE bilat_surg WHEN '1' THEN 150 WHEN '3' THEN 200 ELSE 100 END END AS bilateral_percent,
+           CASE WHEN has_assistant THEN CASE WHEN asst_surg = '1' THEN 0
+                                             WHEN list_contains(modifiers, 'AS') THEN 13.6 ELSE 16 END END AS assistant_percent,
+           CASE WHEN has_cosurgeon THEN 62.5 END AS cosurgeon_percent
+    FROM step1
+),
+step3 AS (
+    SELECT *,
+           cmp_pct_mul(cmp_pct_mul(cmp_pct_mul(table_percent, coalesce(bilateral_percent, 100)),
+                                   coalesce(assistant_percent, 100)), coalesce(cosurgeon_percent, 100)) AS pre_rank_percent,
+           coalesce(method IS NOT NULL AND NOT excluded AND step_base IS NOT NULL
+                    AND claim_status <> '22'
+                    AND ((mppr IS NOT NULL AND mult_proc IN ('1', '2', '3'))
+                         OR (mppr IS NULL AND modifier_mode = 'medicare' AND mult_proc IN ('2', '3'))), false) AS mppr_eligible
+    FROM step2
+),
+ranks AS (   -- narrow on purpose: a window over every column of every line is the slow way
+    SELECT line_id,
+           row_number() OVER (PARTITION BY claim_id, service_date
+                              ORDER BY cmp_pct_of(step_percent, pre_rank_percent) DESC, line_number, line_id) AS mppr_rank
+    FROM step3
+    WHERE mppr_eligible
+),
+ranked AS (
+    SELECT s.*, r.mppr_rank
+    FROM step3 s LEFT JOIN ranks r ON r.line_id = s.line_id
+),
+step4 AS (
+    SELECT *,
+           CASE WHEN mppr_rank IS NULL THEN NULL
+                WHEN mppr IS NOT NULL THEN mppr[least(mppr_rank, len(mppr))]
+                WHEN mppr_rank = 1 THEN 100 ELSE 50 END AS mppr_percent
+    FROM ranked
+),
+step5 AS (
+    SELECT *,
+           cmp_pct_mul(pre_rank_percent, coalesce(mppr_percent, 100)) AS reduction_percent,
+           nullif(concat_ws('; ',
+               table_reason,
+               CASE WHEN has_bilateral THEN 'bilateral 50 ' || bilateral_percent || '% (indicator ' || coalesce(bilat_surg, '?') || ')' END,
+               CASE WHEN has_assistant THEN 'assistant at surgery ' || cmp_num(assistant_percent) || '%'
+                                            || CASE WHEN asst_surg = '1' THEN ' (indicator 1: not payable)' ELSE '' END END,
+               CASE WHEN has_cosurgeon THEN 'co-surgeon 62 62.5%' END,
+               CASE WHEN mppr_rank IS NOT NULL THEN 'multiple procedure rank ' || mppr_rank || ' ' || cmp_num(mppr_percent) || '%' END
+           ), '') AS reduction_reason
+    FROM step4
+),
+step6 AS (
+    SELECT *, cmp_pct_of(step_percent, reduction_percent) AS step_modifier
+    FROM step5
+),
+step7 AS (
+    SELECT *,
+           CASE WHEN method = 'percent_of_charges' THEN step_modifier
+                ELSE CAST(round(step_modifier * units, 2) AS DECIMAL(14,2)) END AS step_units
+    FROM step6
+),
+step8 AS (
+    SELECT *,
+           coalesce(lesser_of_charges AND billed IS NOT NULL AND billed < step_units, false) AS lesser_applied,
+           CASE WHEN coalesce(lesser_of_charges AND billed IS NOT NULL AND billed < step_units, false)
+                THEN billed ELSE step_units END AS step_lesser_of,
+           CAST(round(medicare_unit_amount * units, 2) AS DECIMAL(14,2)) AS medicare_allowed,
+           CASE WHEN method = 'percent_of_medicare' AND medicare_unit_amount IS NULL THEN
+                coalesce(price_reason, $pricing_note,
+                         'no Medicare locality: set medicare.zip or medicare.locality in the contract, or [practice] zip in underpay.toml')
+           END AS not_priced_reason
+    FROM step7
+)
+SELECT * EXCLUDE (has_bilateral, has_assistant, has_cosurgeon, mppr_eligible, pre_rank_percent, priced_modifiers, table_percent, table_reason)
+FROM step8
