@@ -1,0 +1,426 @@
+"""Load 835 files into the warehouse: one file = one DuckDB transaction.
+
+``ingest_paths`` expands files / directories / globs and loads each file:
+
+1. same sha256 as a file already loaded -> ``era_files`` row with status ``duplicate``, nothing else;
+2. tokenize + ``prepare`` (envelope, counts, structure); a structurally broken file raises
+   X12Error and is recorded as ``rejected`` (reason + error_segment), nothing of it loaded;
+3. the file's tables are built slice by slice (whole transactions, ``SLICE_SEGMENTS`` segments),
+   ids assigned from file-wide ordinals, payments already loaded from another file (same TRN02,
+   payer, BPR02) flagged ``resent_of_payment_id`` and their claims/lines/adjustments NOT loaded;
+4. pandera models + balancing checks -> ``validation_issues`` rows (the file still loads);
+5. frames inserted via Arrow (one INSERT per table and slice), reversals linked, COMMIT.
+   Building the next slice, checking this one and inserting it overlap on threads.
+
+``parse_835`` (re-exported from ``pipelines.era``) is the pure whole-file parser.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable, Iterable
+
+import duckdb
+import polars as pl
+
+from pipelines import validate as V
+from pipelines.era import ParsedERA, PreparedERA, file_issues, parse_835, prepare, slice_parts, tables
+from pipelines.errors import UnderpayError, X12Error
+from pipelines.warehouse import connect, read_sql, transaction
+from pipelines.x12 import scan
+
+__all__ = ["FileOutcome", "IngestResult", "ingest_paths", "ingest_file", "expand_paths", "parse_835",
+           "ParsedERA"]
+
+log = logging.getLogger(__name__)
+
+SLICE_SEGMENTS = 1_500_000   # big files are parsed and loaded about this many segments (~32 MB) at a time
+LOAD_ORDER = ("payments", "claims", "service_lines", "adjustments", "provider_adjustments",
+              "validation_issues")
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    file_id: int | None
+    status: str                      # loaded | duplicate | rejected
+    reason: str | None = None
+    error_segment: int | None = None
+    claims: int = 0
+    lines: int = 0
+    paid: Decimal = Decimal("0.00")  # sum of BPR02 loaded (debits negative; re-sent payments excluded)
+    payments: int = 0
+    resent_payments: int = 0
+    issues: int = 0
+    size_bytes: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class IngestResult:
+    files: list[FileOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def _count(self, status):
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def loaded(self) -> int:
+        return self._count("loaded")
+
+    @property
+    def duplicate(self) -> int:
+        return self._count("duplicate")
+
+    @property
+    def rejected(self) -> int:
+        return self._count("rejected")
+
+    @property
+    def claims(self) -> int:
+        return sum(f.claims for f in self.files)
+
+    @property
+    def lines(self) -> int:
+        return sum(f.lines for f in self.files)
+
+    @property
+    def paid(self) -> Decimal:
+        return sum((f.paid for f in self.files), Decimal("0.00"))
+
+    @property
+    def issues(self) -> int:
+        return sum(f.issues for f in self.files)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size_bytes for f in self.files)
+
+    @property
+    def ok(self) -> bool:
+        return self.rejected == 0
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+
+# ----------------------------------------------------------------------------- paths
+
+def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given, directories recursively (hidden files skipped), glob patterns expanded.
+
+    Order is stable (each argument in turn, sorted within a directory or glob); a file named
+    twice is kept once. A path that matches nothing raises UnderpayError.
+    """
+    out: list[Path] = []
+    seen: set[Path] = set()
+
+    def add(p: Path):
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
+                    add(f)
+        elif p.is_file():
+            add(p)
+        elif glob.has_magic(str(raw)):
+            matches = sorted(glob.glob(str(raw), recursive=True))
+            files = [Path(m) for m in matches if Path(m).is_file()]
+            if not files:
+                raise UnderpayError(f"{raw}: no files match this pattern")
+            for f in files:
+                add(f)
+        else:
+            raise UnderpayError(f"{raw}: no such file or directory; give 835 files, folders or glob patterns")
+    return out
+
+
+# ----------------------------------------------------------------------------- frames with ids
+
+def _signed(total: pl.Expr) -> pl.Expr:
+    return pl.when(pl.col("credit_debit") == "D").then(-total).otherwise(total)
+
+
+def assign_ids(parsed: ParsedERA, file_id: int, bases: dict[str, int]) -> dict[str, pl.DataFrame]:
+    """Turn the parser's ordinal keys into warehouse ids (pure). ``bases`` = current max ids."""
+    bp, bc, bl = bases["payment"], bases["claim"], bases["line"]
+    fid = pl.lit(file_id, pl.Int64).alias("file_id")
+
+    def ids(df: pl.DataFrame) -> pl.DataFrame:
+        if df.width == 0:
+            return df
+        exprs = [fid]
+        if "payment_key" in df.columns:
+            exprs.append((pl.col("payment_key") + bp).alias("payment_id"))
+        if "claim_key" in df.columns:
+            exprs.append((pl.col("claim_key") + bc).alias("claim_id"))
+        if "line_key" in df.columns:
+            exprs.append((pl.col("line_key") + bl).alias("line_id"))
+        return df.with_columns(exprs)
+
+    payments = ids(parsed.payments).with_columns(pl.col("payment_key").cast(pl.Int32).alias("transaction_index"))
+    issues = ids(parsed.issues)
+    return {
+        "payments": V.conform(payments, V.Payments),
+        "claims": V.conform(ids(parsed.claims), V.Claims),
+        "service_lines": V.conform(ids(parsed.service_lines), V.ServiceLines),
+        "adjustments": V.conform(ids(parsed.adjustments), V.Adjustments),
+        "provider_adjustments": V.conform(ids(parsed.provider_adjustments), V.ProviderAdjustments),
+        "validation_issues": V.conform(issues, V.ValidationIssues),
+    }
+
+
+def assign_ids_issues(issues: pl.DataFrame, file_id: int, bases: dict[str, int]) -> pl.DataFrame:
+    """validation_issues rows from parser issue rows (ordinal keys -> ids)."""
+    return V.conform(issues.with_columns(
+        pl.lit(file_id, pl.Int64).alias("file_id"),
+        (pl.col("payment_key") + bases["payment"]).alias("payment_id"),
+        (pl.col("claim_key") + bases["claim"]).alias("claim_id"),
+        (pl.col("line_key") + bases["line"]).alias("line_id")), V.ValidationIssues)
+
+
+def flag_resent(frames: dict[str, pl.DataFrame], resent: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Mark re-sent payments and drop their claims, lines, adjustments and issues (pure).
+
+    ``resent`` has payment_id, resent_of: payments of this file already loaded from another
+    file (same TRN02, payer, BPR02). Each gets a ``resent_payment`` warning issue.
+    """
+    pay = frames["payments"].join(resent.rename({"resent_of": "_old"}), on="payment_id", how="left") \
+        .with_columns(pl.col("_old").alias("resent_of_payment_id")).drop("_old")
+    gone = pay.filter(pl.col("resent_of_payment_id").is_not_null())["payment_id"]
+    out = dict(frames, payments=pay)
+    if gone.len() == 0:
+        return out
+    keep = ~pl.col("payment_id").is_in(gone.implode())
+    for t in ("claims", "service_lines", "adjustments", "provider_adjustments"):
+        out[t] = frames[t].filter(keep)
+    notes = pay.filter(pl.col("resent_of_payment_id").is_not_null()).select(
+        "file_id", "payment_id", pl.lit(None, pl.Int64).alias("claim_id"), pl.lit(None, pl.Int64).alias("line_id"),
+        "segment_number", pl.lit("resent_payment").alias("rule"), pl.lit("warning").alias("severity"),
+        pl.lit(None, pl.String).alias("expected"), pl.col("resent_of_payment_id").cast(pl.String).alias("actual"),
+        pl.concat_str(pl.lit("payment (TRN02 "), pl.col("trace_number"),
+                      pl.lit(") was already loaded as payment_id "), pl.col("resent_of_payment_id").cast(pl.String),
+                      pl.lit("; its claims were not loaded again")).alias("message"))
+    out["validation_issues"] = pl.concat([frames["validation_issues"].filter(pl.col("payment_id").is_null() | keep),
+                                          V.conform(notes, V.ValidationIssues)])
+    return out
+
+
+# ----------------------------------------------------------------------------- database steps
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    if frame.height == 0:
+        return
+    name = f"_new_{table}"
+    con.register(name, frame.to_arrow())
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")  # table names are constants
+    finally:
+        con.unregister(name)
+
+
+def _bases(con) -> dict[str, int]:
+    row = con.execute(
+        "SELECT (SELECT coalesce(max(payment_id), 0) FROM payments),"
+        " (SELECT coalesce(max(claim_id), 0) FROM claims),"
+        " (SELECT coalesce(max(line_id), 0) FROM service_lines)").fetchall()[0]
+    return {"payment": row[0], "claim": row[1], "line": row[2]}
+
+
+def _era_row(con, *, file_id, path: Path, sha, size, status, reason=None, error_segment=None,
+             duplicate_of=None, prep: PreparedERA | None = None, load: dict | None = None, run_id=None):
+    row = {
+        "file_id": file_id, "path": str(path), "file_name": path.name, "sha256": sha, "size_bytes": size,
+        "loaded_at": datetime.now(timezone.utc).replace(tzinfo=None), "status": status, "reason": reason,
+        "error_segment": error_segment, "duplicate_of": duplicate_of, "run_id": run_id,
+    }
+    if prep is not None:
+        row.update(x12_version=prep.info["version"], interchanges=prep.info["interchanges"],
+                   transactions=prep.info["transactions"], claims=load["claims"],
+                   service_lines=load["lines"], total_paid=load["paid"], tolerated=load["tolerated"] or None)
+    frame = pl.DataFrame([row], schema_overrides={"total_paid": pl.Decimal(14, 2), "tolerated": pl.List(pl.String)},
+                         infer_schema_length=None)
+    _insert(con, "era_files", V.conform(frame, V.EraFiles))
+
+
+def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
+    """Build, check and insert the file's tables slice by slice (inside the caller's transaction).
+
+    The next slice's frames are built on one thread and the current slice's checks run on another
+    while DuckDB inserts, so parsing, validation and loading overlap; memory stays bounded by a
+    couple of slices. Ids are the file-wide keys plus the warehouse's max ids at the start.
+    """
+    bases = _bases(con)
+    totals = {"payments": 0, "resent": 0, "claims": 0, "lines": 0, "paid": Decimal("0.00")}
+    notes: list[str] = []
+    slices = prep.slices(SLICE_SEGMENTS)
+    def build(i):
+        parts = slice_parts(prep, *slices[i])
+        if i == len(slices) - 1:
+            prep.scan = None     # every slice gathered: free the scan
+        return tables(prep, *slices[i], parts=parts)
+
+    with ThreadPoolExecutor(max_workers=1) as ahead, ThreadPoolExecutor(max_workers=1) as checker:
+        next_part = ahead.submit(build, 0)
+        for i in range(len(slices)):
+            part = next_part.result()
+            if i + 1 < len(slices):
+                next_part = ahead.submit(build, i + 1)
+            notes += part.tolerated
+            frames = assign_ids(part, file_id, bases)
+            del part
+            frames = flag_resent(frames, _resent(con, frames["payments"], file_id))
+            pay = frames["payments"].select("total_paid", "credit_debit", "resent_of_payment_id")
+            totals["payments"] += pay.height
+            totals["claims"] += frames["claims"].height
+            totals["lines"] += frames["service_lines"].height
+            checking = checker.submit(V.validate_tables, V.narrow(frames), file_id)
+            for table in LOAD_ORDER[:-1]:
+                _insert(con, table, frames.pop(table))     # each wide frame is freed once loaded
+            issues = pl.concat([frames.pop("validation_issues"), checking.result()])
+            _insert(con, "validation_issues", issues)
+            fresh = pay.filter(pl.col("resent_of_payment_id").is_null())
+            if fresh.height:
+                totals["paid"] += Decimal(fresh.select(_signed(pl.col("total_paid")).sum()).item())
+            totals["resent"] += pay.height - fresh.height
+            del frames, issues, pay, fresh
+    tolerated = prep.tolerated + notes
+    key_ids = assign_ids_issues(file_issues(prep, tolerated), file_id, bases)
+    _insert(con, "validation_issues", key_ids)
+    totals["paid"] = totals["paid"].quantize(Decimal("0.01"))
+    totals["tolerated"] = tolerated
+    return totals
+
+
+def _resent(con, payments: pl.DataFrame, file_id: int) -> pl.DataFrame:
+    con.register("new_payments", payments.select("payment_id", "trace_number", "payer_id", "total_paid").to_arrow())
+    try:
+        found = pl.from_arrow(con.sql(read_sql("pipelines.sql", "ingest_resent_payments.sql"),
+                                      params={"file_id": file_id}).to_arrow_table())
+    finally:
+        con.unregister("new_payments")
+    if not isinstance(found, pl.DataFrame) or found.width == 0:
+        return pl.DataFrame(schema={"payment_id": pl.Int64, "resent_of": pl.Int64})
+    return found.cast({"payment_id": pl.Int64, "resent_of": pl.Int64})
+
+
+def _next_file_id(con) -> int:
+    return con.execute("SELECT nextval('era_file_id_seq')").fetchall()[0][0]
+
+
+def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, *, run_id: int | None = None) -> FileOutcome:
+    """Load one file in one transaction and say what happened (never raises for a bad file)."""
+    t0 = time.perf_counter()
+    path = Path(path)
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    size = len(data)
+    out = FileOutcome(path=str(path), file_id=None, status="rejected", size_bytes=size)
+
+    first = con.execute("SELECT file_id, path FROM era_files WHERE sha256 = ? AND status = 'loaded' "
+                        "ORDER BY file_id LIMIT 1", [sha]).fetchall()
+    first = first[0] if first else None
+    if first is not None:
+        with transaction(con):
+            out.file_id = _next_file_id(con)
+            out.status, out.reason = "duplicate", f"same bytes as file_id {first[0]} ({first[1]}); nothing loaded"
+            _era_row(con, file_id=out.file_id, path=path, sha=sha, size=size, status="duplicate",
+                     reason=out.reason, duplicate_of=first[0], run_id=run_id)
+        out.seconds = time.perf_counter() - t0
+        return out
+
+    try:
+        prep = prepare(scan(data, path), path)
+        with transaction(con):
+            out.file_id = file_id = _next_file_id(con)
+            load = _load_slices(con, prep, file_id)
+            pairs = con.sql(read_sql("pipelines.sql", "ingest_reversal_pairs.sql"),
+                            params={"file_id": file_id}).to_arrow_table()
+            if pairs.num_rows:
+                con.register("reversal_pairs", pairs)
+                try:
+                    con.execute(read_sql("pipelines.sql", "ingest_link_reversals.sql"))
+                finally:
+                    con.unregister("reversal_pairs")
+            con.execute("INSERT INTO validation_issues BY NAME "
+                        + read_sql("pipelines.sql", "ingest_repeated_payments.sql"), {"file_id": file_id})
+            reason = None
+            if load["resent"]:
+                reason = (f"{load['resent']} of {load['payments']} payment(s) already loaded from another file "
+                          "(same TRN02, payer and amount): flagged in payments.resent_of_payment_id, "
+                          "their claims not loaded again")
+            _era_row(con, file_id=file_id, path=path, sha=sha, size=size, status="loaded", reason=reason,
+                     prep=prep, load=load, run_id=run_id)
+            n_issues = con.execute("SELECT count(*) FROM validation_issues WHERE file_id = ?",
+                                   [file_id]).fetchall()[0][0]
+        out.status, out.reason = "loaded", reason
+        out.claims, out.lines, out.paid = load["claims"], load["lines"], load["paid"]
+        out.payments, out.resent_payments, out.issues = load["payments"], load["resent"], n_issues
+    except X12Error as exc:
+        out.status, out.reason, out.error_segment = "rejected", str(exc), exc.segment
+        _record_rejection(con, out, path, sha, size, run_id)
+    except (duckdb.Error, MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unreadable file must not stop the other files
+        log.exception("unexpected error reading %s", path)
+        out.status = "rejected"
+        out.reason = (f"{path}: could not be read ({type(exc).__name__}: {exc}); "
+                      "the file was not loaded - report this with the file to the underpay maintainers")
+        out.error_segment = None
+        _record_rejection(con, out, path, sha, size, run_id)
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _record_rejection(con, out: FileOutcome, path, sha, size, run_id):
+    with transaction(con):
+        out.file_id = _next_file_id(con)
+        _era_row(con, file_id=out.file_id, path=path, sha=sha, size=size, status="rejected",
+                 reason=out.reason, error_segment=out.error_segment, run_id=run_id)
+    out.claims = out.lines = 0
+    out.paid = Decimal("0.00")
+
+
+def ingest_paths(paths, db_or_con, *, progress: Callable[[FileOutcome, int, int], None] | None = None,
+                 run_id: int | None = None) -> IngestResult:
+    """Load every 835 file named by ``paths`` (files, folders, globs) into the warehouse.
+
+    ``db_or_con`` is a warehouse path or an open DuckDB connection (left open). ``progress``,
+    when given, is called after each file as ``progress(outcome, done, total)``.
+    """
+    t0 = time.perf_counter()
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files = expand_paths(paths)
+    own = not isinstance(db_or_con, duckdb.DuckDBPyConnection)
+    con = connect(db_or_con) if own else db_or_con
+    result = IngestResult()
+    try:
+        for i, f in enumerate(files, 1):
+            outcome = ingest_file(con, f, run_id=run_id)
+            result.files.append(outcome)
+            if outcome.status == "rejected":
+                log.info("rejected %s: %s", f, outcome.reason)
+            if progress is not None:
+                progress(outcome, i, len(files))
+    finally:
+        if own:
+            con.close()
+    result.seconds = time.perf_counter() - t0
+    return result

@@ -1,0 +1,40 @@
+"""`underpay ingest`: summary and exit status."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from pipelines.cli import main
+
+
+def test_ingest_command_summary_and_exit_codes(fixtures, tmp_path):
+    db = tmp_path / "w.duckdb"
+    runner = CliRunner()
+    ok = runner.invoke(main, ["ingest", str(fixtures / "good_5010.835"), "--db", str(db)])
+    assert ok.exit_code == 0, ok.output
+    assert "1 file(s): 1 loaded, 0 duplicate, 0 rejected" in ok.output
+    assert "2 claims, 2 service lines, $245.00 paid" in ok.output
+    again = runner.invoke(main, ["ingest", str(fixtures / "good_5010.835"), "--db", str(db)])
+    assert again.exit_code == 0 and "0 loaded, 1 duplicate" in again.output
+    bad = runner.invoke(main, ["ingest", str(fixtures / "claim_837.835"), str(fixtures / "unbalanced.835"),
+                               "--db", str(db)])
+    assert bad.exit_code == 1
+    assert "1 loaded, 0 duplicate, 1 rejected" in bad.output
+    assert "this is an 837 claim, not an 835" in bad.output
+
+
+def test_ingest_glob_and_missing_path(fixtures, tmp_path):
+    db = tmp_path / "w.duckdb"
+    runner = CliRunner()
+    r = runner.invoke(main, ["ingest", str(fixtures / "good_5010*.835"), "--db", str(db)])
+    assert r.exit_code == 0 and "2 file(s): 2 loaded" in r.output
+    missing = runner.invoke(main, ["ingest", str(tmp_path / "nope.835"), "--db", str(db)])
+    assert missing.exit_code == 2 and "no such file or directory" in missing.output
+
+
+def test_ingest_logs_a_line_every_n_files_without_a_terminal(fixtures, tmp_path, monkeypatch):
+    from pipelines.commands import ingest as cmd
+
+    monkeypatch.setattr(cmd, "LOG_EVERY", 2)
+    r = CliRunner().invoke(main, ["ingest", str(fixtures), "--db", str(tmp_path / "w.duckdb")])
+    assert "ingest: 2/" in r.output and "ingest: 4/" in r.output

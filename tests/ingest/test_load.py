@@ -1,0 +1,219 @@
+"""Loading: one transaction per file, duplicates, re-sent payments, reversals, balancing, reruns."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from pipelines import ingest as ingest_mod
+from pipelines.errors import UnderpayError
+from pipelines.ingest import expand_paths, ingest_paths
+from tests.ingest.conftest import table_counts
+
+
+def one(con, sql, params=None):
+    return con.execute(sql, params or []).fetchall()[0]
+
+
+def test_good_file_loads_every_table(fixtures, con):
+    result = ingest_paths([fixtures / "good_5010.835"], con, run_id=7)
+    (f,) = result.files
+    assert (f.status, f.claims, f.lines, f.paid, f.issues) == ("loaded", 2, 2, Decimal("245.00"), 0)
+    assert result.exit_code == 0
+    counts = table_counts(con)
+    assert counts == {"era_files": 1, "payments": 1, "claims": 2, "service_lines": 2, "adjustments": 5,
+                      "provider_adjustments": 1, "validation_issues": 0}
+    assert one(con, "SELECT status, run_id, transactions, claims, service_lines, total_paid, x12_version "
+                    "FROM era_files") == ("loaded", 7, 1, 2, 2, Decimal("245.00"), "005010X221A1")
+    p = con.execute("SELECT payer_id, payer_name, payee_npi, payee_tin, payee_zip, total_paid, trace_number, "
+                    "payment_date::VARCHAR, production_date::VARCHAR FROM payments").fetchall()
+    assert p == [("ACME1", "ACME HEALTH", "1234567893", "123456789", "100011234", Decimal("245.00"),
+                  "TRACE0001", "2025-01-10", "2025-01-09")]
+    lines = con.execute("SELECT procedure_code, modifiers, charge, paid, units, allowed, service_date::VARCHAR, "
+                        "line_control_number, remark_codes, line_number FROM service_lines ORDER BY line_id").fetchall()
+    assert lines == [
+        ("99213", ["25"], Decimal("200.00"), Decimal("150.00"), Decimal("1.000"), Decimal("180.00"), "2025-01-02",
+         "LINE1", ["N130"], 1),
+        ("85025", None, Decimal("100.00"), Decimal("50.00"), Decimal("2.000"), Decimal("70.00"), "2025-01-02",
+         None, None, 2),
+    ]
+    adj = con.execute("SELECT group_code, reason_code, amount, quantity, line_id IS NULL FROM adjustments "
+                      "ORDER BY segment_number").fetchall()
+    assert adj[-1] == ("CO", "29", Decimal("80.00"), None, True)
+    assert adj[2] == ("CO", "45", Decimal("30.00"), Decimal("2.000"), False)
+    assert one(con, "SELECT provider_id, reason_code, reference_id, amount FROM provider_adjustments") == \
+        ("1234567893", "WO", "OVERPAY01", Decimal("-45.00"))
+    c = one(con, "SELECT patient_control_number, status_code, charge, paid, patient_responsibility, "
+                 "payer_claim_number, place_of_service, patient_last_name FROM claims ORDER BY claim_id")
+    assert c == ("PCN001", "1", Decimal("300.00"), Decimal("200.00"), Decimal("50.00"), "ICN0001", "11", "DOE")
+
+
+def test_same_bytes_twice_is_duplicate_and_loads_nothing(fixtures, con):
+    first = ingest_paths([fixtures / "good_5010.835"], con).files[0]
+    before = table_counts(con)
+    again = ingest_paths([fixtures / "good_5010.835"], con)
+    (dup,) = again.files
+    assert dup.status == "duplicate" and again.exit_code == 0
+    assert f"file_id {first.file_id}" in dup.reason
+    after = table_counts(con)
+    assert after["era_files"] == before["era_files"] + 1
+    assert {k: v for k, v in after.items() if k != "era_files"} == {k: v for k, v in before.items() if k != "era_files"}
+    assert one(con, "SELECT duplicate_of FROM era_files WHERE status = 'duplicate'") == (first.file_id,)
+
+
+def test_resent_payment_in_another_file_is_flagged_not_doubled(fixtures, con):
+    ingest_paths([fixtures / "good_5010.835"], con)
+    res = ingest_paths([fixtures / "good_5010_resent.835"], con).files[0]
+    assert res.status == "loaded" and res.resent_payments == 1 and res.claims == 0 and res.paid == 0
+    assert "already loaded" in res.reason
+    rows = con.execute("SELECT payment_id, resent_of_payment_id FROM payments ORDER BY payment_id").fetchall()
+    assert rows[0][1] is None and rows[1][1] == rows[0][0]
+    # totals users compute over claims/lines are not doubled
+    assert one(con, "SELECT count(*), sum(paid) FROM claims") == (2, Decimal("200.00"))
+    assert one(con, "SELECT sum(total_paid) FROM payments WHERE resent_of_payment_id IS NULL") == (Decimal("245.00"),)
+    assert one(con, "SELECT count(*) FROM validation_issues WHERE rule = 'resent_payment'") == (1,)
+
+
+def test_unbalanced_file_loads_and_records_each_failure(fixtures, con):
+    f = ingest_paths([fixtures / "unbalanced.835"], con).files[0]
+    assert f.status == "loaded"
+    rows = con.execute("SELECT rule, severity, expected, actual, segment_number, claim_id IS NOT NULL, "
+                       "line_id IS NOT NULL FROM validation_issues ORDER BY rule").fetchall()
+    assert rows == [
+        ("balance_claim", "error", "100.00", "95.00", 16, True, False),
+        ("balance_line", "error", "50.00", "45.00", 27, True, True),
+        ("balance_transaction", "error", "245.00", "246.00", 3, False, False),
+    ]
+
+
+def test_wrong_se_count_is_tolerated_and_recorded(fixtures, con):
+    f = ingest_paths([fixtures / "se_count_wrong.835"], con).files[0]
+    assert f.status == "loaded" and f.claims == 2
+    assert one(con, "SELECT rule, severity, expected, actual FROM validation_issues") == \
+        ("se_count", "warning", "34", "99")
+
+
+def test_crlf_indentation_and_latin1(fixtures, con):
+    f = ingest_paths([fixtures / "crlf_indented_latin1.835"], con).files[0]
+    assert f.status == "loaded" and (f.claims, f.lines) == (2, 2)
+    assert one(con, "SELECT patient_last_name, patient_first_name FROM claims ORDER BY claim_id") == ("MÜLLER", "JÖRG")
+    assert "non-UTF-8 bytes read as Latin-1" in one(con, "SELECT tolerated FROM era_files")[0]
+
+
+def test_reversal_in_later_file_links_to_original(fixtures, con):
+    ingest_paths([fixtures / "good_5010.835", fixtures / "reversal_later.835"], con)
+    rows = con.execute("SELECT claim_id, status_code, paid, reverses_claim_id, reversed_by_claim_id "
+                       "FROM claims WHERE payer_claim_number = 'ICN0001' ORDER BY claim_id").fetchall()
+    (orig_id, _, _, r1, by), (rev_id, status, paid, rev_of, _) = rows
+    assert status == "22" and paid == Decimal("-200.00")
+    assert (rev_of, by, r1) == (orig_id, rev_id, None)
+    # net paid for the claim after reversal and correction
+    assert one(con, "SELECT sum(paid) FROM claims WHERE patient_control_number = 'PCN001'") == (Decimal("10.00"),)
+
+
+def test_reversal_loaded_first_links_when_original_arrives(fixtures, con):
+    ingest_paths([fixtures / "reversal_later.835"], con)
+    assert one(con, "SELECT reverses_claim_id FROM claims WHERE status_code = '22'") == (None,)
+    ingest_paths([fixtures / "good_5010.835"], con)
+    orig = one(con, "SELECT claim_id, reversed_by_claim_id FROM claims WHERE payer_claim_number = 'ICN0001' "
+                    "AND status_code = '1'")
+    assert one(con, "SELECT reverses_claim_id FROM claims WHERE status_code = '22'") == (orig[0],)
+    assert orig[1] is not None
+
+
+def test_crash_mid_file_leaves_nothing_and_rerun_loads_once(fixtures, con, monkeypatch):
+    real = ingest_mod._insert
+
+    def crash(c, table, frame):
+        if table == "service_lines":
+            raise KeyboardInterrupt("killed")
+        real(c, table, frame)
+
+    monkeypatch.setattr(ingest_mod, "_insert", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths([fixtures / "good_5010.835"], con)
+    assert all(n == 0 for n in table_counts(con).values())
+    monkeypatch.setattr(ingest_mod, "_insert", real)
+    ingest_paths([fixtures / "good_5010.835"], con)
+    ingest_paths([fixtures / "good_5010.835"], con)
+    counts = table_counts(con)
+    assert (counts["payments"], counts["claims"], counts["service_lines"]) == (1, 2, 2)
+
+
+def test_rerun_of_a_folder_neither_loses_nor_doubles(fixtures, tmp_path):
+    db = tmp_path / "w.duckdb"
+    first = ingest_paths([fixtures], db)
+    second = ingest_paths([fixtures], db)
+    assert second.loaded == 0 and second.duplicate == first.loaded
+    assert second.rejected == first.rejected
+    c = duckdb.connect(str(db), read_only=True)
+    try:
+        assert one(c, "SELECT count(*) FROM claims") == (first.claims,)
+    finally:
+        c.close()
+
+
+def test_ids_continue_across_files(fixtures, con):
+    ingest_paths([fixtures / "good_5010.835", fixtures / "unbalanced.835"], con)
+    ids = [r[0] for r in con.execute("SELECT claim_id FROM claims ORDER BY claim_id").fetchall()]
+    assert ids == [1, 2, 3, 4]
+    assert one(con, "SELECT count(DISTINCT file_id) FROM claims") == (2,)
+
+
+def test_expand_paths_files_dirs_globs(fixtures, tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    shutil.copy(fixtures / "good_5010.835", tmp_path / "a" / "b" / "x.835")
+    shutil.copy(fixtures / "unbalanced.835", tmp_path / "a" / "y.835")
+    (tmp_path / "a" / ".hidden").write_text("no")
+    assert [p.name for p in expand_paths([tmp_path / "a"])] == ["x.835", "y.835"]
+    assert [p.name for p in expand_paths([str(tmp_path / "a" / "*.835")])] == ["y.835"]
+    assert [p.name for p in expand_paths([str(tmp_path / "**" / "*.835")])] == ["x.835", "y.835"]
+    with pytest.raises(UnderpayError, match="no such file"):
+        expand_paths([tmp_path / "missing.835"])
+    with pytest.raises(UnderpayError, match="no files match"):
+        expand_paths([str(tmp_path / "*.nothing")])
+
+
+def test_progress_callback_sees_every_file(fixtures, con):
+    seen = []
+    ingest_paths([fixtures / "good_5010.835", fixtures / "claim_837.835"], con,
+                 progress=lambda o, done, total: seen.append((o.status, done, total)))
+    assert seen == [("loaded", 1, 2), ("rejected", 2, 2)]
+
+
+def test_loading_in_slices_gives_the_same_tables(con, monkeypatch):
+    """Big files are parsed and loaded a slice of whole transactions at a time: same result."""
+    from tests.conftest import ERA_SAMPLES
+
+    sample = ERA_SAMPLES / "oopfactory_4010_deident_02.835"   # 6 transactions, 13,002 segments
+    ingest_paths([sample], con)
+    whole = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+             for t in ("payments", "claims", "service_lines", "adjustments", "provider_adjustments")}
+    issues = con.execute("SELECT * EXCLUDE (file_id) FROM validation_issues ORDER BY ALL").fetchall()
+    monkeypatch.setattr(ingest_mod, "SLICE_SEGMENTS", 1500)
+    other = duckdb.connect()
+    from pipelines.warehouse import ensure_schema
+    ensure_schema(other)
+    f = ingest_paths([sample], other).files[0]
+    assert f.status == "loaded" and f.claims == len(whole["claims"])
+    from pipelines.era import prepare
+    from pipelines.x12 import scan
+    assert len(prepare(scan(sample.read_bytes(), sample), sample).slices(1500)) == 3
+    for t, rows in whole.items():
+        assert other.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() == rows, t
+    assert other.execute("SELECT * EXCLUDE (file_id) FROM validation_issues ORDER BY ALL").fetchall() == issues
+
+
+def test_code_set_violations_load_as_warnings(fixtures, con, tmp_path):
+    bad = tmp_path / "odd_codes.835"
+    bad.write_bytes((fixtures / "good_5010.835").read_bytes()
+                    .replace(b"CAS*CO*29*80.00", b"CAS*XY*29*80.00").replace(b"CLP*PCN002*4", b"CLP*PCN002*99"))
+    f = ingest_paths([bad], con).files[0]
+    assert f.status == "loaded" and f.claims == 2
+    rows = con.execute("SELECT rule, severity, actual, segment_number, claim_id IS NOT NULL FROM validation_issues "
+                       "ORDER BY rule").fetchall()
+    assert rows == [("adjustments.group_code:isin", "warning", "XY", 34, True),
+                    ("claims.status_code:isin", "warning", "99", 32, True)]
