@@ -20,6 +20,9 @@ Example underpay.toml::
     [tolerance]
     amount  = 1.00
     percent = 0.5
+
+    [nightly]
+    settle_seconds = 60      # inbox files younger than this are left for the next run
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Settings:
     practice_locality: str | None = None         # or carrier+locality, e.g. "1320201"
     tolerance_amount: Decimal = Decimal("1.00")  # default when a contract states none
     tolerance_percent: Decimal = Decimal("0.5")
+    settle_seconds: int = 60                     # nightly: skip inbox files modified this recently
 
     def override(self, **flags) -> "Settings":
         """Apply flags that were given (None means 'not given')."""
@@ -65,6 +69,7 @@ _TOML_KEYS = {
     ("practice", "locality"): "practice_locality",
     ("tolerance", "amount"): "tolerance_amount",
     ("tolerance", "percent"): "tolerance_percent",
+    ("nightly", "settle_seconds"): "settle_seconds",
 }
 
 
@@ -75,6 +80,8 @@ def _coerce(name: str, value):
             return Path(str(value)).expanduser()
         if "Decimal" in str(kind):
             return Decimal(str(value))
+        if str(kind) == "int":
+            return int(value)
         return None if value is None else str(value)
     except Exception as exc:  # noqa: BLE001 - re-raised with the key named
         raise ConfigError(f"setting {name}: cannot use {value!r} ({exc})") from exc
