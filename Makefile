@@ -34,6 +34,7 @@ test: install browser
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: install
+	$(BIN)/python -m pip install -q -e '.[bench]' || echo "warning: peer parsers not installed; the ingest benchmark skips them"
 	$(BIN)/python -m benchmarks
 
 clean:
