@@ -1,0 +1,282 @@
+"""Fetch a year's CMS fee schedule release files, verify them, cache them, then (optionally) import them.
+
+Sources
+-------
+* **CMS** (default). The quarterly RVU releases are zips linked from the "PFS Relative Value Files"
+  page, ``CMS_RVU_PAGE``; their URLs follow ``https://www.cms.gov/files/zip/rvu<yy><a-d>[-updated-<mm-dd-yyyy>].zip``
+  (e.g. ``https://www.cms.gov/files/zip/rvu25a-updated-01-10-2025.zip``) but the suffix changes with
+  each correction, so the page is read and the newest link per release letter is taken. The ZIP code
+  to carrier-locality files (ZIP5/ZIP9) are zips linked from ``CMS_ZIP_PAGE``
+  (``https://www.cms.gov/files/zip/zip-code-carrier-locality-file-…zip``); the newest one whose name
+  carries the year is taken and its ZIP5/ZIP9 text files are cached with the year's first release.
+* **A mirror**: a folder or an http(s) URL laid out like ``../shared/cms``: ``<year>/`` holds the
+  files of the year's first release, and sub-folders named like a release (``RVU25D/``) hold the
+  later ones. Only CMS file names (PPRRVU*, GPCI*, *LOCCO*, ANES*, OPPSCAP*, ZIP5_*, ZIP9_*, rvu*.zip)
+  and release-named sub-folders are fetched; anything else (notes, partial files) is ignored.
+
+Verification: every fetched file's size is checked against the server's Content-Length, its
+sha256 is recorded in ``SHA256SUMS`` in the cache (and checked against a mirror's own SHA256SUMS when
+it has one), and every release folder is read and validated with the pandera models before anything
+is imported. Cache: ``$XDG_DATA_HOME/underpay/cms/<year>/`` (default ``~/.local/share/underpay/cms``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html.parser
+import io
+import os
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fee_schedules.files import KIND_PATTERNS
+from pipelines.errors import UnderpayError
+
+CMS_RVU_PAGE = "https://www.cms.gov/medicare/payment/fee-schedules/physician/pfs-relative-value-files"
+CMS_ZIP_PAGE = ("https://www.cms.gov/medicare/payment/fee-schedules/physician-fee-schedule/"
+                "zip-code-carrier-locality-files")
+USER_AGENT = "underpay-fee-schedule-download/0.1 (+https://github.com/; open-source underpayment detection)"
+TIMEOUT = 120
+RELEASE_DIR = re.compile(r"^rvu\d{2}[a-d]", re.I)
+MANIFEST = "SHA256SUMS"
+
+
+class DownloadError(UnderpayError):
+    """A release file could not be fetched or failed verification."""
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "underpay" / "cms"
+
+
+def _is_cms_file(name: str) -> bool:
+    return any(p.match(name) for p in KIND_PATTERNS.values()) or bool(re.match(r"^rvu\d{2}[a-d].*\.zip$", name, re.I))
+
+
+# ---------------------------------------------------------------- fetching
+
+def _fetch(url: str) -> bytes:
+    req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
+            data = resp.read()
+            length = resp.headers.get("Content-Length")
+    except (urllib.error.URLError, OSError) as exc:
+        raise DownloadError(f"{url}: download failed ({exc}); check the network or use --mirror DIR_OR_URL") from None
+    if length is not None and int(length) != len(data):
+        raise DownloadError(f"{url}: truncated download, expected {length} bytes, got {len(data)}; retry")
+    return data
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            for k, v in attrs:
+                if k == "href" and v:
+                    self.hrefs.append(v)
+
+
+def _links(url: str) -> list[str]:
+    parser = _Links()
+    parser.feed(_fetch(url).decode("utf-8", "replace"))
+    return [urllib.parse.urljoin(url, h) for h in parser.hrefs]
+
+
+def _listing(base: str) -> tuple[list[str], list[str]]:
+    """(file names, sub-folder names) directly under a mirror folder or URL (http.server style listing)."""
+    if not re.match(r"^https?://", base):
+        folder = Path(base)
+        if not folder.is_dir():
+            raise DownloadError(f"{folder}: mirror folder not found")
+        return ([p.name for p in sorted(folder.iterdir()) if p.is_file()],
+                [p.name for p in sorted(folder.iterdir()) if p.is_dir()])
+    base = base.rstrip("/") + "/"
+    files, dirs = [], []
+    for link in _links(base):
+        if not link.startswith(base):
+            continue
+        rest = urllib.parse.unquote(link[len(base):])
+        if not rest or "?" in rest or "/" in rest.rstrip("/"):
+            continue
+        (dirs if rest.endswith("/") else files).append(rest.rstrip("/"))
+    return sorted(set(files)), sorted(set(dirs))
+
+
+def _read(base: str, name: str) -> bytes:
+    if re.match(r"^https?://", base):
+        return _fetch(base.rstrip("/") + "/" + urllib.parse.quote(name))
+    return (Path(base) / name).read_bytes()
+
+
+# ---------------------------------------------------------------- cache
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _manifest(year_dir: Path) -> dict[str, tuple[str, int]]:
+    path = year_dir / MANIFEST
+    out = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            parts = line.split(None, 2)
+            if len(parts) == 3:
+                out[parts[2]] = (parts[0], int(parts[1]))
+    return out
+
+
+def _save_manifest(year_dir: Path, entries: dict[str, tuple[str, int]]) -> None:
+    text = "".join(f"{sha}  {size}  {name}\n" for name, (sha, size) in sorted(entries.items()))
+    _write(year_dir / MANIFEST, text.encode())
+
+
+def verify_cache(year_dir: Path) -> list[str]:
+    """Relative paths listed in the cache's SHA256SUMS whose bytes no longer match (empty = all good)."""
+    bad = []
+    for name, (sha, size) in _manifest(year_dir).items():
+        p = year_dir / name
+        if not p.exists() or p.stat().st_size != size or hashlib.sha256(p.read_bytes()).hexdigest() != sha:
+            bad.append(name)
+    return bad
+
+
+@dataclass
+class DownloadResult:
+    year: int
+    folder: Path
+    files: list[tuple[str, int, str]] = field(default_factory=list)   # (relative path, bytes, sha256)
+    releases: list = field(default_factory=list)                       # ImportResult per imported release
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        lines = [f"Downloaded {len(self.files)} file(s) for {self.year} into {self.folder} in {self.seconds:.1f} s"]
+        lines += [f"  {name:<40} {size:>9} bytes  sha256 {sha[:12]}…" for name, size, sha in self.files]
+        lines += [str(r) for r in self.releases]
+        return "\n".join(lines)
+
+
+def download(year: int, mirror: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Fetch and verify the year's release files into the cache; return the year folder (layout as the mirror)."""
+    return _download(int(year), mirror, cache_dir).folder
+
+
+def _download(year: int, mirror, cache_dir) -> DownloadResult:
+    t0 = time.perf_counter()
+    year_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    year_dir = year_dir / str(year)
+    wanted = _from_mirror(str(mirror), year) if mirror is not None else _from_cms(year)
+    if not wanted:
+        where = mirror if mirror is not None else CMS_RVU_PAGE
+        raise DownloadError(f"{where}: no {year} fee schedule files found "
+                            f"(expected a {year}/ folder with PPRRVU*/GPCI*/… files, or rvu{year % 100:02d}a.zip)")
+    manifest = _manifest(year_dir)
+    result = DownloadResult(year, year_dir)
+    for rel, data, expected_sha in wanted:
+        sha = hashlib.sha256(data).hexdigest()
+        if expected_sha and expected_sha != sha:
+            raise DownloadError(f"{rel}: sha256 {sha} does not match the mirror's SHA256SUMS ({expected_sha}); "
+                                f"the mirror copy is corrupt, fetch it again")
+        _write(year_dir / rel, data)
+        manifest[rel] = (sha, len(data))
+        result.files.append((rel, len(data), sha))
+    _save_manifest(year_dir, manifest)
+    bad = verify_cache(year_dir)
+    if bad:
+        raise DownloadError(f"{year_dir}: cached file(s) {', '.join(bad)} do not match {MANIFEST}; "
+                            f"delete them and download again")
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _from_mirror(mirror: str, year: int) -> list[tuple[str, bytes, str | None]]:
+    base = mirror.rstrip("/") + "/" + str(year) if re.match(r"^https?://", mirror) else str(Path(mirror) / str(year))
+    files, dirs = _listing(base)
+    sums: dict[str, str] = {}
+    if MANIFEST in files:
+        for line in _read(base, MANIFEST).decode().splitlines():
+            parts = line.split()
+            if len(parts) >= 2:
+                sums[parts[-1]] = parts[0]
+    out = [(name, _read(base, name), sums.get(name)) for name in files if _is_cms_file(name)]
+    for sub in dirs:
+        if not RELEASE_DIR.match(sub):       # e.g. PFREV25C/, partial_unverified/: not a release
+            continue
+        sub_base = base.rstrip("/") + "/" + sub
+        sub_files, _ = _listing(sub_base)
+        out += [(f"{sub}/{name}", _read(sub_base, name), sums.get(f"{sub}/{name}"))
+                for name in sub_files if _is_cms_file(name)]
+    return out
+
+
+def _from_cms(year: int) -> list[tuple[str, bytes, str | None]]:
+    yy = f"{year % 100:02d}"
+    newest: dict[str, str] = {}
+    for link in _links(CMS_RVU_PAGE):
+        m = re.search(rf"/files/zip/(rvu{yy}([a-d])[^/]*\.zip)$", link, re.I)
+        if m:
+            newest[m.group(2).upper()] = link        # the page lists newer corrections later
+    out: list[tuple[str, bytes, str | None]] = []
+    first = min(newest) if newest else None
+    for letter, url in sorted(newest.items()):
+        name = urllib.parse.urlparse(url).path.rsplit("/", 1)[-1]
+        folder = "" if letter == first else f"RVU{yy}{letter}/"
+        out += [(folder + n, d, None) for n, d in _unzip(name, _fetch(url))]
+    zips = [link for link in _links(CMS_ZIP_PAGE)
+            if re.search(r"/files/zip/zip-code[^/]*\.zip$", link, re.I) and str(year) in link]
+    if zips:
+        out += [(n, d, None) for n, d in _unzip("zip-code-carrier-locality.zip", _fetch(zips[-1]))]
+    return out
+
+
+def _unzip(name: str, data: bytes) -> list[tuple[str, bytes]]:
+    """CMS files inside a downloaded zip (nested zips opened one level)."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise DownloadError(f"{name}: not a zip file (CMS returned something else; try again later)") from None
+    out = []
+    for info in zf.infolist():
+        base = info.filename.rsplit("/", 1)[-1]
+        if base.lower().endswith(".zip"):
+            out += _unzip(base, zf.read(info))
+        elif any(p.match(base) for p in KIND_PATTERNS.values()):
+            out.append((base, zf.read(info)))
+    return out
+
+
+def release_folders(year_dir: Path) -> list[Path]:
+    """The year folder (first release) and its release-named sub-folders, in release order."""
+    subs = sorted((p for p in year_dir.iterdir() if p.is_dir() and RELEASE_DIR.match(p.name)),
+                  key=lambda p: p.name.lower())
+    zips = sorted(p for p in year_dir.iterdir() if p.is_file() and re.match(r"^rvu\d{2}[a-d].*\.zip$", p.name, re.I))
+    has_top = any(p.is_file() and any(k.match(p.name) for k in KIND_PATTERNS.values()) for p in year_dir.iterdir())
+    return ([year_dir] if has_top else []) + subs + zips
+
+
+def download_and_import(con, year: int, mirror=None, cache_dir=None) -> DownloadResult:
+    """download(), validate every release folder, then import each one (one transaction per release)."""
+    from fee_schedules.importer import import_release, load_release
+
+    result = _download(int(year), mirror, cache_dir)
+    t0 = time.perf_counter()
+    folders = release_folders(result.folder)
+    for folder in folders:                       # verify shapes of everything before importing anything
+        load_release(folder, int(year))
+    for folder in folders:
+        result.releases.append(import_release(con, folder, int(year)))
+    result.seconds += time.perf_counter() - t0
+    return result

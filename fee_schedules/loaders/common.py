@@ -1,0 +1,87 @@
+"""Shared reading helpers: a CMS table (CSV or XLSX) as rows of stripped strings."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import polars as pl
+
+from fee_schedules.files import SourceFile
+from pipelines.errors import InputFileError
+
+_EOF = "\x1a"  # some CMS CSVs end with a DOS end-of-file character on its own row
+
+
+def text_of(source: SourceFile) -> str:
+    """CMS files are ASCII/latin-1 (never UTF-8 with BOM in practice, but tolerate one)."""
+    return source.data.decode("latin-1").lstrip("\ufeff").lstrip("ï»¿")
+
+
+def table_rows(source: SourceFile) -> list[list[str]]:
+    """Rows of cells (stripped strings) of a CSV or the first sheet of an XLSX."""
+    if source.suffix == ".xlsx":
+        import openpyxl
+
+        try:
+            wb = openpyxl.load_workbook(io.BytesIO(source.data), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many types for a non-workbook
+            raise InputFileError(source.origin, f"not a readable XLSX workbook ({exc})") from None
+        ws = wb.worksheets[0]
+        return [["" if v is None else _cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    if source.suffix != ".csv":
+        raise InputFileError(source.origin, f"unsupported variant {source.suffix}",
+                             expected="the .csv (or .xlsx) file of the release",
+                             hint="CMS ships each table as CSV too; import the release with its CSV files")
+    return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text_of(source)))]
+
+
+def _cell(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def is_blank(row: list[str]) -> bool:
+    return all(c in ("", _EOF) for c in row)
+
+
+def is_note(row: list[str]) -> bool:
+    """A footnote or blank row: nothing after the first cell."""
+    return all(c in ("", _EOF) for c in row[1:])
+
+
+def norm(text: str) -> str:
+    """Header text reduced to letters and digits, upper case: 'CO- SURG' -> 'COSURG'."""
+    return re.sub(r"[^0-9A-Z]", "", text.upper())
+
+
+def find_header(rows: list[list[str]], source: SourceFile, test, what: str) -> int:
+    for i, row in enumerate(rows[:60]):
+        if test(row):
+            return i
+    raise InputFileError(source.origin, "header row not found", row=None,
+                         expected=what, hint="Is this the file CMS ships under this name?")
+
+
+def column_index(header: list[str], source: SourceFile, header_row: int, want: str,
+                 test) -> int:
+    hits = [i for i, h in enumerate(header) if test(h)]
+    if len(hits) != 1:
+        raise InputFileError(source.origin, "header column " + ("missing" if not hits else "ambiguous"),
+                             row=header_row + 1, column=want, expected=f"exactly one column headed {want!r}",
+                             found=repr([header[i] for i in hits]) if hits else None,
+                             hint="Is this the file CMS ships under this name?")
+    return hits[0]
+
+
+def frame(records: list[list[str]], names: list[str], rownums: list[int]) -> pl.DataFrame:
+    """Frame of strings with a ``_row`` column (1-based file line)."""
+    cols = {n: [r[i] if i < len(r) else "" for r in records] for i, n in enumerate(names)}
+    cols["_row"] = rownums
+    return pl.DataFrame(cols, schema={**{n: pl.String for n in names}, "_row": pl.Int64})
+
+
+def dec(col: str, scale: int, precision: int = 9) -> pl.Expr:
+    return pl.col(col).cast(pl.Decimal(precision, scale))
