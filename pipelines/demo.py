@@ -248,12 +248,12 @@ HIGH_CHARGE = Decimal("99999.99")
 def _insert_probe(con, payers, codes: list[tuple[str, str]]) -> pl.DataFrame:
     """One loaded file, one payment per payer, one single-line claim per code, setting and charge."""
     from pipelines.codes import lookup
-    from pipelines.synthetic import _unit_charge  # the synthetic practice's chargemaster price
+    from pipelines.synthetic import unit_charge  # the synthetic practice's chargemaster price
 
     rows = []
     for p_i, payer in enumerate(payers, start=1):
         for code, modifier in codes:
-            chargemaster = _unit_charge(lookup(code), modifier, None)
+            chargemaster = unit_charge(lookup(code), modifier, None)
             for facility in (False, True):
                 for billed_high in (True, False):
                     rows.append({"payment_id": p_i, "payer_id": payer.payer_id, "payer_name": payer.name,

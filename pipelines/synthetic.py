@@ -269,12 +269,12 @@ class _Prices:
         return money(base * factor)
 
 
-def _unit_charge(code: codebook.Code, modifier: str, unit_allowed: Decimal | None) -> Decimal:
+def unit_charge(code: codebook.Code, modifier: str, unit_allowed: Decimal | None) -> Decimal:
     charge = Decimal(code.charge)
     if modifier == "26":
-        charge = Decimal(int(code.charge * 0.3 / 5 + 1) * 5)
+        charge = Decimal((code.charge * 3 // 50 + 1) * 5)
     elif modifier == "TC":
-        charge = Decimal(int(code.charge * 0.7 / 5 + 1) * 5)
+        charge = Decimal((code.charge * 7 // 50 + 1) * 5)
     if unit_allowed is not None:
         floor = (unit_allowed * Decimal("1.25") / 5).to_integral_value(rounding="ROUND_CEILING") * 5
         charge = max(charge, floor + 5)
@@ -367,7 +367,7 @@ class _Generator:
         if code.code in ("73030", "73110", "73560", "73610", "20610") and rng.random() < 0.5:
             modifiers.append(rng.choice(("RT", "LT")))
         contract = money(unit * units) if unit is not None else None
-        billed = money(_unit_charge(code, mod, unit) * units)
+        billed = money(unit_charge(code, mod, unit) * units)
         return _Line(code.code, modifiers, mod, units, billed, contract)
 
     def _patient(self):
