@@ -50,6 +50,15 @@ _RATE_OK = r"^-?(?:\d{1,8}(?:\.\d*)?|\.\d+)$"
 _RATE_EXTRA = r"\.\d{4}\d*[1-9]"
 
 
+def _exact(digits: int, scale: int) -> str:
+    """One-pass equivalent of ``OK and not EXTRA``: the digits beyond ``scale`` decimals are zeros."""
+    tail = r"[\d&&[^1-9]]*"
+    return rf"^-?(?:\d{{1,{digits}}}(?:\.\d{{0,{scale}}}{tail})?|\.\d{{1,{scale}}}{tail})$"
+
+
+_MONEY_EXACT, _QTY_EXACT, _RATE_EXACT = _exact(12, 2), _exact(9, 3), _exact(8, 4)
+
+
 @dataclass
 class ParsedERA:
     """One 835 file as frames, before ids are assigned (keys are 1-based ordinals)."""
@@ -78,7 +87,7 @@ class ParsedERA:
 def _elements(df: pl.DataFrame, sep: str, n: int, prefix: str = "e") -> pl.DataFrame:
     """Split ``text`` into e00..e<n> (empty elements become null; values kept as sent)."""
     requested = n
-    if df.height > 1000:   # split no further than the longest segment needs (memory)
+    if df.height > 1000 and n > 9:   # split no further than the longest segment needs (memory)
         n = max(1, min(n, int(df.select(pl.col("text").str.count_matches(sep, literal=True).max()).item() or 0)))
     names = [f"{prefix}{i:02d}" for i in range(n + 1)]
     missing = [f"{prefix}{i:02d}" for i in range(n + 1, requested + 1)]
@@ -93,10 +102,11 @@ def _elements(df: pl.DataFrame, sep: str, n: int, prefix: str = "e") -> pl.DataF
 
 def _number(df: pl.DataFrame, col: str, dtype, path, what: str) -> pl.Expr:
     """Check that every non-null value of ``col`` is an exact number for ``dtype``; raise otherwise."""
-    ok, extra = {MONEY: (_MONEY_OK, _MONEY_EXTRA), QTY: (_QTY_OK, _QTY_EXTRA),
-                 RATE: (_RATE_OK, _RATE_EXTRA)}[dtype]
+    exact = {MONEY: _MONEY_EXACT, QTY: _QTY_EXACT, RATE: _RATE_EXACT}[dtype]
     v = pl.col(col)
-    bad = df.select("seg_no", col).filter(v.is_not_null() & (~v.str.contains(ok) | v.str.contains(extra)))
+    if df.height == 0 or df.get_column(col).null_count() == df.height:
+        return v.cast(dtype)
+    bad = df.select("seg_no", col).filter(v.is_not_null() & ~v.str.contains(exact))
     if bad.height:
         seg, value = bad.row(0)
         kind = {MONEY: "an amount with at most 2 decimals", QTY: "a quantity with at most 3 decimals",

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import importlib
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,11 +34,25 @@ from typing import Callable, Iterable
 import duckdb
 import polars as pl
 
-from pipelines import validate as V
 from pipelines.era import ParsedERA, PreparedERA, file_issues, parse_835, prepare, slice_parts, tables
 from pipelines.errors import UnderpayError, X12Error
 from pipelines.warehouse import connect, read_sql, transaction
 from pipelines.x12 import scan
+
+# pipelines.validate (pandera, which pulls in pandas) takes ~0.35 s to import: it is imported on a
+# thread while the first file is read, hashed and scanned; ``V`` waits for it on first use.
+threading.Thread(target=importlib.import_module, args=("pipelines.validate",), name="import-validate").start()
+
+
+class _Validate:
+    """``pipelines.validate``, imported when first needed (the import lock waits for the thread)."""
+
+    def __getattr__(self, name):
+        from pipelines import validate
+        return getattr(validate, name)
+
+
+V = _Validate()
 
 __all__ = ["FileOutcome", "IngestResult", "ingest_paths", "ingest_file", "expand_paths", "parse_835",
            "ParsedERA"]

@@ -404,15 +404,18 @@ def _balance_failures(frame, model, rule, expected, actual, file_id, keys, messa
 
 
 def balance_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """The three balancing frames (one row per transaction / claim / line) from table frames."""
-    pay, cl, sl = frames["payments"], frames["claims"], frames["service_lines"]
-    adj, plb = frames["adjustments"], frames["provider_adjustments"]
+    """The three balancing frames (one row per transaction / claim / line) from table frames.
+
+    Built as lazy queries (each reads only the columns it needs) and collected together."""
+    pay, cl, sl = frames["payments"].lazy(), frames["claims"].lazy(), frames["service_lines"].lazy()
+    adj, plb = frames["adjustments"].lazy(), frames["provider_adjustments"].lazy()
     zero = pl.lit(0, MONEY)
     srt = lambda df, *keys: df.sort(*keys).with_columns([pl.col(k).set_sorted() for k in keys])  # noqa: E731
     claims_paid = srt(cl.group_by("payment_id").agg(pl.col("paid").sum().alias("claims_paid")), "payment_id")
     plb_total = srt(plb.group_by("payment_id").agg(pl.col("amount").sum().alias("plb_total")), "payment_id")
     tx = srt(pay.select("payment_id", "segment_number", "total_paid"), "payment_id").join(
-        claims_paid, on="payment_id", how="left").join(plb_total, on="payment_id", how="left").with_columns(
+        claims_paid, on="payment_id", how="left", maintain_order="left").join(
+        plb_total, on="payment_id", how="left", maintain_order="left").with_columns(
         pl.col("claims_paid").fill_null(zero).cast(MONEY), pl.col("plb_total").fill_null(zero).cast(MONEY),
         pl.col("total_paid").fill_null(zero))
     cas_claim = srt(adj.group_by("claim_id").agg(
@@ -420,7 +423,8 @@ def balance_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
         pl.col("line_id").is_null().any().alias("_claim_cas")), "claim_id")
     line_count = srt(sl.group_by("claim_id").agg(pl.len().alias("_lines")), "claim_id")
     cb = srt(cl.select("claim_id", "payment_id", "segment_number", "charge", "paid"), "claim_id").join(
-        cas_claim, on="claim_id", how="left").join(line_count, on="claim_id", how="left").with_columns(
+        cas_claim, on="claim_id", how="left", maintain_order="left").join(
+        line_count, on="claim_id", how="left", maintain_order="left").with_columns(
         pl.col("charge").fill_null(zero), pl.col("paid").fill_null(zero),
         pl.col("cas_total").fill_null(zero),
         ((pl.col("_lines").fill_null(0) > 0) | pl.col("_claim_cas").fill_null(False)).alias("has_adjustable"),
@@ -428,8 +432,9 @@ def balance_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     cas_line = srt(adj.filter(pl.col("line_id").is_not_null()).group_by("line_id").agg(
         pl.col("amount").sum().cast(MONEY).alias("cas_total")), "line_id")
     lb = srt(sl.select("line_id", "claim_id", "payment_id", "segment_number", "charge", "paid"), "line_id").join(
-        cas_line, on="line_id", how="left").with_columns(
+        cas_line, on="line_id", how="left", maintain_order="left").with_columns(
         pl.col("charge").fill_null(zero), pl.col("paid").fill_null(zero), pl.col("cas_total").fill_null(zero))
+    tx, cb, lb = pl.collect_all([tx, cb, lb])
     return {"transaction": tx, "claim": cb, "line": lb}
 
 
