@@ -7,6 +7,7 @@ applies them all (CREATE ... IF NOT EXISTS), so any command can open any warehou
 from __future__ import annotations
 
 import os
+import time
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 DEFAULT_DB = Path("warehouse.duckdb")
+LOCK_WAIT_SECONDS = 10.0   # how long to wait for another process to let go of the warehouse
 
 # (package, file) in the order they must run.
 SCHEMA_FILES: tuple[tuple[str, str], ...] = (
@@ -53,17 +55,36 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False) -
             from pipelines.errors import UnderpayError
 
             raise UnderpayError(f"{db}: no warehouse here; run `underpay ingest FILES --db {db}` first")
-        return duckdb.connect(str(db), read_only=True)
+        return _open(db, read_only=True)
     if db.parent and not db.parent.exists():
         db.parent.mkdir(parents=True, exist_ok=True)
     old = os.umask(0o077)  # the database and its WAL are created owner-only
     try:
-        con = duckdb.connect(str(db))
+        con = _open(db, read_only=False)
     finally:
         os.umask(old)
     owner_only(db)
     ensure_schema(con)
     return con
+
+
+def _open(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, waiting up to LOCK_WAIT_SECONDS while another process holds the file
+    (e.g. a report worker of a run that was just killed, still exiting)."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            return duckdb.connect(str(db), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                if "lock" in str(exc).lower():
+                    from pipelines.errors import UnderpayError
+
+                    raise UnderpayError(
+                        f"{db}: the warehouse is in use by another process ({exc}); wait for it to "
+                        "finish (or stop it) and run the command again") from exc
+                raise
+            time.sleep(0.2)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
