@@ -7,7 +7,7 @@ text, code, money, int, num, pct, date.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from decimal import Decimal
 import polars as pl
 
 from fee_schedules.files import SourceFile
-from fee_schedules.loaders.common import column_index, dec, find_header, frame, is_note, table_rows
+from fee_schedules.loaders.common import column_index, data_rows, dec, find_header, frame, table_rows
 from fee_schedules.schemas import AnesFile, check
 
 
@@ -37,12 +37,7 @@ def load(source: SourceFile) -> pl.DataFrame:
         "anesthesia_cf": ("National Anes CF of …", lambda c: "anes cf" in c),
     }
     idx = [column_index(header, source, h, label, test) for label, test in spec.values()]
-    records, rownums = [], []
-    for n, row in enumerate(rows[h + 1:], start=h + 2):
-        if is_note(row):
-            continue
-        records.append([row[i] if i < len(row) else "" for i in idx])
-        rownums.append(n)
+    records, rownums = data_rows(rows, h, idx)
     raw = frame(records, list(spec), rownums)
     check(AnesFile, raw, source.origin, labels={k: v[0] for k, v in spec.items()})
     return raw.select("carrier", "locality", pl.col("locality_name").str.strip_chars_end("* "),

@@ -76,6 +76,19 @@ def column_index(header: list[str], source: SourceFile, header_row: int, want: s
     return hits[0]
 
 
+def data_rows(rows: list[list[str]], header_row: int, idx: list[int], *, skip=None) -> tuple[list[list[str]], list[int]]:
+    """The cells at ``idx`` of every row below the header, with their 1-based file row numbers;
+    rows for which ``skip(row)`` is true (default: notes and blank rows) are left out."""
+    skip = is_note if skip is None else skip
+    records, rownums = [], []
+    for n, row in enumerate(rows[header_row + 1:], start=header_row + 2):
+        if skip(row):
+            continue
+        records.append([row[i] if i < len(row) else "" for i in idx])
+        rownums.append(n)
+    return records, rownums
+
+
 def frame(records: list[list[str]], names: list[str], rownums: list[int]) -> pl.DataFrame:
     """Frame of strings with a ``_row`` column (1-based file line)."""
     cols = {n: [r[i] if i < len(r) else "" for r in records] for i, n in enumerate(names)}

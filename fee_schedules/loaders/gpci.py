@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from fee_schedules.files import SourceFile
-from fee_schedules.loaders.common import column_index, dec, find_header, frame, is_note, table_rows
+from fee_schedules.loaders.common import column_index, data_rows, dec, find_header, frame, table_rows
 from fee_schedules.schemas import GpciFile, check
 
 
@@ -37,12 +37,7 @@ def load(source: SourceFile) -> pl.DataFrame:
     }
     idx = [column_index(header, source, h, label, test) for label, test in spec.values()]
     labels = {k: rows[h][i] for k, i in zip(spec, idx)}
-    records, rownums = [], []
-    for n, row in enumerate(rows[h + 1:], start=h + 2):
-        if is_note(row):     # blank rows, "*Work GPCI reflects…", "MAC Assignments as of…"
-            continue
-        records.append([row[i] if i < len(row) else "" for i in idx])
-        rownums.append(n)
+    records, rownums = data_rows(rows, h, idx)   # skips blank rows and footnotes ("*Work GPCI reflects…")
     raw = frame(records, list(spec), rownums)
     check(GpciFile, raw, source.origin, labels=labels)
     return raw.select(

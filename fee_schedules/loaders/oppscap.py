@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from fee_schedules.files import SourceFile
-from fee_schedules.loaders.common import column_index, dec, find_header, frame, is_note, table_rows
+from fee_schedules.loaders.common import column_index, data_rows, dec, find_header, frame, table_rows
 from fee_schedules.schemas import OppsCapFile, check
 
 HEADERS = {"hcpcs": "HCPCS", "modifier": "MOD", "proc_status": "PROCSTAT", "carrier": "CARRIER",
@@ -24,12 +24,7 @@ def load(source: SourceFile) -> pl.DataFrame:
         "nonfacility_price": lambda c: c.startswith("NON-FACIL") and c.endswith("PRICE"),
     }
     idx = [column_index(header, source, h, HEADERS[k], t) for k, t in tests.items()]
-    records, rownums = [], []
-    for n, row in enumerate(rows[h + 1:], start=h + 2):
-        if is_note(row):
-            continue
-        records.append([row[i] if i < len(row) else "" for i in idx])
-        rownums.append(n)
+    records, rownums = data_rows(rows, h, idx)
     raw = frame(records, list(tests), rownums)
     check(OppsCapFile, raw, source.origin, labels=HEADERS)
     return raw.select("hcpcs", "modifier", "proc_status", "carrier", "locality",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from fee_schedules.files import SourceFile
-from fee_schedules.loaders.common import (column_index, dec, find_header, frame, is_blank, norm,
+from fee_schedules.loaders.common import (column_index, data_rows, dec, find_header, frame, is_blank, norm,
                                           table_rows, text_of)
 from fee_schedules.schemas import RvuFile, check
 from pipelines.errors import InputFileError
@@ -60,12 +60,7 @@ def read_raw(source: SourceFile) -> pl.DataFrame:
             continue
         idx.append(column_index(joined, source, h, label, lambda x, w=want: x == w))
         names.append(col)
-    records, rownums = [], []
-    for n, row in enumerate(rows[h + 1:], start=h + 2):
-        if is_blank(row):
-            continue
-        records.append([row[i] if i < len(row) else "" for i in idx])
-        rownums.append(n)
+    records, rownums = data_rows(rows, h, idx, skip=is_blank)
     df = frame(records, names, rownums)
     if "pric_ind" not in df.columns:
         df = df.with_columns(pric_ind=pl.lit(None, pl.String))
