@@ -121,6 +121,20 @@ def _date(col: str) -> pl.Expr:
     return pl.col(col).str.strptime(pl.Date, "%Y%m%d", strict=False)
 
 
+def _join_dates(out: pl.DataFrame, dtm: pl.DataFrame | None, level: str, quals) -> pl.DataFrame:
+    """One date column per (DTM01 qualifier, name): the first such DTM of each claim / line
+    (``level`` = "claim" or "line"), joined on ``<level>_key``; all null when there is no DTM."""
+    key = f"{level}_key"
+    for qual, name in quals:
+        if dtm is None:
+            out = out.with_columns(pl.lit(None, pl.Date).alias(name))
+            continue
+        j = _first(dtm.filter(pl.col("e01") == qual), level).select(
+            pl.col(level).alias(key), _date("e02").alias(name))
+        out = out.join(j, on=key, how="left")
+    return out
+
+
 def _first(df: pl.DataFrame, key: str) -> pl.DataFrame:
     """First row per ``key`` of a frame sorted by ``key`` (segment order)."""
     return _sorted(df.filter(pl.col(key) != pl.col(key).shift(1).fill_null(-1)), key)
@@ -425,14 +439,8 @@ def _claims(parts, sep, comp, path) -> pl.DataFrame:
                                pl.lit(None, RATE).alias("moa_reimbursement_rate"),
                                pl.lit(None, MONEY).alias("moa_payable_amount"))
 
-    dtm = claim_level("DTM", 2)
-    for qual, name in (("232", "statement_from"), ("233", "statement_to"), ("050", "received_date")):
-        if dtm is not None:
-            j = _first(dtm.filter(pl.col("e01") == qual), "claim").select(
-                pl.col("claim").alias("claim_key"), _date("e02").alias(name))
-            out = out.join(j, on="claim_key", how="left")
-        else:
-            out = out.with_columns(pl.lit(None, pl.Date).alias(name))
+    out = _join_dates(out, claim_level("DTM", 2), "claim",
+                      (("232", "statement_from"), ("233", "statement_to"), ("050", "received_date")))
 
     amt = claim_level("AMT", 2)
     if amt is not None:
@@ -530,14 +538,7 @@ def _service_lines(parts, sep, comp, path, tolerated: list[str]) -> pl.DataFrame
         df = df.filter(pl.col("line") > 0)
         return _sorted(_elements(df, sep, n), "line") if df.height else None
 
-    dtm = line_level("DTM", 2)
-    for qual, name in (("472", "_d472"), ("150", "_d150"), ("151", "_d151")):
-        if dtm is not None:
-            j = _first(dtm.filter(pl.col("e01") == qual), "line").select(
-                pl.col("line").alias("line_key"), _date("e02").alias(name))
-            out = out.join(j, on="line_key", how="left")
-        else:
-            out = out.with_columns(pl.lit(None, pl.Date).alias(name))
+    out = _join_dates(out, line_level("DTM", 2), "line", (("472", "_d472"), ("150", "_d150"), ("151", "_d151")))
     amt = line_level("AMT", 2)
     if amt is not None:
         amt = amt.with_columns(_number(amt, "e02", MONEY, path, "line AMT02 amount").alias("amount"))
