@@ -11,6 +11,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI shares 2 cores between two test workers: time limits per example would only make
+# property tests flaky, so no deadline (sizes are bounded by each test's strategies).
+settings.register_profile("underpay", deadline=None)
+settings.load_profile("underpay")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("UNDERPAY_SHARED", ROOT.parent / "shared"))
