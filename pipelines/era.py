@@ -34,6 +34,13 @@ KNOWN_835 = set(C.values())
 # A claim loop (2100) ends at the next CLP, LX, PLB, SE or any envelope segment.
 CLAIM_STOP = [C[t] for t in ("LX", "PLB", "SE", "ST", "GS", "GE", "ISA", "IEA")]
 
+# trailer -> (issue rule prefix, what it counts, envelope name, opener element with the control
+# number, that element's name)
+TRAILER_CHECKS = {
+    "GE": ("ge", "transactions", "group", 6, "GS06"),
+    "IEA": ("iea", "groups", "interchange", 13, "ISA13"),
+}
+
 TRANSACTION_NAMES = {
     "837": "an 837 claim", "999": "a 999 acknowledgment", "997": "a 997 acknowledgment",
     "277": "a 277 claim status response", "276": "a 276 claim status request",
@@ -239,22 +246,15 @@ def _envelope(env: pl.DataFrame, n_segments: int, segs: Scan, path) -> tuple[lis
             if ctrl != want:
                 issues.append(_issue("se_control", "SE02 does not match ST02", segment=seg_no, payment=t,
                                      expected=want, actual=ctrl))
-        elif tag == "GE":
+        else:   # GE / IEA: count of children and control number against the opener
+            rule, children_are, envelope, ctrl_at, opener_el = TRAILER_CHECKS[tag]
             if count != str(children):
-                issues.append(_issue("ge_count", f"GE01 says {count} transactions, the group has {children}",
-                                     segment=seg_no, expected=str(children), actual=count))
-            want = open_el[6] if len(open_el) > 6 else ""
+                issues.append(_issue(f"{rule}_count", f"{tag}01 says {count} {children_are}, the {envelope} "
+                                     f"has {children}", segment=seg_no, expected=str(children), actual=count))
+            want = open_el[ctrl_at] if len(open_el) > ctrl_at else ""
             if ctrl.strip() != want.strip():
-                issues.append(_issue("ge_control", "GE02 does not match GS06", segment=seg_no,
-                                     expected=want, actual=ctrl))
-        else:
-            if count != str(children):
-                issues.append(_issue("iea_count", f"IEA01 says {count} groups, the interchange has {children}",
-                                     segment=seg_no, expected=str(children), actual=count))
-            want = open_el[13] if len(open_el) > 13 else ""
-            if ctrl.strip() != want.strip():
-                issues.append(_issue("iea_control", "IEA02 does not match ISA13", segment=seg_no,
-                                     expected=want.strip(), actual=ctrl))
+                issues.append(_issue(f"{rule}_control", f"{tag}02 does not match {opener_el}", segment=seg_no,
+                                     expected=want.strip() if tag == "IEA" else want, actual=ctrl))
     if stack:
         tag, seg_no = stack[-1][0], stack[-1][1]
         raise X12Error(path, f"{tag} begun at segment {seg_no} is never closed: the file is truncated",
