@@ -23,6 +23,7 @@ from pandera.engines import polars_engine as pe
 
 from contracts.model import load_contracts
 from contracts.terms import contract_frames
+from pipelines.months import parse_month
 from pipelines.config import Settings
 from pipelines.errors import ConfigError, ReferenceDataMissing
 from pipelines.warehouse import owner_only, private_open, read_sql, transaction
@@ -116,20 +117,6 @@ class CompareResult:
         if self.pricing_note:
             text += f"\nnote: {self.pricing_note}"
         return text
-
-
-def parse_month(month) -> dt.date | None:
-    """None | date | datetime | 'YYYY-MM' -> first day of the month."""
-    if month is None:
-        return None
-    if isinstance(month, dt.datetime):
-        month = month.date()
-    if isinstance(month, dt.date):
-        return month.replace(day=1)
-    try:
-        return dt.datetime.strptime(str(month), "%Y-%m").date()
-    except ValueError as exc:
-        raise ConfigError(f"month {month!r}: expected YYYY-MM, e.g. 2025-03") from exc
 
 
 def _next_month(day: dt.date) -> dt.date:

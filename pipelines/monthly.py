@@ -15,12 +15,13 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
+from pipelines.months import parse_month
 from pipelines.config import Settings
 from pipelines.errors import UnderpayError
 from pipelines.warehouse import connect, read_sql
@@ -52,19 +53,6 @@ class MonthResult:
                 f"underpaid {self.underpaid_lines:,} lines ${self.underpaid_dollars:,}; "
                 f"denied {self.denied_lines:,} lines (${self.denied_billed:,} billed); "
                 f"no contract {self.no_contract_lines:,}, not priced {self.not_priced_lines:,}")
-
-
-def parse_month(month: str | date | datetime) -> date:
-    """'YYYY-MM' (or a date) -> first day of that month; a clear error otherwise."""
-    if isinstance(month, datetime):
-        return date(month.year, month.month, 1)
-    if isinstance(month, date):
-        return date(month.year, month.month, 1)
-    try:
-        parsed = datetime.strptime(str(month).strip(), "%Y-%m")
-    except ValueError:
-        raise UnderpayError(f"month {month!r}: expected YYYY-MM, e.g. 2025-03") from None
-    return date(parsed.year, parsed.month, 1)
 
 
 def previous_month(today: date | None = None) -> str:

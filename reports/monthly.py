@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 from markupsafe import Markup
 
+from pipelines.months import parse_month
 from reports import charts, queries
 from reports.context import Figure, generated_at, version
 from reports.meanings import meaning
@@ -112,21 +113,6 @@ class MonthlyReport:
         who = self.payer or "all payers"
         return (f"Monthly review {self.month} ({who}): {self.lines:,} lines, "
                 f"{self.worklist_claims:,} claims on the worklist, {self.seconds:.2f} s\n{files}")
-
-
-def parse_month(month) -> date:
-    """'2026-03', a date or a datetime -> date(2026, 3, 1)."""
-    if isinstance(month, date):
-        return date(month.year, month.month, 1)
-    from datetime import datetime
-
-    try:
-        d = datetime.strptime(str(month), "%Y-%m")
-    except ValueError as exc:
-        from pipelines.errors import UnderpayError
-
-        raise UnderpayError(f"month {month!r}: expected YYYY-MM, e.g. 2026-03") from exc
-    return date(d.year, d.month, 1)
 
 
 def monthly_stem(month: date, payer: str | None) -> str:
