@@ -79,6 +79,7 @@ class FileOutcome:
     issues: int = 0
     size_bytes: int = 0
     seconds: float = 0.0
+    sha256: str | None = None
 
 
 @dataclass
@@ -347,7 +348,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, *, run_
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     size = len(data)
-    out = FileOutcome(path=str(path), file_id=None, status="rejected", size_bytes=size)
+    out = FileOutcome(path=str(path), file_id=None, status="rejected", size_bytes=size, sha256=sha)
 
     first = con.execute("SELECT file_id, path FROM era_files WHERE sha256 = ? AND status = 'loaded' "
                         "ORDER BY file_id LIMIT 1", [sha]).fetchall()

@@ -53,6 +53,7 @@ class FileOutcome:
     reason: str | None = None
     claims: int = 0
     lines: int = 0
+    sha256: str | None = None    # as computed by the ingest (the file is read once)
 
 
 @dataclass
@@ -191,7 +192,8 @@ def _ingest_one(con, path: Path, run_id: int) -> FileOutcome:
     from pipelines.ingest import ingest_file
 
     f = ingest_file(con, path, run_id=run_id)
-    return FileOutcome(name=path.name, status=f.status, reason=f.reason, claims=f.claims, lines=f.lines)
+    return FileOutcome(name=path.name, status=f.status, reason=f.reason, claims=f.claims, lines=f.lines,
+                       sha256=f.sha256)
 
 
 def run_nightly(settings: Settings, *, log: EventLog | None = None, settle_seconds: int | None = None,
@@ -228,9 +230,9 @@ def run_nightly(settings: Settings, *, log: EventLog | None = None, settle_secon
                 rel = path.relative_to(inbox)
                 if not path.exists():          # taken away since we listed the inbox
                     continue
-                sha = _sha256(path)
                 outcome = _ingest_one(con, path, result.run_id)
                 outcome.name = str(rel)
+                sha = outcome.sha256
                 log.event(f"file_{outcome.status}", file=str(rel), sha256=sha, claims=outcome.claims,
                           lines=outcome.lines, reason=outcome.reason)
                 if outcome.status == "rejected":
