@@ -163,6 +163,37 @@ def test_ids_continue_across_files(fixtures, con):
     assert one(con, "SELECT count(DISTINCT file_id) FROM claims") == (2,)
 
 
+def _ids_unique(con) -> dict[str, tuple]:
+    """(rows, distinct ids) per table: the loader, not an index, keeps the ids unique."""
+    return {t: one(con, f"SELECT count(*), count(DISTINCT {k}) FROM {t}")
+            for t, k in (("payments", "payment_id"), ("claims", "claim_id"), ("service_lines", "line_id"))}
+
+
+def test_ids_stay_unique_through_crashes_duplicates_and_resends(fixtures, con, monkeypatch):
+    real = ingest_mod._insert
+    calls = {"n": 0}
+
+    def crash_second_file(c, table, frame):
+        if table == "adjustments":
+            calls["n"] += 1
+            if calls["n"] == 2:                  # the second file dies after its lines are inserted
+                raise KeyboardInterrupt("killed")
+        real(c, table, frame)
+
+    monkeypatch.setattr(ingest_mod, "_insert", crash_second_file)
+    files = sorted(fixtures.glob("*.835"))
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths(files, con)
+    monkeypatch.setattr(ingest_mod, "_insert", real)
+    ingest_paths(files, con)
+    ingest_paths([fixtures], con)                # everything again: duplicates, nothing new
+    counts = _ids_unique(con)
+    assert counts["service_lines"][0] > 2
+    assert all(rows == distinct for rows, distinct in counts.values()), counts
+    lines = one(con, "SELECT min(line_id), max(line_id), count(*) FROM service_lines")
+    assert lines[1] - lines[0] + 1 == lines[2]   # no gaps either: the rolled-back ids were reused
+
+
 def test_expand_paths_files_dirs_globs(fixtures, tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     shutil.copy(fixtures / "good_5010.835", tmp_path / "a" / "b" / "x.835")
