@@ -29,10 +29,34 @@ C = {t: tag_code(t) for t in (
     "ISA", "GS", "ST", "SE", "GE", "IEA", "BPR", "TRN", "CUR", "REF", "DTM", "N1", "N2", "N3", "N4",
     "PER", "RDM", "LX", "TS3", "TS2", "CLP", "CAS", "NM1", "MIA", "MOA", "AMT", "QTY", "SVC", "LQ",
     "PLB")}
-ENVELOPE = [C[t] for t in ("ISA", "GS", "ST", "SE", "GE", "IEA")]
-KNOWN_835 = set(C.values())
+ENVELOPE = ("ISA", "GS", "ST", "SE", "GE", "IEA")
 # A claim loop (2100) ends at the next CLP, LX, PLB, SE or any envelope segment.
-CLAIM_STOP = [C[t] for t in ("LX", "PLB", "SE", "ST", "GS", "GE", "ISA", "IEA")]
+CLAIM_STOP = ("LX", "PLB", "SE", "ST", "GS", "GE", "ISA", "IEA")
+
+# Small tag ids (uint8, 0 = not an 835 segment) so that masks over millions of segments are
+# byte compares and 256-entry lookups, and one stable sort groups a slice's segments by tag.
+TID = {t: i for i, t in enumerate(C, start=1)}
+
+
+def _tid_mask(tags) -> np.ndarray:
+    mask = np.zeros(256, dtype=bool)
+    mask[[TID[t] for t in tags]] = True
+    return mask
+
+
+_ENVELOPE_TID, _CLAIM_STOP_TID = _tid_mask(ENVELOPE), _tid_mask(CLAIM_STOP)
+_CODE_TO_TID: np.ndarray | None = None    # 2**24 entries (16 MB), made on first use
+
+
+def tag_ids(code: np.ndarray) -> np.ndarray:
+    """The :data:`TID` of every segment from its :func:`pipelines.x12.tag_code` (0 when unknown)."""
+    global _CODE_TO_TID
+    if _CODE_TO_TID is None:
+        lut = np.zeros(1 << 24, dtype=np.uint8)
+        for tag, tid in TID.items():
+            lut[C[tag]] = tid
+        _CODE_TO_TID = lut
+    return _CODE_TO_TID[code & 0xFFFFFF]       # -1 (no tag) maps to an unused entry: 0
 
 # trailer -> (issue rule prefix, what it counts, envelope name, opener element with the control
 # number, that element's name)
@@ -321,16 +345,12 @@ def _payments(parts, sep, path, isa, gs) -> pl.DataFrame:
         out = out.with_columns(*[pl.lit(None, pl.String).alias(c) for c in (
             "trace_type", "trace_number", "originating_company_id", "originating_company_supplemental")])
 
-    # header party loops: forward-fill the N1 qualifier over header segments
-    frames = [parts[t].filter(pl.col("claim") == 0) for t in ("N1", "N3", "N4", "REF", "DTM", "LX")
-              if t in parts]
-    if "CLP" in parts:
-        frames.append(parts["CLP"])
+    # header party loops: forward-fill the N1 qualifier over header segments. Outside a claim
+    # (claim key 0) these tags occur only in the header: after LX come TS3/TS2 and then CLP.
+    frames = [parts[t].filter(pl.col("claim") == 0) for t in ("N1", "N3", "N4", "REF", "DTM") if t in parts]
     hdr = pl.concat([f.select("seg_no", "txn", "text") for f in frames]).sort("seg_no")
     hdr = _elements(hdr, sep, 5).with_columns(
-        pl.when(pl.col("e00") == "N1").then(pl.col("e01"))
-        .when(pl.col("e00").is_in(["LX", "CLP"])).then(pl.lit("")).otherwise(None)
-        .forward_fill().over("txn").alias("party"))
+        pl.when(pl.col("e00") == "N1").then(pl.col("e01")).forward_fill().over("txn").alias("party"))
 
     def pick(tag, party, qual=None, cols=()):
         df = hdr.filter((pl.col("e00") == tag) & (pl.col("party").fill_null("") == party))
@@ -539,24 +559,20 @@ def _service_lines(parts, sep, comp, path, tolerated: list[str]) -> pl.DataFrame
         return _sorted(_elements(df, sep, n), "line") if df.height else None
 
     out = _join_dates(out, line_level("DTM", 2), "line", (("472", "_d472"), ("150", "_d150"), ("151", "_d151")))
+    # AMT and REF: the first B6 / 6R of each line is a column; any others are kept as a list.
+    # Most lines have one of each, so the list is grouped over the few other rows only.
     amt = line_level("AMT", 2)
     if amt is not None:
         amt = amt.with_columns(_number(amt, "e02", MONEY, path, "line AMT02 amount").alias("amount"))
-        j = amt.group_by("line", maintain_order=True).agg(
-            pl.col("amount").filter(pl.col("e01") == "B6").first().alias("allowed"),
-            (pl.col("e01") + "=" + pl.col("e02")).filter(pl.col("e01") != "B6").alias("other_amounts"),
-        ).rename({"line": "line_key"}).pipe(_sorted, "line_key")
-        out = out.join(j, on="line_key", how="left")
+        out = _first_and_others(out, amt, "B6", pl.col("amount").alias("allowed"),
+                                (pl.col("e01") + "=" + pl.col("e02")).alias("other_amounts"))
     else:
         out = out.with_columns(pl.lit(None, MONEY).alias("allowed"),
                                pl.lit(None, pl.List(pl.String)).alias("other_amounts"))
     ref = line_level("REF", 2)
     if ref is not None:
-        j = ref.group_by("line", maintain_order=True).agg(
-            pl.col("e02").filter(pl.col("e01") == "6R").first().alias("line_control_number"),
-            (pl.col("e01") + ":" + pl.col("e02").fill_null("")).filter(pl.col("e01") != "6R").alias("refs"),
-        ).rename({"line": "line_key"}).pipe(_sorted, "line_key")
-        out = out.join(j, on="line_key", how="left")
+        out = _first_and_others(out, ref, "6R", pl.col("e02").alias("line_control_number"),
+                                (pl.col("e01") + ":" + pl.col("e02").fill_null("")).alias("refs"))
     else:
         out = out.with_columns(pl.lit(None, pl.String).alias("line_control_number"),
                                pl.lit(None, pl.List(pl.String)).alias("refs"))
@@ -571,6 +587,17 @@ def _service_lines(parts, sep, comp, path, tolerated: list[str]) -> pl.DataFrame
         out = out.with_columns(pl.lit(None, pl.List(pl.String)).alias("remark_codes"),
                                pl.lit(None, pl.List(pl.String)).alias("ncpdp_reject_codes"))
     return out
+
+
+def _first_and_others(out: pl.DataFrame, seg: pl.DataFrame, qual: str, first: pl.Expr,
+                      others: pl.Expr) -> pl.DataFrame:
+    """Join to the lines ``first`` of each line's first ``seg`` row with qualifier (e01) ``qual``,
+    and the list ``others`` of its rows with another qualifier (``seg`` sorted by line)."""
+    j = _first(seg.filter(pl.col("e01") == qual), "line").select(pl.col("line").alias("line_key"), first)
+    out = out.join(j, on="line_key", how="left")
+    rest = seg.filter(pl.col("e01") != qual)
+    j = rest.group_by("line", maintain_order=True).agg(others).rename({"line": "line_key"})
+    return out.join(_sorted(j, "line_key"), on="line_key", how="left")
 
 
 def _service_dates(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
@@ -658,6 +685,7 @@ class PreparedERA:
 
     path: str
     scan: Scan | None
+    tid: np.ndarray                  # tag id (TID) of every segment
     isa: pl.DataFrame
     gs: pl.DataFrame
     issues: list[dict]
@@ -666,11 +694,18 @@ class PreparedERA:
     delimiters: object
     segments: int
 
-    def slices(self, target: int) -> list[tuple[int, int]]:
-        """[lo, hi) row ranges of about ``target`` segments, each cut at an ST (whole transactions)."""
+    def slices(self, target: int, edge: int | None = None) -> list[tuple[int, int]]:
+        """[lo, hi) row ranges of about ``target`` segments, each cut at an ST (whole transactions).
+
+        With ``edge``, the first and the last slice are only about that long: loading can start
+        as soon as the first is built, and little is left to load once the last one is built.
+        """
         n = self.segments
-        st = np.flatnonzero(self.scan.code == C["ST"])
-        cuts = np.unique(st[np.minimum(np.searchsorted(st, np.arange(target, n, target)), len(st) - 1)])
+        st = np.flatnonzero(self.tid == TID["ST"])
+        wanted = np.arange(target, n, target)
+        if edge is not None and n > 2 * edge + target:
+            wanted = np.concatenate([[edge], np.arange(edge + target, n - edge, target), [n - edge]])
+        cuts = np.unique(st[np.minimum(np.searchsorted(st, wanted), len(st) - 1)])
         bounds = [0] + [int(c) for c in cuts if 0 < c < n] + [n]
         return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
@@ -687,24 +722,23 @@ def prepare(sc: Scan, path) -> PreparedERA:
     """Envelope, counts and structure checks over the whole file (text made for few rows only)."""
     code_arr = sc.code
     n_segments = len(code_arr)
-    env_idx = np.flatnonzero(np.isin(code_arr, ENVELOPE))
+    tid = tag_ids(code_arr)
+    env_idx = np.flatnonzero(_ENVELOPE_TID[tid])
     env = _rows(sc, env_idx).with_columns(pl.Series("tag", [tag_name(int(c)) for c in code_arr[env_idx]]))
     issues, info = _envelope(env.select("seg_no", "tag", "text"), n_segments, sc, path)
     tolerated = list(sc.tolerated)
     sep = sc.delimiters.element
-    # content outside any ST..SE is not interpretable
-    env_mask = np.isin(code_arr, ENVELOPE)
-    inside = _carry(env_mask, (code_arr == C["ST"]).astype(np.int32)) > 0   # after an ST, before SE/GE/..
-    stray_idx = np.flatnonzero(~inside & ~env_mask)
-    del inside, env_mask
-    if len(stray_idx):
-        i = int(stray_idx[0])
-        raise X12Error(path, "segment outside any ST..SE transaction", segment=i + 1,
-                       expected="ISA, GS, ST, SE, GE or IEA here", found=repr(tag_name(int(code_arr[i]))),
+    # content outside any ST..SE is not interpretable: a segment before the first envelope segment,
+    # or after an envelope segment other than ST (SE, GE, IEA, ISA, GS) and before the next one
+    outside = (np.diff(env_idx, append=n_segments) > 1) & (tid[env_idx] != TID["ST"])
+    stray = 0 if env_idx[0] > 0 else (int(env_idx[np.argmax(outside)]) + 1 if outside.any() else None)
+    if stray is not None:
+        raise X12Error(path, "segment outside any ST..SE transaction", segment=stray + 1,
+                       expected="ISA, GS, ST, SE, GE or IEA here", found=repr(tag_name(int(code_arr[stray]))),
                        hint="The file is damaged or not an 835; ask the sender to resend it")
-    unknown_idx = np.flatnonzero(~np.isin(code_arr, list(KNOWN_835)))
+    unknown_idx = np.flatnonzero(tid == 0)
     if len(unknown_idx):
-        st_idx = np.flatnonzero(code_arr == C["ST"])
+        st_idx = np.flatnonzero(tid == TID["ST"])
         first = int(unknown_idx[0])
         tag0 = sc.texts(unknown_idx[:1])[0].split(sep)[0]
         tolerated.append(f"{len(unknown_idx)} segment(s) that are not part of an 835 ignored "
@@ -717,7 +751,7 @@ def prepare(sc: Scan, path) -> PreparedERA:
     isa_rows = env.filter(pl.col("tag") == "ISA").drop("tag")
     gs_rows = env.filter(pl.col("tag") == "GS").drop("tag")
     isa, gs = _envelope_frames(isa_rows if isa_rows.height else None, gs_rows if gs_rows.height else None, sep)
-    return PreparedERA(path=str(path), scan=sc, isa=isa, gs=gs, issues=issues, info=info,
+    return PreparedERA(path=str(path), scan=sc, tid=tid, isa=isa, gs=gs, issues=issues, info=info,
                        tolerated=tolerated, delimiters=sc.delimiters, segments=n_segments)
 
 
@@ -729,23 +763,24 @@ def slice_parts(prep: PreparedERA, lo: int = 0, hi: int | None = None) -> dict[s
     """The segments of rows [lo, hi) (starting at an ST or the file start) that feed the tables,
     one frame per tag: seg_no, txn, claim, line (, lx), text, with file-wide keys."""
     hi = prep.segments if hi is None else hi
-    full = prep.scan.code
-    code = full[lo:hi]
-    before = full[:lo]
-    base = {t: int(np.count_nonzero(before == C[t])) for t in ("ST", "CLP", "SVC", "LX")}
-    is_clp = code == C["CLP"]
-    is_svc = code == C["SVC"]
-    stop = np.isin(code, CLAIM_STOP)
-    txn = np.cumsum(code == C["ST"], dtype=np.int32) + np.int32(base["ST"])
-    claim = _carry(is_clp | stop, np.where(is_clp, np.cumsum(is_clp, dtype=np.int32) + np.int32(base["CLP"]),
-                                           np.int32(0)))
-    line = _carry(is_svc | is_clp | stop, np.where(is_svc, np.cumsum(is_svc, dtype=np.int32) + np.int32(base["SVC"]),
+    tid = prep.tid[lo:hi]
+    before = np.bincount(prep.tid[:lo], minlength=256)
+    base = {t: np.int32(before[TID[t]]) for t in ("ST", "CLP", "SVC", "LX")}
+    is_clp = tid == TID["CLP"]
+    is_svc = tid == TID["SVC"]
+    stop = _CLAIM_STOP_TID[tid]
+    txn = np.cumsum(tid == TID["ST"], dtype=np.int32) + base["ST"]
+    claim = _carry(is_clp | stop, np.where(is_clp, np.cumsum(is_clp, dtype=np.int32) + base["CLP"], np.int32(0)))
+    line = _carry(is_svc | is_clp | stop, np.where(is_svc, np.cumsum(is_svc, dtype=np.int32) + base["SVC"],
                                                    np.int32(0)))
-    lx = np.cumsum(code == C["LX"], dtype=np.int32) + np.int32(base["LX"])
+    lx = np.cumsum(tid == TID["LX"], dtype=np.int32) + base["LX"]
     del is_clp, is_svc, stop
+    # one stable sort groups the rows by tag, each group in segment order
+    order = np.argsort(tid, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(tid, minlength=256))])
     parts = {}
     for t in _TABLE_TAGS:
-        local = np.flatnonzero(code == C[t])
+        local = order[bounds[TID[t]]:bounds[TID[t] + 1]]
         if len(local):
             keys = {"txn": txn[local], "claim": claim[local], "line": line[local]}
             if t in ("LX", "CLP"):

@@ -36,12 +36,18 @@ import polars as pl
 
 from pipelines.era import ParsedERA, PreparedERA, file_issues, parse_835, prepare, slice_parts, tables
 from pipelines.errors import UnderpayError, X12Error
-from pipelines.warehouse import connect, read_sql, transaction
+from pipelines.warehouse import bulk_load, connect, read_sql, transaction
 from pipelines.x12 import scan
 
-# pipelines.validate (pandera, which pulls in pandas) takes ~0.35 s to import: it is imported on a
-# thread while the first file is read, hashed and scanned; ``V`` waits for it on first use.
-threading.Thread(target=importlib.import_module, args=("pipelines.validate",), name="import-validate").start()
+# pipelines.validate (pandera) and pyarrow.compute (which polars loads the first time it takes an Arrow
+# string array) take ~0.1 s each to import: they are imported on a thread while the first file is
+# read, hashed and scanned; ``V`` waits for pipelines.validate on first use.
+def _import_late_modules() -> None:
+    for name in ("pipelines.validate", "pyarrow.compute"):
+        importlib.import_module(name)
+
+
+threading.Thread(target=_import_late_modules, name="import-validate").start()
 
 
 class _Validate:
@@ -60,6 +66,8 @@ __all__ = ["FileOutcome", "IngestResult", "ingest_paths", "ingest_file", "expand
 log = logging.getLogger(__name__)
 
 SLICE_SEGMENTS = 1_500_000   # big files are parsed and loaded about this many segments (~32 MB) at a time
+EDGE_SEGMENTS = 400_000      # ... but the first and last slices are this short (quicker start and finish)
+READ_AHEAD_BYTES = 32 << 20  # files up to this size are read and scanned while the previous one loads
 LOAD_ORDER = ("payments", "claims", "service_lines", "adjustments", "provider_adjustments",
               "validation_issues")
 
@@ -286,12 +294,19 @@ def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
     bases = _bases(con)
     totals = {"payments": 0, "resent": 0, "claims": 0, "lines": 0, "paid": Decimal("0.00")}
     notes: list[str] = []
-    slices = prep.slices(SLICE_SEGMENTS)
+    slices = prep.slices(SLICE_SEGMENTS, EDGE_SEGMENTS)
     def build(i):
         parts = slice_parts(prep, *slices[i])
         if i == len(slices) - 1:
             prep.scan = None     # every slice gathered: free the scan
         return tables(prep, *slices[i], parts=parts)
+
+    checks: list[tuple] = []   # (a slice's pending check, its parser issues), inserted when done
+
+    def insert_checked(wait: bool) -> None:
+        while checks and (wait or checks[0][0].done()):
+            pending, parser_issues = checks.pop(0)
+            _insert(con, "validation_issues", pl.concat([parser_issues, pending.result()]))
 
     with ThreadPoolExecutor(max_workers=1) as ahead, ThreadPoolExecutor(max_workers=1) as checker:
         next_part = ahead.submit(build, 0)
@@ -307,16 +322,19 @@ def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
             totals["payments"] += pay.height
             totals["claims"] += frames["claims"].height
             totals["lines"] += frames["service_lines"].height
-            checking = checker.submit(V.validate_tables, V.narrow(frames), file_id)
+            # the checks run while this slice is inserted and the next one built; their issue rows
+            # are inserted once ready, so loading never waits for them until the end
+            checks.append((checker.submit(V.validate_tables, V.narrow(frames), file_id),
+                           frames.pop("validation_issues")))
             for table in LOAD_ORDER[:-1]:
                 _insert(con, table, frames.pop(table))     # each wide frame is freed once loaded
-            issues = pl.concat([frames.pop("validation_issues"), checking.result()])
-            _insert(con, "validation_issues", issues)
+            insert_checked(wait=False)
             fresh = pay.filter(pl.col("resent_of_payment_id").is_null())
             if fresh.height:
                 totals["paid"] += Decimal(fresh.select(_signed(pl.col("total_paid")).sum()).item())
             totals["resent"] += pay.height - fresh.height
-            del frames, issues, pay, fresh
+            del frames, pay, fresh
+        insert_checked(wait=True)
     tolerated = prep.tolerated + notes
     key_ids = assign_ids_issues(file_issues(prep, tolerated), file_id, bases)
     _insert(con, "validation_issues", key_ids)
@@ -341,13 +359,47 @@ def _next_file_id(con) -> int:
     return con.execute("SELECT nextval('era_file_id_seq')").fetchall()[0][0]
 
 
-def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, *, run_id: int | None = None) -> FileOutcome:
-    """Load one file in one transaction and say what happened (never raises for a bad file)."""
-    t0 = time.perf_counter()
+@dataclass
+class ReadFile:
+    """One file read, hashed and checked for structure, before any database work."""
+
+    path: Path
+    size: int
+    sha256: str
+    prep: PreparedERA | None          # None when the file could not be read as an 835
+    error: Exception | None = None    # why not (X12Error, or an unexpected parser error)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_file(path: str | os.PathLike) -> ReadFile:
+    """Read, hash and scan one file (no database). The hash is computed on a second thread while
+    the file is scanned (hashlib lets go of the GIL), since a big file's hash takes as long as
+    reading it."""
     path = Path(path)
     data = path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
-    size = len(data)
+    with ThreadPoolExecutor(max_workers=1) as hasher:
+        digest = hasher.submit(_sha256, data)
+        prep, error = None, None
+        try:
+            prep = prepare(scan(data, path), path)
+        except (MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded with the file; the other files go on
+            error = exc
+        return ReadFile(path=path, size=len(data), sha256=digest.result(), prep=prep, error=error)
+
+
+def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | ReadFile, *,
+                run_id: int | None = None) -> FileOutcome:
+    """Load one file in one transaction and say what happened (never raises for a bad file).
+
+    ``path`` may be a :class:`ReadFile` already made by :func:`read_file` (see ``ingest_paths``)."""
+    t0 = time.perf_counter()
+    got = path if isinstance(path, ReadFile) else read_file(path)
+    path, sha, size = got.path, got.sha256, got.size
     out = FileOutcome(path=str(path), file_id=None, status="rejected", size_bytes=size, sha256=sha)
 
     first = con.execute("SELECT file_id, path FROM era_files WHERE sha256 = ? AND status = 'loaded' "
@@ -363,8 +415,10 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, *, run_
         return out
 
     try:
-        prep = prepare(scan(data, path), path)
-        with transaction(con):
+        if got.error is not None:
+            raise got.error
+        prep = got.prep
+        with bulk_load(con), transaction(con):
             out.file_id = file_id = _next_file_id(con)
             load = _load_slices(con, prep, file_id)
             pairs = con.sql(read_sql("pipelines.sql", "ingest_reversal_pairs.sql"),
@@ -395,7 +449,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, *, run_
     except (duckdb.Error, MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - an unreadable file must not stop the other files
-        log.exception("unexpected error reading %s", path)
+        log.error("unexpected error reading %s", path, exc_info=exc)
         out.status = "rejected"
         out.reason = (f"{path}: could not be read ({type(exc).__name__}: {exc}); "
                       "the file was not loaded - report this with the file to the underpay maintainers")
@@ -414,6 +468,30 @@ def _record_rejection(con, out: FileOutcome, path, sha, size, run_id):
     out.paid = Decimal("0.00")
 
 
+def _read_ahead(files: list[Path]):
+    """:func:`read_file` of each file in turn; the next file is read and scanned on a thread while
+    the current one loads, when it is small (at most READ_AHEAD_BYTES: two big files at once would
+    double the peak memory for little gain)."""
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
+    try:
+        ahead = None
+        for i, f in enumerate(files):
+            got = ahead.result() if ahead is not None else read_file(f)
+            ahead = None
+            if i + 1 < len(files) and _size(files[i + 1]) <= READ_AHEAD_BYTES:
+                ahead = reader.submit(read_file, files[i + 1])
+            yield got
+    finally:   # stopped early (an error, Ctrl-C): do not wait for a read nobody will use
+        reader.shutdown(wait=False, cancel_futures=True)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0      # gone: read_file will say so when its turn comes
+
+
 def ingest_paths(paths, db_or_con, *, progress: Callable[[FileOutcome, int, int], None] | None = None,
                  run_id: int | None = None) -> IngestResult:
     """Load every 835 file named by ``paths`` (files, folders, globs) into the warehouse.
@@ -429,11 +507,11 @@ def ingest_paths(paths, db_or_con, *, progress: Callable[[FileOutcome, int, int]
     con = connect(db_or_con) if own else db_or_con
     result = IngestResult()
     try:
-        for i, f in enumerate(files, 1):
-            outcome = ingest_file(con, f, run_id=run_id)
+        for i, got in enumerate(_read_ahead(files), 1):
+            outcome = ingest_file(con, got, run_id=run_id)
             result.files.append(outcome)
             if outcome.status == "rejected":
-                log.info("rejected %s: %s", f, outcome.reason)
+                log.info("rejected %s: %s", got.path, outcome.reason)
             if progress is not None:
                 progress(outcome, i, len(files))
     finally:

@@ -220,13 +220,28 @@ def tag_code(tag: str) -> int:
     return (b[0] << 16) | (b[1] << 8) | (b[2] if len(b) > 2 else 0)
 
 
+_SCAN_CHUNK = 1 << 22     # bytes compared at a time when finding terminators
+
+
+def _positions(arr: np.ndarray, value: int, pos_type) -> np.ndarray:
+    """Offsets of every byte equal to ``value``, found a chunk at a time into one reused mask
+    (a file-sized temporary mask costs more in fresh memory pages than the comparison itself)."""
+    mask = np.empty(min(len(arr), _SCAN_CHUNK), dtype=bool)
+    found = []
+    for lo in range(0, len(arr), _SCAN_CHUNK):
+        hi = min(len(arr), lo + _SCAN_CHUNK)
+        np.equal(arr[lo:hi], value, out=mask[:hi - lo])
+        found.append(np.flatnonzero(mask[:hi - lo]).astype(pos_type) + pos_type(lo))
+    return np.concatenate(found) if found else np.zeros(0, dtype=pos_type)
+
+
 def _locate(data: bytes, delims: Delimiters):
     """starts, ends, code of every non-empty segment (vectorized on the raw bytes) + notes."""
     tolerated: list[str] = []
     arr = np.frombuffer(data, dtype=np.uint8)
     size = len(arr)
     pos_type = np.int32 if size < 2**31 - 1 else np.int64
-    ends_t = np.flatnonzero(arr == ord(delims.segment)).astype(pos_type)
+    ends_t = _positions(arr, ord(delims.segment), pos_type)
     starts = np.empty(len(ends_t) + 1, dtype=pos_type)
     starts[0] = 0
     starts[1:] = ends_t + 1
