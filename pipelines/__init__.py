@@ -11,4 +11,11 @@ Stages (one module each):
 The CLI (cli.py and commands/) is a thin shell over these functions.
 """
 
+import os
+
+# underpay does no linear algebra, but numpy starts OpenBLAS worker threads that were measured
+# spinning for ~0.1 CPU-s of a 4 s ingest on 2 cores. One thread, unless the user chose otherwise;
+# set before anything imports numpy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 __version__ = "0.1.0"

@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 
 SLICE_SEGMENTS = 1_500_000   # big files are parsed and loaded about this many segments (~32 MB) at a time
 EDGE_SEGMENTS = 400_000      # ... but the first and last slices are this short (quicker start and finish)
+CHECK_SEGMENTS = 3_000_000   # slices are checked (pandera) together in batches of about this many segments
 READ_AHEAD_BYTES = 32 << 20  # files up to this size are read and scanned while the previous one loads
 LOAD_ORDER = ("payments", "claims", "service_lines", "adjustments", "provider_adjustments",
               "validation_issues")
@@ -301,7 +302,9 @@ def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
             prep.scan = None     # every slice gathered: free the scan
         return tables(prep, *slices[i], parts=parts)
 
-    checks: list[tuple] = []   # (a slice's pending check, its parser issues), inserted when done
+    checks: list[tuple] = []   # (a batch's pending check, its parser issues), inserted when done
+    batch: list[tuple] = []    # (narrow frames, parser issues) of slices not yet sent to be checked
+    batch_segments = 0
 
     def insert_checked(wait: bool) -> None:
         while checks and (wait or checks[0][0].done()):
@@ -322,10 +325,15 @@ def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
             totals["payments"] += pay.height
             totals["claims"] += frames["claims"].height
             totals["lines"] += frames["service_lines"].height
-            # the checks run while this slice is inserted and the next one built; their issue rows
-            # are inserted once ready, so loading never waits for them until the end
-            checks.append((checker.submit(V.validate_tables, V.narrow(frames), file_id),
-                           frames.pop("validation_issues")))
+            # the checks run on a thread while slices are inserted and built, a batch of slices at a
+            # time (each pandera run has ~40 ms of fixed cost); their issue rows are inserted once
+            # ready, so loading never waits for them until the end
+            batch.append((V.narrow(frames), frames.pop("validation_issues")))
+            batch_segments += slices[i][1] - slices[i][0]
+            if batch_segments >= CHECK_SEGMENTS or i == len(slices) - 1:
+                checks.append((checker.submit(_check_batch, [b[0] for b in batch], file_id),
+                               pl.concat([b[1] for b in batch])))
+                batch, batch_segments = [], 0
             for table in LOAD_ORDER[:-1]:
                 _insert(con, table, frames.pop(table))     # each wide frame is freed once loaded
             insert_checked(wait=False)
@@ -341,6 +349,12 @@ def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
     totals["paid"] = totals["paid"].quantize(Decimal("0.01"))
     totals["tolerated"] = tolerated
     return totals
+
+
+def _check_batch(narrow: list[dict[str, pl.DataFrame]], file_id: int) -> pl.DataFrame:
+    """validation_issues rows of some slices' narrow frames, checked together (whole transactions)."""
+    tables = {t: pl.concat([n[t] for n in narrow], rechunk=False) for t in narrow[0]}
+    return V.validate_tables(tables, file_id)
 
 
 def _resent(con, payments: pl.DataFrame, file_id: int) -> pl.DataFrame:

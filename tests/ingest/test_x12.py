@@ -135,3 +135,23 @@ def test_several_interchanges_in_one_file():
     p = parse_835(one + b"\n" + one.replace(b"T1", b"T2"), "x")
     assert (p.interchanges, p.transactions, p.claims.height) == (2, 2, 2)
     assert p.payments["trace_number"].to_list() == ["T1", "T2"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(claims=st.lists(claim, min_size=1, max_size=5), style=layout, threshold=st.integers(1, 400))
+def test_scanning_in_two_halves_finds_the_same_segments(claims, style, threshold):
+    """Big files are scanned as two halves on two threads, cut after the terminator nearest the
+    middle: wherever that falls (CR/LF, indentation, stray '~'), the segments are the same."""
+    from pipelines import x12
+
+    data = build(claims, **style)
+    whole = x12.scan(data, "x")
+    saved = x12._PARALLEL_BYTES
+    x12._PARALLEL_BYTES = threshold        # every generated file is "big"
+    try:
+        halves = x12.scan(data, "x")
+    finally:
+        x12._PARALLEL_BYTES = saved
+    assert (halves.starts == whole.starts).all() and (halves.ends == whole.ends).all()
+    assert (halves.code == whole.code).all() and halves.tolerated == whole.tolerated
+    assert halves.texts().to_list() == whole.texts().to_list()
