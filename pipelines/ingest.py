@@ -482,21 +482,30 @@ def _record_rejection(con, out: FileOutcome, path, sha, size, run_id):
     out.paid = Decimal("0.00")
 
 
-def _read_ahead(files: list[Path]):
-    """:func:`read_file` of each file in turn; the next file is read and scanned on a thread while
-    the current one loads, when it is small (at most READ_AHEAD_BYTES: two big files at once would
-    double the peak memory for little gain)."""
-    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
-    try:
-        ahead = None
-        for i, f in enumerate(files):
-            got = ahead.result() if ahead is not None else read_file(f)
-            ahead = None
-            if i + 1 < len(files) and _size(files[i + 1]) <= READ_AHEAD_BYTES:
-                ahead = reader.submit(read_file, files[i + 1])
-            yield got
-    finally:   # stopped early (an error, Ctrl-C): do not wait for a read nobody will use
-        reader.shutdown(wait=False, cancel_futures=True)
+class _ReadAhead:
+    """:func:`read_file` of each file in turn, on a thread: the first file as soon as this is made
+    (while the warehouse is opened), each next one while the current one loads when it is small
+    (at most READ_AHEAD_BYTES: two big files at once would double the peak memory for little gain)."""
+
+    def __init__(self, files: list[Path]):
+        self.files = files
+        self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
+        self.ahead = self.reader.submit(read_file, files[0]) if files else None
+
+    def __iter__(self):
+        try:
+            for i, f in enumerate(self.files):
+                got = self.ahead.result() if self.ahead is not None else read_file(f)
+                self.ahead = None
+                if i + 1 < len(self.files) and _size(self.files[i + 1]) <= READ_AHEAD_BYTES:
+                    self.ahead = self.reader.submit(read_file, self.files[i + 1])
+                yield got
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop (an error, Ctrl-C): do not wait for a read nobody will use."""
+        self.reader.shutdown(wait=False, cancel_futures=True)
 
 
 def _size(path: Path) -> int:
@@ -517,11 +526,16 @@ def ingest_paths(paths, db_or_con, *, progress: Callable[[FileOutcome, int, int]
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files = expand_paths(paths)
+    reads = _ReadAhead(files)          # the first file is read and scanned while the warehouse opens
     own = not isinstance(db_or_con, duckdb.DuckDBPyConnection)
-    con = connect(db_or_con) if own else db_or_con
+    try:
+        con = connect(db_or_con) if own else db_or_con
+    except BaseException:
+        reads.close()
+        raise
     result = IngestResult()
     try:
-        for i, got in enumerate(_read_ahead(files), 1):
+        for i, got in enumerate(reads, 1):
             outcome = ingest_file(con, got, run_id=run_id)
             result.files.append(outcome)
             if outcome.status == "rejected":

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from pipelines.commands.common import db_option, month_type, resolve_db, settings
-from pipelines.warehouse import connect
 
 
 @click.command("negotiate")
@@ -32,6 +31,8 @@ def command(payer, proposal, through, out, zip_code, locality, show_phi, db):
     s = settings()
     if not (zip_code or locality):
         zip_code, locality = (None, s.practice_locality) if s.practice_locality else (s.practice_zip, None)
+    from pipelines.warehouse import connect   # DuckDB is imported only by commands that use it
+
     con = connect(resolve_db(db), read_only=True)
     try:
         result = negotiation_pack(con, payer, proposal=proposal, through=through.date() if through else None,

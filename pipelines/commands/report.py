@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from pipelines.commands.common import db_option, month_type, resolve_db, settings
-from pipelines.warehouse import connect
 
 
 @click.command("report")
@@ -25,6 +24,8 @@ def command(month, payer, out, show_phi, no_export, db):
     cleanly) and the worklist and per-code tables as CSV and XLSX. Files are mode 0600.
     """
     from reports.monthly import report_month
+
+    from pipelines.warehouse import connect   # DuckDB is imported only by commands that use it
 
     con = connect(resolve_db(db), read_only=True)
     try:

@@ -248,3 +248,16 @@ def test_code_set_violations_load_as_warnings(fixtures, con, tmp_path):
                        "ORDER BY rule").fetchall()
     assert rows == [("adjustments.group_code:isin", "warning", "XY", 34, True),
                     ("claims.status_code:isin", "warning", "99", 32, True)]
+
+
+def test_positional_modifiers_keep_their_place(con, tmp_path):
+    """modifiers drops blanks; modifier_1..4 keep their SVC01 positions."""
+    from tests.ingest.test_x12 import build
+
+    path = tmp_path / "mods.835"
+    path.write_bytes(build([("30.00", "30.00", [("99213", ["", "25"], "10.00", "10.00", "1"),
+                                                 ("97110", ["GP", "59"], "20.00", "20.00", "1")])], comp=">"))
+    assert ingest_paths([path], con).files[0].status == "loaded"
+    rows = con.execute("SELECT modifiers, modifier_1, modifier_2, modifier_3 FROM service_lines "
+                       "ORDER BY line_id").fetchall()
+    assert rows == [(["25"], None, "25", None), (["GP", "59"], "GP", "59", None)]
