@@ -529,7 +529,11 @@ def _service_lines(parts, sep, comp, path, tolerated: list[str]) -> pl.DataFrame
                 fix.then(pl.col("e06").str.replace_all(alt[0], comp, literal=True)).otherwise(pl.col("e06")).alias("e06"))
     proc = ["qualifier", "procedure_code", "modifier_1", "modifier_2", "modifier_3", "modifier_4", "description"]
     orig = ["original_qualifier", "original_procedure_code", "_om1", "_om2", "_om3", "_om4", "_odesc"]
-    svc = _composite(_composite(svc, "e01", comp, proc), "e06", comp, orig)
+    svc = _composite(svc, "e01", comp, proc)
+    if svc.get_column("e06").null_count() < svc.height:     # SVC06 is sent only for recoded lines
+        svc = _composite(svc, "e06", comp, orig)
+    else:
+        svc = svc.with_columns([pl.lit(None, pl.String).alias(c) for c in orig])
     first_line = (pl.col("claim") != pl.col("claim").shift(1)).fill_null(True)
     out = svc.select(
         pl.col("line").alias("line_key"), pl.col("claim").alias("claim_key"), pl.col("txn").alias("payment_key"),

@@ -17,27 +17,26 @@
 
 from __future__ import annotations
 
-import glob
-import hashlib
 import importlib
 import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import duckdb
 import polars as pl
 
 from pipelines.era import ParsedERA, PreparedERA, file_issues, parse_835, prepare, slice_parts, tables
-from pipelines.errors import UnderpayError, X12Error
+from pipelines.errors import X12Error
+from pipelines.paths import expand_paths
+from pipelines.reading import ScannedFile, read_and_scan
 from pipelines.warehouse import bulk_load, connect, read_sql, transaction
-from pipelines.x12 import scan
 
 # pipelines.validate (pandera) and pyarrow.compute (which polars loads the first time it takes an Arrow
 # string array) take ~0.1 s each to import: they are imported on a thread while the first file is
@@ -61,7 +60,7 @@ class _Validate:
 V = _Validate()
 
 __all__ = ["FileOutcome", "IngestResult", "ingest_paths", "ingest_file", "expand_paths", "parse_835",
-           "ParsedERA"]
+           "ParsedERA", "read_file"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +68,7 @@ SLICE_SEGMENTS = 1_500_000   # big files are parsed and loaded about this many s
 EDGE_SEGMENTS = 400_000      # ... but the first and last slices are this short (quicker start and finish)
 CHECK_SEGMENTS = 3_000_000   # slices are checked (pandera) together in batches of about this many segments
 READ_AHEAD_BYTES = 32 << 20  # files up to this size are read and scanned while the previous one loads
+SMALL_TABLES = ("payments", "provider_adjustments")   # a few rows per transaction
 LOAD_ORDER = ("payments", "claims", "service_lines", "adjustments", "provider_adjustments",
               "validation_issues")
 
@@ -138,43 +138,6 @@ class IngestResult:
     @property
     def exit_code(self) -> int:
         return 0 if self.ok else 1
-
-
-# ----------------------------------------------------------------------------- paths
-
-def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given, directories recursively (hidden files skipped), glob patterns expanded.
-
-    Order is stable (each argument in turn, sorted within a directory or glob); a file named
-    twice is kept once. A path that matches nothing raises UnderpayError.
-    """
-    out: list[Path] = []
-    seen: set[Path] = set()
-
-    def add(p: Path):
-        key = p.resolve()
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
-                    add(f)
-        elif p.is_file():
-            add(p)
-        elif glob.has_magic(str(raw)):
-            matches = sorted(glob.glob(str(raw), recursive=True))
-            files = [Path(m) for m in matches if Path(m).is_file()]
-            if not files:
-                raise UnderpayError(f"{raw}: no files match this pattern")
-            for f in files:
-                add(f)
-        else:
-            raise UnderpayError(f"{raw}: no such file or directory; give 835 files, folders or glob patterns")
-    return out
 
 
 # ----------------------------------------------------------------------------- frames with ids
@@ -302,14 +265,12 @@ def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
             prep.scan = None     # every slice gathered: free the scan
         return tables(prep, *slices[i], parts=parts)
 
-    checks: list[tuple] = []   # (a batch's pending check, its parser issues), inserted when done
+    checks: list[tuple] = []   # (a batch's pending check, its parser issues)
     batch: list[tuple] = []    # (narrow frames, parser issues) of slices not yet sent to be checked
     batch_segments = 0
-
-    def insert_checked(wait: bool) -> None:
-        while checks and (wait or checks[0][0].done()):
-            pending, parser_issues = checks.pop(0)
-            _insert(con, "validation_issues", pl.concat([parser_issues, pending.result()]))
+    # the few rows of the small tables are inserted once at the end: an INSERT has a fixed cost
+    # of a few ms, paid per slice otherwise
+    small: dict[str, list[pl.DataFrame]] = {t: [] for t in SMALL_TABLES}
 
     with ThreadPoolExecutor(max_workers=1) as ahead, ThreadPoolExecutor(max_workers=1) as checker:
         next_part = ahead.submit(build, 0)
@@ -330,22 +291,29 @@ def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
             # ready, so loading never waits for them until the end
             batch.append((V.narrow(frames), frames.pop("validation_issues")))
             batch_segments += slices[i][1] - slices[i][0]
-            if batch_segments >= CHECK_SEGMENTS or i == len(slices) - 1:
+            following = slices[i + 1][1] - slices[i + 1][0] if i + 1 < len(slices) else 0
+            # the last slice is checked alone: whatever is checked after it is built delays COMMIT
+            if batch_segments + following > CHECK_SEGMENTS or i >= len(slices) - 2:
                 checks.append((checker.submit(_check_batch, [b[0] for b in batch], file_id),
                                pl.concat([b[1] for b in batch])))
                 batch, batch_segments = [], 0
             for table in LOAD_ORDER[:-1]:
-                _insert(con, table, frames.pop(table))     # each wide frame is freed once loaded
-            insert_checked(wait=False)
+                if table in small:
+                    small[table].append(frames.pop(table))
+                else:
+                    _insert(con, table, frames.pop(table))     # each wide frame is freed once loaded
             fresh = pay.filter(pl.col("resent_of_payment_id").is_null())
             if fresh.height:
                 totals["paid"] += Decimal(fresh.select(_signed(pl.col("total_paid")).sum()).item())
             totals["resent"] += pay.height - fresh.height
             del frames, pay, fresh
-        insert_checked(wait=True)
-    tolerated = prep.tolerated + notes
-    key_ids = assign_ids_issues(file_issues(prep, tolerated), file_id, bases)
-    _insert(con, "validation_issues", key_ids)
+        for table, frames_of_table in small.items():
+            if frames_of_table:
+                _insert(con, table, pl.concat(frames_of_table))
+        tolerated = prep.tolerated + notes
+        issues = [parser_issues for _, parser_issues in checks] + [pending.result() for pending, _ in checks]
+        issues.append(assign_ids_issues(file_issues(prep, tolerated), file_id, bases))
+        _insert(con, "validation_issues", pl.concat(issues))
     totals["paid"] = totals["paid"].quantize(Decimal("0.01"))
     totals["tolerated"] = tolerated
     return totals
@@ -384,26 +352,19 @@ class ReadFile:
     error: Exception | None = None    # why not (X12Error, or an unexpected parser error)
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def read_file(path: str | os.PathLike) -> ReadFile:
-    """Read, hash and scan one file (no database). The hash is computed on a second thread while
-    the file is scanned (hashlib lets go of the GIL), since a big file's hash takes as long as
-    reading it."""
-    path = Path(path)
-    data = path.read_bytes()
-    with ThreadPoolExecutor(max_workers=1) as hasher:
-        digest = hasher.submit(_sha256, data)
-        prep, error = None, None
+def read_file(path: str | os.PathLike | ScannedFile) -> ReadFile:
+    """Read, hash and scan one file (or take one already scanned), then check its structure
+    (envelopes, counts, segments outside transactions). No database work."""
+    got = path if isinstance(path, ScannedFile) else read_and_scan(path)
+    prep, error = None, got.error
+    if error is None:
         try:
-            prep = prepare(scan(data, path), path)
+            prep = prepare(got.scan, got.path)
         except (MemoryError, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - recorded with the file; the other files go on
             error = exc
-        return ReadFile(path=path, size=len(data), sha256=digest.result(), prep=prep, error=error)
+    return ReadFile(path=got.path, size=got.size, sha256=got.sha256, prep=prep, error=error)
 
 
 def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | ReadFile, *,
@@ -487,10 +448,14 @@ class _ReadAhead:
     (while the warehouse is opened), each next one while the current one loads when it is small
     (at most READ_AHEAD_BYTES: two big files at once would double the peak memory for little gain)."""
 
-    def __init__(self, files: list[Path]):
+    def __init__(self, files: list[Path], first: Future | None = None):
         self.files = files
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
-        self.ahead = self.reader.submit(read_file, files[0]) if files else None
+        self.ahead = None
+        if first is not None:       # the first file's read and scan, already started by the caller
+            self.ahead = self.reader.submit(lambda: read_file(first.result()))
+        elif files:
+            self.ahead = self.reader.submit(read_file, files[0])
 
     def __iter__(self):
         try:
@@ -516,17 +481,18 @@ def _size(path: Path) -> int:
 
 
 def ingest_paths(paths, db_or_con, *, progress: Callable[[FileOutcome, int, int], None] | None = None,
-                 run_id: int | None = None) -> IngestResult:
+                 run_id: int | None = None, first: Future | None = None) -> IngestResult:
     """Load every 835 file named by ``paths`` (files, folders, globs) into the warehouse.
 
     ``db_or_con`` is a warehouse path or an open DuckDB connection (left open). ``progress``,
-    when given, is called after each file as ``progress(outcome, done, total)``.
+    when given, is called after each file as ``progress(outcome, done, total)``. ``first`` may be
+    :func:`pipelines.reading.start` of the first file, begun before this module was imported.
     """
     t0 = time.perf_counter()
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files = expand_paths(paths)
-    reads = _ReadAhead(files)          # the first file is read and scanned while the warehouse opens
+    reads = _ReadAhead(files, first)   # the first file is read and scanned while the warehouse opens
     own = not isinstance(db_or_con, duckdb.DuckDBPyConnection)
     try:
         con = connect(db_or_con) if own else db_or_con

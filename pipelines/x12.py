@@ -18,10 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-import polars as pl
-import pyarrow as pa
 
 from pipelines.errors import X12Error
+
+# polars and pyarrow are imported where segment text is made, not here: scanning needs numpy only,
+# so an ingest can start reading and scanning its first file while they load (see pipelines.reading).
 
 BOM = b"\xef\xbb\xbf"
 _WS = b" \t\r\n"
@@ -192,6 +193,8 @@ def scan(data: bytes, path) -> Scan:
 
 def tokenize(data: bytes, path) -> Segments:
     """Split an X12 file into a frame of segments (seg_no, code, tag, text). Raises X12Error."""
+    import polars as pl
+
     sc = scan(data, path)
     names = {int(c): tag_name(int(c)) for c in np.unique(sc.code)}
     tags = pl.Enum(sorted(set(names.values())))
@@ -341,6 +344,9 @@ def _texts(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pl.Series:
     with whatever lies between two wanted segments; every second string is kept. Converted in
     chunks so only one chunk's temporary views exist at a time.
     """
+    import polars as pl
+    import pyarrow as pa
+
     n = len(starts)
     if n == 0:
         return pl.Series("text", [], dtype=pl.String)

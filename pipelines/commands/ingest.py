@@ -54,11 +54,16 @@ def command(paths: tuple[str, ...], db: Path | None) -> None:
     bytes) is recorded as a duplicate; a broken file is rejected with the reason.
     Exit status 0 when every file loaded or was a duplicate, 1 when any was rejected.
     """
+    from pipelines import reading
+    from pipelines.paths import expand_paths
+
+    files = expand_paths(paths)
+    first = reading.start(files[0]) if files else None   # reads and scans while the rest imports
     from pipelines.ingest import ingest_paths
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     target = resolve_db(db)
-    result = ingest_paths(list(paths), target, progress=_reporter())
+    result = ingest_paths(files, target, progress=_reporter(), first=first)
     for f in result.files:
         if f.status == "rejected":
             click.echo(f"rejected: {f.reason}", err=True)
