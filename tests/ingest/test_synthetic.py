@@ -442,8 +442,9 @@ def test_the_reader_catches_unbalanced_and_miscounted_files(tmp_path):
 
 
 def test_an_independent_5010_reader_accepts_the_files(tmp_path):
-    """x12sdk (a peer from the `bench` extra) validates every element against the 005010X221A1 models."""
-    x12sdk_io = pytest.importorskip("x12sdk.io", reason="pip install -e '.[bench]' for the external check")
+    """x12sdk (an independent reader, in the `test` extra) validates every element against the
+    005010X221A1 models."""
+    x12sdk_io = pytest.importorskip("x12sdk.io", reason="pip install -e '.[test]' for the external check")
     result = write_remittances(SynthSpec(claims_per_month=150, denial_rate=0.2, reversal_rate=0.05,
                                          secondary_rate=0.05, plb_rate=0.5, facility_rate=0.3, mppr_rate=0.1),
                                tmp_path / "era")
