@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 
 SLICE_SEGMENTS = 1_500_000   # big files are parsed and loaded about this many segments (~32 MB) at a time
 EDGE_SEGMENTS = 400_000      # ... but the first and last slices are this short (quicker start and finish)
+BUILD_AHEAD = 2           # slices built ahead of the one being inserted (one more costs ~40 MB at peak)
 CHECK_SEGMENTS = 3_000_000   # slices are checked (pandera) together in batches of about this many segments
 READ_AHEAD_BYTES = 32 << 20  # files up to this size are read and scanned while the previous one loads
 SMALL_TABLES = ("payments", "provider_adjustments")   # a few rows per transaction
@@ -273,11 +274,11 @@ def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
     small: dict[str, list[pl.DataFrame]] = {t: [] for t in SMALL_TABLES}
 
     with ThreadPoolExecutor(max_workers=1) as ahead, ThreadPoolExecutor(max_workers=1) as checker:
-        next_part = ahead.submit(build, 0)
+        queued = [ahead.submit(build, i) for i in range(min(BUILD_AHEAD, len(slices)))]
         for i in range(len(slices)):
-            part = next_part.result()
-            if i + 1 < len(slices):
-                next_part = ahead.submit(build, i + 1)
+            part = queued.pop(0).result()
+            if i + BUILD_AHEAD < len(slices):
+                queued.append(ahead.submit(build, i + BUILD_AHEAD))
             notes += part.tolerated
             frames = assign_ids(part, file_id, bases)
             del part
