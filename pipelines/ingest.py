@@ -260,11 +260,18 @@ def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
     totals = {"payments": 0, "resent": 0, "claims": 0, "lines": 0, "paid": Decimal("0.00")}
     notes: list[str] = []
     slices = prep.slices(SLICE_SEGMENTS, EDGE_SEGMENTS)
+    # the builder thread asks its own DuckDB cursor which payments were loaded from other files
+    # (committed data, all it needs), so the main thread does nothing but insert
+    lookup = con.cursor()
+
     def build(i):
+        """Slice i as frames with warehouse ids, re-sent payments flagged: ready to insert."""
         parts = slice_parts(prep, *slices[i])
         if i == len(slices) - 1:
             prep.scan = None     # every slice gathered: free the scan
-        return tables(prep, *slices[i], parts=parts)
+        part = tables(prep, *slices[i], parts=parts)
+        frames = assign_ids(part, file_id, bases)
+        return part.tolerated, flag_resent(frames, _resent(lookup, frames["payments"], file_id))
 
     checks: list[tuple] = []   # (a batch's pending check, its parser issues)
     batch: list[tuple] = []    # (narrow frames, parser issues) of slices not yet sent to be checked
@@ -273,16 +280,13 @@ def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
     # of a few ms, paid per slice otherwise
     small: dict[str, list[pl.DataFrame]] = {t: [] for t in SMALL_TABLES}
 
-    with ThreadPoolExecutor(max_workers=1) as ahead, ThreadPoolExecutor(max_workers=1) as checker:
+    with lookup, ThreadPoolExecutor(max_workers=1) as ahead, ThreadPoolExecutor(max_workers=1) as checker:
         queued = [ahead.submit(build, i) for i in range(min(BUILD_AHEAD, len(slices)))]
         for i in range(len(slices)):
-            part = queued.pop(0).result()
+            tolerated_here, frames = queued.pop(0).result()
             if i + BUILD_AHEAD < len(slices):
                 queued.append(ahead.submit(build, i + BUILD_AHEAD))
-            notes += part.tolerated
-            frames = assign_ids(part, file_id, bases)
-            del part
-            frames = flag_resent(frames, _resent(con, frames["payments"], file_id))
+            notes += tolerated_here
             pay = frames["payments"].select("total_paid", "credit_debit", "resent_of_payment_id")
             totals["payments"] += pay.height
             totals["claims"] += frames["claims"].height
