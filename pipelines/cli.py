@@ -49,7 +49,7 @@ for _module in (ingest, fee_schedule, price, contracts, compare, report, negotia
     main.add_command(_module.command)
 
 
-def entry() -> None:  # pragma: no cover - exercised by the console script in the CLI tests
+def entry() -> None:  # pragma: no cover - run in subprocesses by the CLI, nightly and demo tests
     """The `underpay` console script: run the command, then leave without the interpreter's teardown.
 
     By the time a command returns, its warehouse is committed and closed and its files written;

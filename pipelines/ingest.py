@@ -2,15 +2,20 @@
 
 ``ingest_paths`` expands files / directories / globs and loads each file:
 
-1. same sha256 as a file already loaded -> ``era_files`` row with status ``duplicate``, nothing else;
-2. tokenize + ``prepare`` (envelope, counts, structure); a structurally broken file raises
-   X12Error and is recorded as ``rejected`` (reason + error_segment), nothing of it loaded;
-3. the file's tables are built slice by slice (whole transactions, ``SLICE_SEGMENTS`` segments),
-   ids assigned from file-wide ordinals, payments already loaded from another file (same TRN02,
-   payer, BPR02) flagged ``resent_of_payment_id`` and their claims/lines/adjustments NOT loaded;
-4. pandera models + balancing checks -> ``validation_issues`` rows (the file still loads);
-5. frames inserted via Arrow (one INSERT per table and slice), reversals linked, COMMIT.
-   Building the next slice, checking this one and inserting it overlap on threads.
+1. ``read_file``: read, hash and scan (``pipelines.reading``), then ``prepare`` (envelope, counts,
+   structure); done on a thread, for the next small file while the current one loads;
+2. same sha256 as a file already loaded -> ``era_files`` row with status ``duplicate``, nothing else;
+   a structurally broken file (X12Error) is recorded as ``rejected`` (reason + error_segment),
+   nothing of it loaded;
+3. the file's tables are built slice by slice (whole transactions, ``SLICE_SEGMENTS`` segments,
+   shorter first and last), ids assigned from file-wide ordinals, payments already loaded from
+   another file (same TRN02, payer, BPR02) flagged ``resent_of_payment_id`` and their
+   claims/lines/adjustments NOT loaded;
+4. pandera models + balancing checks, a batch of slices at a time -> ``validation_issues`` rows
+   (the file still loads);
+5. frames inserted via Arrow (one INSERT per big table and slice; the small tables and the issues
+   once), reversals linked, COMMIT. Building slices, checking them and inserting overlap on
+   threads (docs/architecture.md, "How an ingest uses two cores").
 
 ``parse_835`` (re-exported from ``pipelines.era``) is the pure whole-file parser.
 """
@@ -252,9 +257,10 @@ def _era_row(con, *, file_id, path: Path, sha, size, status, reason=None, error_
 def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
     """Build, check and insert the file's tables slice by slice (inside the caller's transaction).
 
-    The next slice's frames are built on one thread and the current slice's checks run on another
-    while DuckDB inserts, so parsing, validation and loading overlap; memory stays bounded by a
-    couple of slices. Ids are the file-wide keys plus the warehouse's max ids at the start.
+    The next slices' frames are built on one thread (up to BUILD_AHEAD ahead) and checked in
+    batches on another while the main thread inserts, so parsing, validation and loading overlap;
+    memory stays bounded by a few slices. Ids are the file-wide keys plus the warehouse's max ids
+    at the start.
     """
     bases = _bases(con)
     totals = {"payments": 0, "resent": 0, "claims": 0, "lines": 0, "paid": Decimal("0.00")}

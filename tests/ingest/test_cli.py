@@ -38,3 +38,21 @@ def test_ingest_logs_a_line_every_n_files_without_a_terminal(fixtures, tmp_path,
     monkeypatch.setattr(cmd, "LOG_EVERY", 2)
     r = CliRunner().invoke(main, ["ingest", str(fixtures), "--db", str(tmp_path / "w.duckdb")])
     assert "ingest: 2/" in r.output and "ingest: 4/" in r.output
+
+
+def test_console_script_flushes_output_and_keeps_exit_codes(fixtures, tmp_path):
+    """The console entry leaves with os._exit after the command: output and exit status must
+    still be those of the command (0 loaded, 1 rejected, 2 usage error)."""
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest", *args, "--db",
+                               str(tmp_path / "w.duckdb")], capture_output=True, text=True, timeout=120)
+
+    ok = run(str(fixtures / "good_5010.835"))
+    assert ok.returncode == 0 and "1 file(s): 1 loaded" in ok.stdout, ok.stderr
+    bad = run(str(fixtures / "claim_837.835"))
+    assert bad.returncode == 1 and "1 rejected" in bad.stdout and "not an 835" in bad.stderr
+    missing = run(str(tmp_path / "nothing.835"))
+    assert missing.returncode == 2 and "no such file or directory" in missing.stderr
