@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,15 +49,7 @@ def read_and_scan(path: str | os.PathLike) -> ScannedFile:
 
 def start(path: str | os.PathLike) -> Future:
     """:func:`read_and_scan` on a background thread; ``.result()`` waits for it (and re-raises)."""
-    future: Future = Future()
-
-    def run() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(read_and_scan(path))
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the result
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="read-first", daemon=True).start()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-first")
+    future = pool.submit(read_and_scan, path)
+    pool.shutdown(wait=False)       # the thread ends with its one task
     return future
