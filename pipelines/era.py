@@ -697,6 +697,16 @@ class PreparedERA:
     tolerated: list[str]
     delimiters: object
     segments: int
+    _counted: tuple[int, np.ndarray] | None = None   # (row, tag counts of the rows before it)
+
+    def tag_counts_before(self, row: int) -> np.ndarray:
+        """How many segments of each tag id come before ``row``. Slices are built in order, so each
+        call counts on from the previous one instead of counting the whole prefix again."""
+        start, counts = self._counted if self._counted and self._counted[0] <= row else (0, None)
+        more = np.bincount(self.tid[start:row], minlength=256)
+        counts = more if counts is None else counts + more
+        self._counted = (row, counts)
+        return counts
 
     def slices(self, target: int, edge: int | None = None) -> list[tuple[int, int]]:
         """[lo, hi) row ranges of about ``target`` segments, each cut at an ST (whole transactions).
@@ -768,7 +778,7 @@ def slice_parts(prep: PreparedERA, lo: int = 0, hi: int | None = None) -> dict[s
     one frame per tag: seg_no, txn, claim, line (, lx), text, with file-wide keys."""
     hi = prep.segments if hi is None else hi
     tid = prep.tid[lo:hi]
-    before = np.bincount(prep.tid[:lo], minlength=256)
+    before = prep.tag_counts_before(lo)
     base = {t: np.int32(before[TID[t]]) for t in ("ST", "CLP", "SVC", "LX")}
     is_clp = tid == TID["CLP"]
     is_svc = tid == TID["SVC"]
