@@ -12,6 +12,7 @@ A file that cannot be read unambiguously raises :class:`pipelines.errors.X12Erro
 
 from __future__ import annotations
 
+import mmap
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -52,11 +53,13 @@ def tag_ids(code: np.ndarray) -> np.ndarray:
     """The :data:`TID` of every segment from its :func:`pipelines.x12.tag_code` (0 when unknown)."""
     global _CODE_TO_TID
     if _CODE_TO_TID is None:
-        lut = np.zeros(1 << 24, dtype=np.uint8)
+        # an anonymous mapping reads as zeros and only the few pages holding the tags are ever
+        # touched; np.zeros would ask for huge pages for an array this size (16 MB zeroed for 30 bytes)
+        lut = np.frombuffer(mmap.mmap(-1, 1 << 24), dtype=np.uint8)
         for tag, tid in TID.items():
             lut[C[tag]] = tid
         _CODE_TO_TID = lut
-    return _CODE_TO_TID[code & 0xFFFFFF]       # -1 (no tag) maps to an unused entry: 0
+    return _CODE_TO_TID.take(code, mode="clip")   # -1 (no tag) is clipped to entry 0: unknown
 
 # trailer -> (issue rule prefix, what it counts, envelope name, opener element with the control
 # number, that element's name)

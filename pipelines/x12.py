@@ -215,7 +215,6 @@ def tag_name(code: int) -> str:
 
 
 _CHUNK = 1 << 19          # segments converted to polars at a time (bounds temporary memory)
-_WS_BYTES = np.frombuffer(b" \t\r\n\x00\x1a", dtype=np.uint8)
 
 
 def tag_code(tag: str) -> int:
@@ -225,100 +224,123 @@ def tag_code(tag: str) -> int:
 
 
 _SCAN_CHUNK = 1 << 22     # bytes compared at a time when finding terminators
+_BLOCK = 1 << 18          # segments trimmed and coded at a time
 
 
-def _positions(arr: np.ndarray, value: int, pos_type) -> np.ndarray:
-    """Offsets of every byte equal to ``value``, found a chunk at a time into one reused mask
-    (a file-sized temporary mask costs more in fresh memory pages than the comparison itself)."""
+def _byte_set(values: bytes) -> np.ndarray:
+    """A 256-entry lookup table: True for each byte in ``values``."""
+    lut = np.zeros(256, dtype=bool)
+    lut[np.frombuffer(values, dtype=np.uint8)] = True
+    return lut
+
+
+_WS_SET = _byte_set(b" \t\r\n\x00\x1a")
+_LEAD_SET = _byte_set(b" \t\r\n\x00\x1a~")     # ... and a stray '~' (files terminated by line breaks)
+
+
+def _terminators(arr: np.ndarray, value: int, pos_type, chunks: list[int]) -> list[np.ndarray]:
+    """Offsets of every byte equal to ``value`` in the ``_SCAN_CHUNK``-byte chunks starting at
+    ``chunks``, one array per chunk. The comparison goes into one reused mask: a fresh file-sized
+    temporary costs more in new memory pages than the comparison itself."""
     mask = np.empty(min(len(arr), _SCAN_CHUNK), dtype=bool)
     found = []
-    for lo in range(0, len(arr), _SCAN_CHUNK):
+    for lo in chunks:
         hi = min(len(arr), lo + _SCAN_CHUNK)
         np.equal(arr[lo:hi], value, out=mask[:hi - lo])
         found.append(np.flatnonzero(mask[:hi - lo]).astype(pos_type) + pos_type(lo))
-    return np.concatenate(found) if found else np.zeros(0, dtype=pos_type)
+    return found
 
 
-_PARALLEL_BYTES = 8 << 20   # files at least this big are scanned in two halves on two threads
+_PARALLEL_BYTES = 8 << 20   # files at least this big are scanned on two threads
 
 
 def _locate(data: bytes, delims: Delimiters):
     """starts, ends, code of every non-empty segment (vectorized on the raw bytes) + notes.
 
-    A big file is cut after the segment terminator nearest its middle and both halves are scanned
-    at once (numpy lets go of the GIL in these loops): the scan is the one step before loading
-    can start that nothing else overlaps."""
+    Terminators are found a chunk of bytes at a time, then segments are trimmed and coded a block
+    at a time, in place. A big file's chunks and blocks are shared between two threads (numpy lets
+    go of the GIL in these loops): the scan is the one step before loading can start that nothing
+    else overlaps."""
     arr = np.frombuffer(data, dtype=np.uint8)
     size = len(arr)
     pos_type = np.int32 if size < 2**31 - 1 else np.int64
-    cut = data.find(delims.segment.encode("latin-1"), size // 2) + 1 if size >= _PARALLEL_BYTES else 0
-    if cut <= 0:
-        starts, ends, code, stray = _locate_part(arr, delims, pos_type)
-    else:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            second = pool.submit(_locate_part, arr[cut:], delims, pos_type)
-            parts = [_locate_part(arr[:cut], delims, pos_type), second.result()]
-        (s1, e1, c1, n1), (s2, e2, c2, n2) = parts
-        starts = np.concatenate([s1, s2 + pos_type(cut)])
-        ends = np.concatenate([e1, e2 + pos_type(cut)])
-        code, stray = np.concatenate([c1, c2]), n1 + n2
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        two = pool if size >= _PARALLEL_BYTES else None
+
+        def both(fn, items, *args):
+            """fn(*args, items) on two threads (first and second half of ``items``) or one."""
+            if two is None:
+                return [fn(*args, items)]
+            half = (len(items) + 1) // 2
+            second = two.submit(fn, *args, items[half:])
+            return [fn(*args, items[:half]), second.result()]
+
+        found = both(_terminators, range(0, size, _SCAN_CHUNK), arr, ord(delims.segment), pos_type)
+        ends = np.concatenate([a for part in found for a in part] + [np.array([size], dtype=pos_type)])
+        del found
+        starts = np.empty_like(ends)
+        starts[0] = 0
+        np.add(ends[:-1], 1, out=starts[1:])
+        code = np.empty(len(ends), dtype=np.int32)
+        tilde = delims.segment in "\r\n" and "~" not in (delims.element, delims.component)
+        stray = sum(both(_trim_and_code, range(0, len(ends), _BLOCK), arr, starts, ends, code,
+                         np.uint8(ord(delims.element)), tilde))
+    empty = np.flatnonzero(starts >= ends)
+    if len(empty) and empty[0] == len(ends) - len(empty):
+        # only at the end (a line break after the last terminator, say): views, no copies
+        starts, ends, code = starts[:empty[0]], ends[:empty[0]], code[:empty[0]]
+    elif len(empty):
+        keep = np.ones(len(ends), dtype=bool)
+        keep[empty] = False
+        starts, ends, code = starts[keep], ends[keep], code[keep]
     tolerated = [f"{stray} segments prefixed with a stray '~'"] if stray else []
     return starts, ends, code, tolerated
 
 
-def _locate_part(arr: np.ndarray, delims: Delimiters, pos_type):
-    """starts, ends, code of every non-empty segment of ``arr`` (offsets within it) and the number
-    of segments that began with a stray '~'."""
-    size = len(arr)
-    ends_t = _positions(arr, ord(delims.segment), pos_type)
-    starts = np.empty(len(ends_t) + 1, dtype=pos_type)
-    starts[0] = 0
-    starts[1:] = ends_t + 1
-    ends = np.empty(len(ends_t) + 1, dtype=pos_type)
-    ends[:-1] = ends_t
-    ends[-1] = size
-    del ends_t
-    skip = _WS_BYTES
-    tilde = delims.segment in "\r\n" and "~" not in (delims.element, delims.component)
-    if tilde:
-        skip = np.append(skip, np.uint8(ord("~")))
-    # leading whitespace / indentation / stray '~' of each segment (skipped when there is none)
+def _trim_and_code(arr, starts, ends, code, sep, tilde, blocks) -> int:
+    """Trim and code the segments of the ``_BLOCK``-segment blocks starting at ``blocks``, in place
+    (temporaries a block long are reused; a dozen fresh arrays the size of the segment count cost
+    more in new memory pages than the work). Returns how many stray '~' were skipped."""
+    lead = _LEAD_SET if tilde else _WS_SET
     stray = 0
-    first = arr[np.minimum(starts, size - 1)]
-    if np.isin(first, skip).any():
-        idx = np.flatnonzero(starts < ends)
+    for lo in blocks:
+        s, e = starts[lo:lo + _BLOCK], ends[lo:lo + _BLOCK]      # views
+        stray += _trim(arr, s, e, lead, tilde)
+        _tag_codes(arr, s, e, sep, out=code[lo:lo + _BLOCK])
+    return stray
+
+
+def _trim(arr: np.ndarray, s: np.ndarray, e: np.ndarray, lead: np.ndarray, tilde: bool) -> int:
+    """Move starts ``s`` past leading whitespace / indentation (and a stray '~' when ``tilde``) and
+    ends ``e`` before trailing whitespace, in place; returns how many stray '~' were skipped.
+    Nearly every segment has neither, so each side is one lookup unless some do."""
+    stray = 0
+    if lead[arr.take(s, mode="clip")].any():     # a start can be len(arr): the file's very end
+        idx = np.flatnonzero(s < e)
         while len(idx):
-            b = arr[starts[idx]]
-            hit = np.isin(b, skip)
+            b = arr[s[idx]]
+            hit = lead[b]
             if tilde:
-                stray += int((b[hit] == ord("~")).sum())
+                stray += int(np.count_nonzero(b[hit] == ord("~")))
             idx = idx[hit]
-            starts[idx] += 1
-            idx = idx[starts[idx] < ends[idx]]
-    del first
-    # trailing whitespace before the terminator
-    last = arr[np.maximum(ends - 1, 0)]
-    if np.isin(last, _WS_BYTES).any():
-        idx = np.flatnonzero(starts < ends)
+            s[idx] += 1
+            idx = idx[s[idx] < e[idx]]
+    if _WS_SET[arr.take(e - 1, mode="clip")].any():
+        idx = np.flatnonzero(s < e)
         while len(idx):
-            hit = np.isin(arr[ends[idx] - 1], _WS_BYTES)
-            idx = idx[hit]
-            ends[idx] -= 1
-            idx = idx[starts[idx] < ends[idx]]
-    del last
-    keep = starts < ends
-    if not keep.all():
-        starts = starts[keep]
-        ends = ends[keep]
-    if len(starts) == 0:
-        return starts, ends, np.zeros(0, dtype=np.int32), stray
-    # tag codes from the first three bytes of each segment (uint8 work, one int32 result)
-    sep = np.uint8(ord(delims.element))
-    lens = ends - starts
-    last_byte = size - 1
+            idx = idx[_WS_SET[arr[e[idx] - 1]]]
+            e[idx] -= 1
+            idx = idx[s[idx] < e[idx]]
+    return stray
+
+
+def _tag_codes(arr: np.ndarray, s: np.ndarray, e: np.ndarray, sep: np.uint8, out: np.ndarray) -> None:
+    """:func:`tag_code` of segments [s, e) from their first three bytes into ``out`` (-1 when a
+    3-byte prefix is not followed by the element separator, e.g. 'SVCX*': not a tag we know)."""
+    lens = e - s
 
     def byte_at(k):
-        b = arr[np.minimum(starts + k, last_byte)]
+        b = arr.take(s + k, mode="clip")
         b[lens <= k] = 0 if k < 3 else sep
         return b
 
@@ -326,15 +348,10 @@ def _locate_part(arr: np.ndarray, delims: Delimiters, pos_type):
     two = b2 == sep
     b2[two] = 0
     ok = two | (b3 == sep) | (lens == 3)
-    del b3
-    code = arr[starts].astype(np.int32) << 16
-    code |= byte_at(1).astype(np.int32) << 8
-    code |= b2
-    del b2, two
-    # a 3-byte prefix not followed by the element separator is not a tag we know (e.g. 'SVCX*')
-    code[~ok] = -1
-    del ok, lens
-    return starts, ends, code, stray
+    np.left_shift(arr.take(s, mode="clip"), 16, out=out, dtype=np.int32)
+    out |= byte_at(1).astype(np.int32) << 8
+    out |= b2
+    out[~ok] = -1
 
 
 def _texts(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pl.Series:

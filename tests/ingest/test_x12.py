@@ -137,21 +137,24 @@ def test_several_interchanges_in_one_file():
     assert p.payments["trace_number"].to_list() == ["T1", "T2"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(claims=st.lists(claim, min_size=1, max_size=5), style=layout, threshold=st.integers(1, 400))
-def test_scanning_in_two_halves_finds_the_same_segments(claims, style, threshold):
-    """Big files are scanned as two halves on two threads, cut after the terminator nearest the
-    middle: wherever that falls (CR/LF, indentation, stray '~'), the segments are the same."""
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(claims=st.lists(claim, min_size=1, max_size=5), style=layout, threshold=st.integers(1, 400),
+       chunk=st.integers(1, 300), block=st.integers(1, 40))
+def test_scanning_in_pieces_on_two_threads_finds_the_same_segments(claims, style, threshold, chunk, block):
+    """The scan finds terminators a chunk of bytes at a time and trims / codes segments a block at a
+    time, a big file's pieces shared by two threads: wherever chunks and blocks end (CR/LF,
+    indentation, stray '~'), the segments are the same as with one piece on one thread."""
     from pipelines import x12
 
     data = build(claims, **style)
     whole = x12.scan(data, "x")
-    saved = x12._PARALLEL_BYTES
-    x12._PARALLEL_BYTES = threshold        # every generated file is "big"
+    saved = x12._PARALLEL_BYTES, x12._SCAN_CHUNK, x12._BLOCK
+    x12._PARALLEL_BYTES, x12._SCAN_CHUNK, x12._BLOCK = threshold, chunk, block   # every file is "big"
     try:
         halves = x12.scan(data, "x")
     finally:
-        x12._PARALLEL_BYTES = saved
+        x12._PARALLEL_BYTES, x12._SCAN_CHUNK, x12._BLOCK = saved
+    assert len(data) < saved[1] and len(whole) < saved[2]     # the reference scan is in one piece
     assert (halves.starts == whole.starts).all() and (halves.ends == whole.ends).all()
     assert (halves.code == whole.code).all() and halves.tolerated == whole.tolerated
     assert halves.texts().to_list() == whole.texts().to_list()
