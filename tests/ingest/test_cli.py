@@ -56,3 +56,23 @@ def test_console_script_flushes_output_and_keeps_exit_codes(fixtures, tmp_path):
     assert bad.returncode == 1 and "1 rejected" in bad.stdout and "not an 835" in bad.stderr
     missing = run(str(tmp_path / "nothing.835"))
     assert missing.returncode == 2 and "no such file or directory" in missing.stderr
+
+
+def test_polars_keeps_freed_memory_unless_the_user_says_otherwise():
+    """Importing underpay before polars sets how long polars' allocator keeps freed pages (5 s);
+    a setting of the user's own in _RJEM_MALLOC_CONF is left alone."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import pipelines, polars, os; print(os.environ['_RJEM_MALLOC_CONF'])"
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+
+    def conf(**extra):
+        out = subprocess.run([sys.executable, "-c", code], env={**env, **extra}, capture_output=True,
+                             text=True, timeout=60, check=True)
+        return out.stdout.strip()
+
+    # polars appends ours to its defaults; jemalloc takes the last value of each option
+    assert conf().endswith("dirty_decay_ms:5000,muzzy_decay_ms:5000")
+    assert conf(_RJEM_MALLOC_CONF="dirty_decay_ms:0").endswith(",dirty_decay_ms:0")
