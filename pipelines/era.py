@@ -198,13 +198,14 @@ def _issue(rule, message, *, segment=None, payment=None, expected=None, actual=N
 # ----------------------------------------------------------------------------- structure
 
 def _carry(marker: np.ndarray, value: np.ndarray) -> np.ndarray:
-    """At every row, ``value`` of the last row where ``marker`` is set (0 before the first)."""
-    last = np.where(marker, np.arange(len(marker), dtype=np.int32), np.int32(-1))
-    np.maximum.accumulate(last, out=last)
-    out = np.zeros(len(marker), dtype=np.int32)
-    seen = last >= 0
-    out[seen] = value[last[seen]]
-    return out
+    """At every row, ``value`` of the last row where ``marker`` is set (0 before the first).
+
+    Counting the markers up to each row numbers the runs; one gather from the (short) array of
+    marked values fills every row: three passes over the rows."""
+    runs = np.cumsum(marker, dtype=np.int32)
+    marked = np.zeros(int(runs[-1]) + 1 if len(runs) else 1, dtype=value.dtype)
+    marked[1:] = value[marker]
+    return marked.take(runs)
 
 
 def _envelope(env: pl.DataFrame, n_segments: int, segs: Scan, path) -> tuple[list[dict], dict]:

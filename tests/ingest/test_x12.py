@@ -158,3 +158,20 @@ def test_scanning_in_pieces_on_two_threads_finds_the_same_segments(claims, style
     assert (halves.starts == whole.starts).all() and (halves.ends == whole.ends).all()
     assert (halves.code == whole.code).all() and halves.tolerated == whole.tolerated
     assert halves.texts().to_list() == whole.texts().to_list()
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(-5, 1000)), max_size=200))
+def test_carry_repeats_the_last_marked_value(rows):
+    """_carry (claim and line keys of every segment): each row gets the value of the last marked
+    row at or before it, 0 before the first; checked against a plain loop."""
+    import numpy as np
+
+    from pipelines.era import _carry
+
+    marker = np.array([m for m, _ in rows], dtype=bool)
+    value = np.array([v for _, v in rows], dtype=np.int32)
+    expected, current = [], 0
+    for m, v in rows:
+        current = v if m else current
+        expected.append(current)
+    assert _carry(marker, value).tolist() == expected
