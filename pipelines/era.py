@@ -118,18 +118,23 @@ class ParsedERA:
 
 # ----------------------------------------------------------------------------- helpers
 
-def _elements(df: pl.DataFrame, sep: str, n: int, prefix: str = "e") -> pl.DataFrame:
-    """Split ``text`` into e00..e<n> (empty elements become null; values kept as sent)."""
+def _elements(df: pl.DataFrame, sep: str, n: int, first: int = 1) -> pl.DataFrame:
+    """Split ``text`` into e<first>..e<n> (empty elements become null; values kept as sent).
+
+    ``first`` is 1 for the segments of slice parts, whose text starts after the tag (see
+    ``slice_parts``: the tag of a part is known, and splitting it off again cost a fifth of the
+    split), 0 for whole segments (e00 is then the tag)."""
     requested = n
     if df.height > 1000 and n > 9:   # split no further than the longest segment needs (memory)
-        n = max(1, min(n, int(df.select(pl.col("text").str.count_matches(sep, literal=True).max()).item() or 0)))
-    names = [f"{prefix}{i:02d}" for i in range(n + 1)]
-    missing = [f"{prefix}{i:02d}" for i in range(n + 1, requested + 1)]
+        most = df.select(pl.col("text").str.count_matches(sep, literal=True).max()).item() or 0
+        n = max(first, min(n, int(most) + first))
+    names = [f"e{i:02d}" for i in range(first, n + 1)]
+    missing = [f"e{i:02d}" for i in range(n + 1, requested + 1)]
     out = df.with_columns(
-        pl.col("text").str.split_exact(sep, n).struct.rename_fields(names).alias("_el")
+        pl.col("text").str.split_exact(sep, n - first).struct.rename_fields(names).alias("_el")
     ).unnest("_el").drop("text")
     out = out.with_columns([
-        pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)).alias(c) for c in names[1:]
+        pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)).alias(c) for c in names if c != "e00"
     ] + [pl.lit(None, pl.String).alias(c) for c in missing])
     return out
 
@@ -298,10 +303,10 @@ def _envelope(env: pl.DataFrame, n_segments: int, segs: Scan, path) -> tuple[lis
 
 def _envelope_frames(isa_part, gs_part, sep):
     """ISA13 and GS06/GS08 keyed by their segment numbers (for the payments of any slice)."""
-    isa = _elements(isa_part, sep, 13).select(pl.col("seg_no").alias("_isa_seg"),
+    isa = _elements(isa_part, sep, 13, first=0).select(pl.col("seg_no").alias("_isa_seg"),
                                               pl.col("e13").alias("interchange_control")) \
         if isa_part is not None else pl.DataFrame(schema={"_isa_seg": pl.Int32, "interchange_control": pl.String})
-    gs = _elements(gs_part, sep, 8).select(pl.col("seg_no").alias("_gs_seg"), pl.col("e06").alias("group_control"),
+    gs = _elements(gs_part, sep, 8, first=0).select(pl.col("seg_no").alias("_gs_seg"), pl.col("e06").alias("group_control"),
                                            pl.col("e08").alias("gs_version")) \
         if gs_part is not None else pl.DataFrame(schema={"_gs_seg": pl.Int32, "group_control": pl.String,
                                                          "gs_version": pl.String})
@@ -351,8 +356,9 @@ def _payments(parts, sep, path, isa, gs) -> pl.DataFrame:
 
     # header party loops: forward-fill the N1 qualifier over header segments. Outside a claim
     # (claim key 0) these tags occur only in the header: after LX come TS3/TS2 and then CLP.
-    frames = [parts[t].filter(pl.col("claim") == 0) for t in ("N1", "N3", "N4", "REF", "DTM") if t in parts]
-    hdr = pl.concat([f.select("seg_no", "txn", "text") for f in frames]).sort("seg_no")
+    frames = [parts[t].filter(pl.col("claim") == 0).select("seg_no", "txn", "text", pl.lit(t).alias("e00"))
+              for t in ("N1", "N3", "N4", "REF", "DTM") if t in parts]
+    hdr = pl.concat(frames).sort("seg_no")
     hdr = _elements(hdr, sep, 5).with_columns(
         pl.when(pl.col("e00") == "N1").then(pl.col("e01")).forward_fill().over("txn").alias("party"))
 
@@ -728,11 +734,12 @@ class PreparedERA:
         return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
 
-def _rows(sc: Scan, idx: np.ndarray, **keys: np.ndarray) -> pl.DataFrame:
-    """Segments ``idx`` (ascending) as a frame: seg_no, the given key columns, text."""
+def _rows(sc: Scan, idx: np.ndarray, skip: int = 0, **keys: np.ndarray) -> pl.DataFrame:
+    """Segments ``idx`` (ascending) as a frame: seg_no, the given key columns, text (without its
+    first ``skip`` bytes)."""
     cols = {"seg_no": pl.Series("seg_no", (idx + 1).astype(np.int32))}
     cols.update({k: pl.Series(k, v) for k, v in keys.items()})
-    cols["text"] = sc.texts(idx)
+    cols["text"] = sc.texts(idx, skip)
     return pl.DataFrame(cols)
 
 
@@ -779,7 +786,8 @@ _TABLE_TAGS = ("ST", "BPR", "TRN", "REF", "DTM", "N1", "N3", "N4", "LX", "CLP", 
 
 def slice_parts(prep: PreparedERA, lo: int = 0, hi: int | None = None) -> dict[str, pl.DataFrame]:
     """The segments of rows [lo, hi) (starting at an ST or the file start) that feed the tables,
-    one frame per tag: seg_no, txn, claim, line (, lx), text, with file-wide keys."""
+    one frame per tag: seg_no, txn, claim, line (, lx), text (after the tag and its separator), with
+    file-wide keys."""
     hi = prep.segments if hi is None else hi
     tid = prep.tid[lo:hi]
     before = prep.tag_counts_before(lo)
@@ -803,7 +811,7 @@ def slice_parts(prep: PreparedERA, lo: int = 0, hi: int | None = None) -> dict[s
             keys = {"txn": txn[local], "claim": claim[local], "line": line[local]}
             if t in ("LX", "CLP"):
                 keys["lx"] = lx[local]
-            parts[t] = _rows(prep.scan, local + lo, **keys)
+            parts[t] = _rows(prep.scan, local + lo, skip=len(t) + 1, **keys)   # text after "TAG*"
     return parts
 
 

@@ -153,11 +153,13 @@ class Scan:
     def __len__(self) -> int:
         return len(self.code)
 
-    def texts(self, idx: np.ndarray | None = None) -> pl.Series:
-        """The text of segments ``idx`` (ascending row numbers; all when None) as a polars Series."""
-        if idx is None:
-            return _texts(self.data, self.starts, self.ends)
-        return _texts(self.data, self.starts[idx], self.ends[idx])
+    def texts(self, idx: np.ndarray | None = None, skip: int = 0) -> pl.Series:
+        """The text of segments ``idx`` (ascending row numbers; all when None) as a polars Series,
+        without its first ``skip`` bytes (e.g. a known tag and its separator)."""
+        starts, ends = (self.starts, self.ends) if idx is None else (self.starts[idx], self.ends[idx])
+        if skip:
+            starts = np.minimum(starts + skip, ends)
+        return _texts(self.data, starts, ends)
 
 
 def scan(data: bytes, path) -> Scan:
