@@ -125,7 +125,7 @@ def _elements(df: pl.DataFrame, sep: str, n: int, first: int = 1) -> pl.DataFram
     ``slice_parts``: the tag of a part is known, and splitting it off again cost a fifth of the
     split), 0 for whole segments (e00 is then the tag)."""
     requested = n
-    if df.height > 1000 and n > 9:   # split no further than the longest segment needs (memory)
+    if df.height > 1000 and n > 15:   # CAS (19): split no further than the longest segment needs
         most = df.select(pl.col("text").str.count_matches(sep, literal=True).max()).item() or 0
         n = max(first, min(n, int(most) + first))
     names = [f"e{i:02d}" for i in range(first, n + 1)]
