@@ -17,11 +17,5 @@ import os
 # spinning for ~0.1 CPU-s of a 4 s ingest on 2 cores. One thread, unless the user chose otherwise;
 # set before anything imports numpy.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-# polars' allocator hands freed memory back to the system after 0.5 s. An ingest frees and takes
-# again slice-sized buffers every few tenths of a second, and each page handed back and taken
-# again costs a page fault and zeroing (a fifth of an ingest's CPU went to the kernel). Keeping
-# freed pages 5 s measured ~3-4% faster on 1M service lines for ~100 MB more peak memory.
-# polars appends this to its own defaults, so it must be set before polars is imported.
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:5000,muzzy_decay_ms:5000")
 
 __version__ = "0.1.0"

@@ -58,21 +58,27 @@ def test_console_script_flushes_output_and_keeps_exit_codes(fixtures, tmp_path):
     assert missing.returncode == 2 and "no such file or directory" in missing.stderr
 
 
-def test_polars_keeps_freed_memory_unless_the_user_says_otherwise():
-    """Importing underpay before polars sets how long polars' allocator keeps freed pages (5 s);
-    a setting of the user's own in _RJEM_MALLOC_CONF is left alone."""
+def test_ingest_has_polars_keep_freed_memory_unless_the_user_says_otherwise(fixtures, tmp_path):
+    """`underpay ingest` sets how long polars' allocator keeps freed pages (5 s) before polars is
+    imported (polars then appends it to its own defaults; jemalloc takes the last value of each
+    option). A setting of the user's own in _RJEM_MALLOC_CONF is left alone."""
     import os
     import subprocess
     import sys
 
-    code = "import pipelines, polars, os; print(os.environ['_RJEM_MALLOC_CONF'])"
+    code = ("import os, sys; from pipelines.cli import main\n"
+            "assert 'polars' not in sys.modules\n"
+            f"sys.argv = ['underpay', 'ingest', {str(fixtures / 'good_5010.835')!r}, '--db', {str(tmp_path / 'w.duckdb')!r}]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "import polars\nprint(os.environ['_RJEM_MALLOC_CONF'])")
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
 
     def conf(**extra):
         out = subprocess.run([sys.executable, "-c", code], env={**env, **extra}, capture_output=True,
-                             text=True, timeout=60, check=True)
-        return out.stdout.strip()
+                             text=True, timeout=120, check=True)
+        return out.stdout.strip().splitlines()[-1]
 
-    # polars appends ours to its defaults; jemalloc takes the last value of each option
-    assert conf().endswith("dirty_decay_ms:5000,muzzy_decay_ms:5000")
+    ours = conf()
+    assert ours.startswith("dirty_decay_ms:500,")         # polars' defaults, then ours
+    assert ours.endswith(",dirty_decay_ms:5000,muzzy_decay_ms:5000")
     assert conf(_RJEM_MALLOC_CONF="dirty_decay_ms:0").endswith(",dirty_decay_ms:0")
