@@ -43,12 +43,10 @@ from pipelines.paths import expand_paths
 from pipelines.reading import ScannedFile, read_and_scan
 from pipelines.warehouse import bulk_load, connect, read_sql, transaction
 
-# pipelines.validate (pandera) and pyarrow.compute (which polars loads the first time it takes an Arrow
-# string array) take ~0.1 s each to import: they are imported on a thread while the first file is
-# read, hashed and scanned; ``V`` waits for pipelines.validate on first use.
+# pipelines.validate (pandera) takes ~0.1 s to import: it is imported on a thread while the first
+# file is read, hashed and scanned; ``V`` waits for it on first use.
 def _import_late_modules() -> None:
-    for name in ("pipelines.validate", "pyarrow.compute"):
-        importlib.import_module(name)
+    importlib.import_module("pipelines.validate")
 
 
 threading.Thread(target=_import_late_modules, name="import-validate").start()
