@@ -376,6 +376,7 @@ def read_file(path: str | os.PathLike | ScannedFile) -> ReadFile:
     if error is None:
         try:
             prep = prepare(got.scan, got.path)
+            got.scan.code = None     # only prepare reads the tag codes (prep.tid has what slices need)
         except (MemoryError, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - recorded with the file; the other files go on
