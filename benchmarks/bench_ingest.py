@@ -33,6 +33,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import user_env
 from pipelines.synthetic import WRITER_VERSION, write_big
 
 TIERS = {  # tier -> (file stem, service lines)
@@ -120,7 +121,8 @@ print(json.dumps({"seconds": seconds, "claims": claims, "lines": lines}))
 def _measure(cmd: list[str], timeout: float, cwd: Path | None = None) -> dict:
     """Run cmd under the wrapper; returns rc, wall, rss_mb, stdout, stderr (or timeout=True)."""
     proc = subprocess.Popen([sys.executable, "-c", _WRAPPER, *cmd], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=cwd)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=cwd,
+                            env=user_env())
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
