@@ -527,8 +527,8 @@ def _service_lines(parts, sep, comp, path, tolerated: list[str]) -> pl.DataFrame
         return pl.DataFrame()
     svc = _elements(parts.pop("SVC"), sep, 7)
     # SVC01 sent with another component separator than ISA16 declares (seen in the wild: '>' vs ':')
-    odd = svc.filter(pl.col("e01").is_not_null() & ~pl.col("e01").str.contains(comp, literal=True)
-                     & pl.col("e01").str.contains(r"^[A-Z0-9]{2}[^A-Za-z0-9 ]"))
+    odd = svc.filter(pl.col("e01").is_not_null() & ~pl.col("e01").str.contains(comp, literal=True)) \
+        .filter(pl.col("e01").str.contains(r"^[A-Z0-9]{2}[^A-Za-z0-9 ]"))   # the regex on the few left
     if odd.height:
         alt = odd["e01"].str.slice(2, 1).unique().to_list()
         if len(alt) == 1:
