@@ -147,11 +147,11 @@ class Scan:
     enveloped: bool
     starts: np.ndarray
     ends: np.ndarray
-    code: np.ndarray
+    code: np.ndarray | None         # None once an ingest has made its tag ids (see ingest.read_file)
     tolerated: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.code)
+        return len(self.starts)     # (the ingest frees ``code`` once its tag ids are made)
 
     def texts(self, idx: np.ndarray | None = None, skip: int = 0) -> pl.Series:
         """The text of segments ``idx`` (ascending row numbers; all when None) as a polars Series,
@@ -265,7 +265,7 @@ def _locate(data: bytes, delims: Delimiters):
     else overlaps."""
     arr = np.frombuffer(data, dtype=np.uint8)
     size = len(arr)
-    pos_type = np.int32 if size < 2**31 - 1 else np.int64
+    pos_type = np.int32 if size < 2**31 - 64 else np.int64    # room for start + a tag's length
     with ThreadPoolExecutor(max_workers=1) as pool:
         two = pool if size >= _PARALLEL_BYTES else None
 
