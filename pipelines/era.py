@@ -61,6 +61,7 @@ def tag_ids(code: np.ndarray) -> np.ndarray:
         _CODE_TO_TID = lut
     return _CODE_TO_TID.take(code, mode="clip")   # -1 (no tag) is clipped to entry 0: unknown
 
+
 # trailer -> (issue rule prefix, what it counts, envelope name, opener element with the control
 # number, that element's name)
 TRAILER_CHECKS = {
@@ -76,16 +77,10 @@ TRANSACTION_NAMES = {
     "TA1": "a TA1 acknowledgment",
 }
 
-_MONEY_OK = r"^-?(?:\d{1,12}(?:\.\d*)?|\.\d+)$"
-_MONEY_EXTRA = r"\.\d{2}\d*[1-9]"     # a non-zero digit beyond the cent
-_QTY_OK = r"^-?(?:\d{1,9}(?:\.\d*)?|\.\d+)$"
-_QTY_EXTRA = r"\.\d{3}\d*[1-9]"
-_RATE_OK = r"^-?(?:\d{1,8}(?:\.\d*)?|\.\d+)$"
-_RATE_EXTRA = r"\.\d{4}\d*[1-9]"
-
 
 def _exact(digits: int, scale: int) -> str:
-    """One-pass equivalent of ``OK and not EXTRA``: the digits beyond ``scale`` decimals are zeros."""
+    """A number with an optional minus, at most ``digits`` integer digits and any decimals beyond
+    ``scale`` all zeros (so the value is exact at that scale), checked in one regex pass."""
     tail = r"[\d&&[^1-9]]*"
     return rf"^-?(?:\d{{1,{digits}}}(?:\.\d{{0,{scale}}}{tail})?|\.\d{{1,{scale}}}{tail})$"
 

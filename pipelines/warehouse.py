@@ -76,14 +76,14 @@ def _open(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:
             return duckdb.connect(str(db), read_only=read_only)
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
-                if "lock" in str(exc).lower():
-                    from pipelines.errors import UnderpayError
-
-                    raise UnderpayError(
-                        f"{db}: the warehouse is in use by another process ({exc}); wait for it to "
-                        "finish (or stop it) and run the command again") from exc
+            if "lock" not in str(exc).lower():
                 raise
+            if time.monotonic() >= deadline:
+                from pipelines.errors import UnderpayError
+
+                raise UnderpayError(
+                    f"{db}: the warehouse is in use by another process ({exc}); wait for it to "
+                    "finish (or stop it) and run the command again") from exc
             time.sleep(0.2)
 
 
