@@ -3,8 +3,8 @@
 The warehouse is built once (benchmarks/out/compare_1m.duckdb, reused between runs): the 2025
 CMS release imported from ../shared/cms, then payments / claims / service_lines / adjustments
 written directly with set-based SQL (10 payers x 2 contract versions; the common codes of
-pipelines.codes; a mix of places of service, modifiers, units, denials, reversals, secondary
-claims and same-day procedures). `pipelines.compare.compare` then runs in a fresh child
+pipelines.synthetic.codes; a mix of places of service, modifiers, units, denials, reversals, secondary
+claims and same-day procedures). `pipelines.compare.compare.compare` then runs in a fresh child
 process, which reports its wall time and peak resident memory.
 """
 
@@ -23,9 +23,9 @@ PAYERS = [f"PAY{i:02d}" for i in range(10)]
 
 CHILD = r"""
 import json, os, resource, sys, time
-from pipelines.compare import compare
-from pipelines.config import Settings
-from pipelines.warehouse import connect
+from pipelines.compare.compare import compare
+from pipelines.core.config import Settings
+from pipelines.core.warehouse import connect
 con = connect(sys.argv[1])
 c0, t0 = os.times(), time.perf_counter()
 r = compare(con, sys.argv[2], settings=Settings(practice_zip="10001"))
@@ -92,8 +92,8 @@ def _contracts(folder: Path) -> None:
 
 def _build(db: Path) -> None:
     from fee_schedules.importer import import_release
-    from pipelines import codes as codebook
-    from pipelines.warehouse import connect
+    from pipelines.synthetic import codes as codebook
+    from pipelines.core.warehouse import connect
 
     tmp = db.with_suffix(".building")
     for p in (tmp, Path(str(tmp) + ".wal")):

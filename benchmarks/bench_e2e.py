@@ -24,9 +24,9 @@ SHARED_CMS = Path(os.environ.get("UNDERPAY_SHARED", ROOT.parent / "shared")) / "
 CHILD = r"""
 import json, os, resource, sys, time
 from pathlib import Path
-from pipelines.config import Settings
-from pipelines.logs import EventLog
-from pipelines.nightly import run_nightly
+from pipelines.core.config import Settings
+from pipelines.core.logs import EventLog
+from pipelines.runs.nightly import run_nightly
 
 root = Path(sys.argv[1])
 marks = {}
@@ -54,7 +54,7 @@ def _mpfs_template(workdir: Path) -> Path:
     if path.exists():
         return path
     from fee_schedules.importer import import_release
-    from pipelines.warehouse import connect
+    from pipelines.core.warehouse import connect
 
     tmp = path.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
@@ -68,7 +68,7 @@ def _mpfs_template(workdir: Path) -> Path:
 
 
 def _big_file(workdir: Path, n: int) -> Path:
-    from pipelines.synthetic import write_big
+    from pipelines.synthetic.writer import write_big
 
     path = workdir / f"e2e_{n}.835"
     if not path.exists():

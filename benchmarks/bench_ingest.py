@@ -1,11 +1,11 @@
 """Ingest benchmark: `underpay ingest` end to end, and the PyPI peer parsers (parse only), same files.
 
-Files (written once under workdir by pipelines.synthetic.write_big, then reused):
+Files (written once under workdir by pipelines.synthetic.writer.write_big, then reused):
   synth_70k.vN.835    ~10 MB,   70,000 service lines
   synth_1m.vN.835     ~145 MB, 1,000,000 service lines (the "100 MB" tier of the issue: at least 1M lines)
   synth_1400k.vN.835  ~200 MB, 1,400,000 service lines (peak memory)
   *_1st.vN.835        like claims in a single ST/SE, for edi-835-parser (reads one transaction)
-(N = pipelines.synthetic.WRITER_VERSION; older files are removed.)
+(N = pipelines.synthetic.writer.WRITER_VERSION; older files are removed.)
 
 `underpay ingest` runs as a subprocess into a fresh DuckDB file (wall seconds include interpreter
 start-up, parse, validation and load). Each peer runs in its own subprocess with a timeout; its
@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from benchmarks import user_env
-from pipelines.synthetic import WRITER_VERSION, write_big
+from pipelines.synthetic.writer import WRITER_VERSION, write_big
 
 TIERS = {  # tier -> (file stem, service lines)
     "10": ("synth_70k", 70_000),

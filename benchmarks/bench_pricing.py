@@ -21,7 +21,7 @@ TARGET_SECONDS = 3.0
 
 def _warehouse(workdir: Path):
     from fee_schedules.importer import import_release
-    from pipelines.warehouse import connect
+    from pipelines.core.warehouse import connect
 
     path = workdir / "bench_pricing.duckdb"
     fresh = not path.exists()

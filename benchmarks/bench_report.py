@@ -56,7 +56,7 @@ FROM (
 
 
 def build(path: Path) -> Path:
-    from pipelines.warehouse import connect
+    from pipelines.core.warehouse import connect
 
     if path.exists():
         return path

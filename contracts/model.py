@@ -15,7 +15,7 @@ from pathlib import Path
 
 from contracts.codes import CodeSpec, parse_code_spec, parse_modifier
 from contracts.yamlfile import LineDict, LineList, YamlSyntaxError, load_yaml
-from pipelines.errors import ContractError
+from pipelines.core.errors import ContractError
 
 METHODS = ("rate", "percent_of_medicare", "percent_of_charges")
 SETTINGS = ("facility", "non-facility")

@@ -1,6 +1,6 @@
 """Contracts as small frames the comparison SQL joins against (one job: flatten the model).
 
-Frames (registered in DuckDB under these names by pipelines.compare):
+Frames (registered in DuckDB under these names by pipelines.compare.compare):
 - ct_contracts:  one row per contract version
 - ct_payer_keys: one row per (contract, payer id or payer name)
 - ct_tins:       one row per (contract, payee TIN)

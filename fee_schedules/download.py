@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fee_schedules.files import KIND_PATTERNS
-from pipelines.errors import UnderpayError
+from pipelines.core.errors import UnderpayError
 
 CMS_RVU_PAGE = "https://www.cms.gov/medicare/payment/fee-schedules/physician/pfs-relative-value-files"
 CMS_ZIP_PAGE = ("https://www.cms.gov/medicare/payment/fee-schedules/physician-fee-schedule/"

@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from pipelines.errors import InputFileError
+from pipelines.core.errors import InputFileError
 
 # kind -> CMS file-name pattern (case-insensitive). Layout files (ZIP5lyout.txt) never match.
 KIND_PATTERNS: dict[str, re.Pattern] = {

@@ -21,8 +21,9 @@ import polars as pl
 from fee_schedules.files import KINDS, RELEASES, SourceFile, file_label, find_release_files, infer_release
 from fee_schedules.loaders import LOADERS
 from fee_schedules.loaders.anes import national_cf
-from pipelines.errors import InputFileError
-from pipelines.warehouse import read_sql, transaction
+from pipelines.core.errors import InputFileError
+from pipelines.core.warehouse import transaction
+from pipelines.core.sql import read_sql
 
 # kind -> the warehouse table(s) its rows live in (the CF rows come from the RVU file)
 KIND_TABLES: dict[str, tuple[str, ...]] = {

@@ -14,8 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import polars as pl
 
-from pipelines.errors import ReferenceDataMissing
-from pipelines.warehouse import read_sql
+from pipelines.core.errors import ReferenceDataMissing
+from pipelines.core.sql import read_sql
 
 # Places of service paid at the facility rate (CMS POS code set; MLN "Place of Service Codes",
 # facility vs non-facility rates): 02 telehealth other than in the patient's home, 19/22 outpatient

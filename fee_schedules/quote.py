@@ -12,8 +12,8 @@ import duckdb
 import polars as pl
 
 from fee_schedules.pricing import medicare_payment, medicare_payment_expr, price_lines
-from pipelines.errors import InputFileError
-from pipelines.warehouse import private_open
+from pipelines.core.errors import InputFileError
+from pipelines.core.warehouse import private_open
 
 TRUE = {"true", "t", "yes", "y", "1", "f", "facility"}
 FALSE = {"false", "no", "n", "0", "", "nf", "non-facility", "nonfacility"}

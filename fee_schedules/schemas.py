@@ -11,7 +11,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaError, SchemaErrors
 
-from pipelines.errors import InputFileError
+from pipelines.core.errors import InputFileError
 
 
 

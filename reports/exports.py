@@ -75,7 +75,7 @@ def monthly_tables(con: duckdb.DuckDBPyConnection, month, *, payer: str | None =
 def export_monthly(con: duckdb.DuckDBPyConnection, month, *, payer: str | None = None, out_dir,
                    show_phi: bool = False, formats: tuple[str, ...] = FORMATS) -> ExportResult:
     """worklist-<month>.csv, codes-<month>.csv, code_payer-<month>.csv and monthly-<month>.xlsx."""
-    from pipelines.months import parse_month
+    from pipelines.core.months import parse_month
 
     m = parse_month(month)
     stem = queries.month_label(m) + (f"-{safe_name(payer)}" if payer else "")

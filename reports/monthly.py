@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 from markupsafe import Markup
 
-from pipelines.months import parse_month
+from pipelines.core.months import parse_month
 from reports import charts, queries
 from reports.context import Figure, generated_at, version
 from reports.meanings import meaning

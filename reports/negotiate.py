@@ -24,10 +24,10 @@ import duckdb
 import polars as pl
 from markupsafe import Markup
 
-from pipelines.errors import UnderpayError
+from pipelines.core.errors import UnderpayError
 from reports import charts, queries
 from reports.context import generated_at, version
-from pipelines.months import parse_month
+from pipelines.core.months import parse_month
 from reports.proposal import Proposal, load_proposal
 from reports.render import ensure_dir, render, safe_name, write_text
 from reports.tables import Column, Table, cols

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from pipelines.errors import InputFileError
+from pipelines.core.errors import InputFileError
 
 CENT = Decimal("0.01")
 PRICED_MODIFIERS = ("", "26", "TC")

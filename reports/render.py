@@ -2,7 +2,7 @@
 
 Templates live in reports/templates (a base page plus small partials). Autoescaping is on
 and undefined names raise (StrictUndefined), so a typo in a template fails the tests rather
-than printing an empty cell. Files are written mode 0600 through pipelines.warehouse.private_open.
+than printing an empty cell. Files are written mode 0600 through pipelines.core.warehouse.private_open.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from pipelines.warehouse import private_open
+from pipelines.core.warehouse import private_open
 
 CENT = Decimal("0.01")
 

@@ -45,7 +45,7 @@ def era_samples_dir(shared_dir) -> Path:
 def mpfs_template(tmp_path_factory, cms_dir) -> Path:
     """A warehouse file with every CMS release in ../shared/cms imported (built once)."""
     from fee_schedules.importer import import_release
-    from pipelines.warehouse import connect
+    from pipelines.core.warehouse import connect
 
     path = tmp_path_factory.mktemp("mpfs") / "mpfs.duckdb"
     con = connect(path)

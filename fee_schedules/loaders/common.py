@@ -9,7 +9,7 @@ import re
 import polars as pl
 
 from fee_schedules.files import SourceFile
-from pipelines.errors import InputFileError
+from pipelines.core.errors import InputFileError
 
 _EOF = "\x1a"  # some CMS CSVs end with a DOS end-of-file character on its own row
 

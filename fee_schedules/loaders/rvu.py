@@ -12,7 +12,7 @@ from fee_schedules.files import SourceFile
 from fee_schedules.loaders.common import (column_index, data_rows, dec, find_header, frame, is_blank, norm,
                                           table_rows, text_of)
 from fee_schedules.schemas import RvuFile, check
-from pipelines.errors import InputFileError
+from pipelines.core.errors import InputFileError
 
 # our column -> the CMS header (stacked cells joined), as written in the RVU25A record layout
 HEADERS: dict[str, str] = {

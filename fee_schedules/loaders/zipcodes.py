@@ -7,7 +7,7 @@ import polars as pl
 from fee_schedules.files import SourceFile
 from fee_schedules.loaders.common import frame, text_of
 from fee_schedules.schemas import Zip5File, Zip9File, check
-from pipelines.errors import InputFileError
+from pipelines.core.errors import InputFileError
 
 # 1-based inclusive positions from the CMS layouts
 ZIP5_POSITIONS = {"state": (1, 2), "zip5": (3, 7), "carrier": (8, 12), "locality": (13, 14),

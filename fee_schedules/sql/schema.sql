@@ -1,4 +1,4 @@
--- Medicare Physician Fee Schedule tables (owner: fee_schedules). Applied by pipelines.warehouse.connect.
+-- Medicare Physician Fee Schedule tables (owner: fee_schedules). Applied by pipelines.core.warehouse.connect.
 -- Every table is keyed by (year, release): release is the CMS quarterly letter, A Jan, B Apr, C Jul, D Oct.
 -- A release that did not ship a file inherits that file's rows from the latest earlier release of the
 -- same year (mpfs_release_files.inherited_from says so). CPT descriptors (AMA copyright) are never stored.

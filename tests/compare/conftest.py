@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.warehouse import connect
+from pipelines.core.warehouse import connect
 
 D = Decimal
 

@@ -13,8 +13,8 @@ import duckdb
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from pipelines.compare import VarianceRows, compare
-from pipelines.config import Settings
+from pipelines.compare.compare import VarianceRows, compare
+from pipelines.core.config import Settings
 
 import importlib.util
 import pathlib
@@ -400,7 +400,7 @@ def test_medicare_bilateral_and_assistant(mwh, tmp_path, cms):
 def test_custom_mppr_schedule(wh, tmp_path, mpfs_db):
     import shutil
     shutil.copy(mpfs_db, tmp_path / "m.duckdb")
-    from pipelines.warehouse import connect
+    from pipelines.core.warehouse import connect
     b = type(wh)(connect(tmp_path / "m.duckdb"))
     folder = contract(tmp_path, '  - codes: ["*"]\n    rate: 100\n', "mppr: [100, 50, 25]\n")
     c = b.claim(b.payment())
@@ -432,7 +432,7 @@ def test_export_formats_are_private(wh, tmp_path):
 
     import polars as pl
 
-    from pipelines.compare import export_variances
+    from pipelines.compare.compare import export_variances
 
     folder = contract(tmp_path, '  - codes: ["*"]\n    rate: 100\n')
     wh.line(wh.claim(wh.payment()), "99213", 200, adj=[("CO", "45", 150), ("PR", "2", 10)])
@@ -452,10 +452,10 @@ def test_export_formats_are_private(wh, tmp_path):
 @given(amount=st.decimals(min_value=0, max_value=99999, places=2),
        pct=st.decimals(min_value=0, max_value=300, places=3))
 def test_percent_steps_round_half_up_exactly(amount, pct):
-    from pipelines.warehouse import read_sql
+    from pipelines.core.sql import read_sql
 
     con = duckdb.connect()
-    con.execute(read_sql("pipelines.sql", "compare_macros.sql"))
+    con.execute(read_sql("pipelines.compare.sql", "macros.sql"))
     got = con.execute("SELECT cmp_pct_of(CAST(? AS DECIMAL(14,2)), CAST(? AS DECIMAL(9,3)))", [amount, pct]).fetchone()[0]
     assert got == cents(amount * pct / 100)
 
@@ -491,7 +491,7 @@ def test_cli_compare_prints_the_result_and_exports(wh, tmp_path):
 
     from click.testing import CliRunner
 
-    from pipelines.cli import main
+    from pipelines.cli.main import main
 
     folder = contract(tmp_path, '  - codes: ["*"]\n    rate: 100\n')
     wh.line(wh.claim(wh.payment()), "99213", 200, adj=[("CO", "45", 110)])
@@ -506,4 +506,4 @@ def test_cli_compare_prints_the_result_and_exports(wh, tmp_path):
     assert os.stat(out).st_mode & 0o777 == 0o600
     bad = CliRunner().invoke(main, ["compare", "--db", db, "--contracts", str(tmp_path / "missing")])
     assert bad.exit_code == 2 and "no contracts folder here" in bad.output
-    wh.con = __import__("pipelines.warehouse", fromlist=["connect"]).connect(db)   # for the fixture's close()
+    wh.con = __import__("pipelines.core.warehouse", fromlist=["connect"]).connect(db)   # for the fixture's close()

@@ -13,8 +13,8 @@ from hypothesis import given, strategies as st
 from contracts.check import check_folder
 from contracts.codes import parse_code_spec
 from contracts.model import load_contracts, parse_contract
-from pipelines.cli import main
-from pipelines.errors import ContractError
+from pipelines.cli.main import main
+from pipelines.core.errors import ContractError
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = """\
@@ -125,7 +125,7 @@ def test_term_with_modifier_above_is_not_unreachable(tmp_path):
 
 
 def test_checker_flags_codes_unknown_to_the_fee_schedule(tmp_path, mpfs_db):
-    from pipelines.warehouse import connect
+    from pipelines.core.warehouse import connect
 
     write(tmp_path / "c", "a.yaml", GOOD.replace('["*"]', '["99213", "99999"]'))
     con = connect(mpfs_db, read_only=True)

@@ -8,7 +8,7 @@ import stat
 
 from click.testing import CliRunner
 
-from pipelines.cli import main
+from pipelines.cli.main import main
 
 
 def run(*args):

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from fee_schedules.download import DownloadError, default_cache_dir, download, download_and_import, verify_cache
-from pipelines.warehouse import connect
+from pipelines.core.warehouse import connect
 from tests.conftest import CMS
 
 
@@ -76,7 +76,7 @@ def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
 def test_cli_download_then_price(mirror_url, tmp_path):
     from click.testing import CliRunner
 
-    from pipelines.cli import main
+    from pipelines.cli.main import main
 
     db = tmp_path / "w.duckdb"
     runner = CliRunner()

@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from fee_schedules.importer import import_release, list_releases
-from pipelines.errors import InputFileError
-from pipelines.warehouse import connect
+from pipelines.core.errors import InputFileError
+from pipelines.core.warehouse import connect
 
 TABLES = ("mpfs_rvu", "mpfs_gpci", "mpfs_locality_counties", "mpfs_anesthesia_cf", "mpfs_opps_cap",
           "mpfs_zip5", "mpfs_zip9", "mpfs_conversion_factors", "mpfs_release_files", "mpfs_releases")

@@ -11,7 +11,7 @@ import pytest
 
 from fee_schedules.files import SourceFile, find_release_files, infer_release
 from fee_schedules.loaders import LOADERS, anes, gpci, locco, rvu, zipcodes
-from pipelines.errors import InputFileError
+from pipelines.core.errors import InputFileError
 
 
 def src(kind: str, path: Path, name: str | None = None, data: bytes | None = None) -> SourceFile:

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from fee_schedules.importer import import_release
 from fee_schedules.pricing import (FACILITY_POS, is_facility_pos, medicare_payment, medicare_payment_expr,
                                    price_lines)
-from pipelines.errors import ReferenceDataMissing
-from pipelines.warehouse import connect
+from pipelines.core.errors import ReferenceDataMissing
+from pipelines.core.warehouse import connect
 
 
 def line(code, *, mods=(), when=date(2025, 3, 1), year=None, zip=None, locality="1320201", facility=False,

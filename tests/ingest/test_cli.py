@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from pipelines.cli import main
+from pipelines.cli.main import main
 
 
 def test_ingest_command_summary_and_exit_codes(fixtures, tmp_path):
@@ -33,7 +33,7 @@ def test_ingest_glob_and_missing_path(fixtures, tmp_path):
 
 
 def test_ingest_logs_a_line_every_n_files_without_a_terminal(fixtures, tmp_path, monkeypatch):
-    from pipelines.commands import ingest as cmd
+    from pipelines.cli.commands import ingest as cmd
 
     monkeypatch.setattr(cmd, "LOG_EVERY", 2)
     r = CliRunner().invoke(main, ["ingest", str(fixtures), "--db", str(tmp_path / "w.duckdb")])
@@ -66,7 +66,7 @@ def test_ingest_has_polars_keep_freed_memory_unless_the_user_says_otherwise(fixt
     import subprocess
     import sys
 
-    code = ("import os, sys; from pipelines.cli import main\n"
+    code = ("import os, sys; from pipelines.cli.main import main\n"
             "assert 'polars' not in sys.modules\n"
             f"sys.argv = ['underpay', 'ingest', {str(fixtures / 'good_5010.835')!r}, '--db', {str(tmp_path / 'w.duckdb')!r}]\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"

@@ -8,9 +8,9 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from pipelines import ingest as ingest_mod
-from pipelines.errors import UnderpayError
-from pipelines.ingest import expand_paths, ingest_paths
+from pipelines.ingest import load as ingest_mod
+from pipelines.core.errors import UnderpayError
+from pipelines.ingest.load import expand_paths, ingest_paths
 from tests.ingest.conftest import table_counts
 
 
@@ -226,12 +226,12 @@ def test_loading_in_slices_gives_the_same_tables(con, monkeypatch):
     issues = con.execute("SELECT * EXCLUDE (file_id) FROM validation_issues ORDER BY ALL").fetchall()
     monkeypatch.setattr(ingest_mod, "SLICE_SEGMENTS", 1500)
     other = duckdb.connect()
-    from pipelines.warehouse import ensure_schema
+    from pipelines.core.warehouse import ensure_schema
     ensure_schema(other)
     f = ingest_paths([sample], other).files[0]
     assert f.status == "loaded" and f.claims == len(whole["claims"])
-    from pipelines.era import prepare
-    from pipelines.x12 import scan
+    from pipelines.ingest.tables import prepare
+    from pipelines.ingest.scan import scan
     assert len(prepare(scan(sample.read_bytes(), sample), sample).slices(1500)) == 3
     for t, rows in whole.items():
         assert other.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() == rows, t

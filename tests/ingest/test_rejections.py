@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.era import parse_835
-from pipelines.errors import X12Error
-from pipelines.ingest import ingest_paths
+from pipelines.ingest.tables import parse_835
+from pipelines.core.errors import X12Error
+from pipelines.ingest.load import ingest_paths
 from tests.ingest.conftest import table_counts
 
 CASES = [

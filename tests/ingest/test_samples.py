@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-import duckdb
 import pytest
 
 from tests.conftest import ERA_SAMPLES
@@ -47,7 +46,7 @@ def test_all_33_samples_are_present():
 
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
 def test_sample_loads_with_its_own_totals_or_is_rejected(path, con):
-    from pipelines.ingest import ingest_paths
+    from pipelines.ingest.load import ingest_paths
 
     result = ingest_paths([path], con)
     (outcome,) = result.files
@@ -76,7 +75,7 @@ def test_sample_loads_with_its_own_totals_or_is_rejected(path, con):
 
 def test_samples_loaded_together_flag_resent_payments_instead_of_doubling(con):
     """Several public samples are the same TR3 example re-sent: the second copy must not double."""
-    from pipelines.ingest import ingest_paths
+    from pipelines.ingest.load import ingest_paths
 
     result = ingest_paths(SAMPLES, con)
     assert result.rejected == len(REJECTED)
@@ -91,7 +90,7 @@ def test_samples_loaded_together_flag_resent_payments_instead_of_doubling(con):
 
 
 def test_latin1_name_is_kept(con):
-    from pipelines.ingest import ingest_paths
+    from pipelines.ingest.load import ingest_paths
 
     ingest_paths([ERA_SAMPLES / "oxedi_latin1_patient_name.835"], con)
     names = {r[0] for r in con.execute("SELECT patient_last_name FROM claims").fetchall()}
@@ -99,7 +98,7 @@ def test_latin1_name_is_kept(con):
 
 
 def test_reversal_pairs_within_a_sample(con):
-    from pipelines.ingest import ingest_paths
+    from pipelines.ingest.load import ingest_paths
 
     ingest_paths([ERA_SAMPLES / "oopfactory_4010_example1_grip_elements.835"], con)
     rows = con.execute("""SELECT r.claim_id, o.claim_id, r.payer_claim_number, o.payer_claim_number

@@ -1,6 +1,6 @@
 """The synthetic 835 writer writes valid, balanced 005010X221A1 files whose truth matches them.
 
-The files are read back here with a small independent segment reader (not pipelines.x12), so
+The files are read back here with a small independent segment reader (not pipelines.ingest.scan), so
 the writer is checked without trusting the parser it feeds; the round trip through the real
 ingest lives in test_synthetic_roundtrip.py.
 """
@@ -18,8 +18,8 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from pipelines import codes as codebook
-from pipelines.synthetic import (
+from pipelines.synthetic import codes as codebook
+from pipelines.synthetic.writer import (
     SynthPayer, SynthSpec, default_payers, money, write_big, write_remittances, x12_amount,
 )
 

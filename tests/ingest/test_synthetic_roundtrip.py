@@ -1,4 +1,4 @@
-"""Round trip: synthetic 835s -> pipelines.ingest -> warehouse equals the writer's truth, to the cent."""
+"""Round trip: synthetic 835s -> pipelines.ingest.load -> warehouse equals the writer's truth, to the cent."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
-from pipelines.synthetic import SynthSpec, default_payers, write_big, write_remittances
+from pipelines.synthetic.writer import SynthSpec, default_payers, write_big, write_remittances
 
-ingest = pytest.importorskip("pipelines.ingest", reason="the ingest library is not built yet")
+ingest = pytest.importorskip("pipelines.ingest.load", reason="the ingest library is not built yet")
 
 LINES_SQL = """
 SELECT p.trace_number, c.status_code AS claim_status, s.line_control_number,

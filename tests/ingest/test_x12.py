@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.era import parse_835
-from pipelines.x12 import tokenize
+from pipelines.ingest.tables import parse_835
+from pipelines.ingest.scan import tokenize
 
 
 def isa(el="*", comp=":", rep="^", ctrl=1, pad=0):
@@ -144,7 +144,7 @@ def test_scanning_in_pieces_on_two_threads_finds_the_same_segments(claims, style
     """The scan finds terminators a chunk of bytes at a time and trims / codes segments a block at a
     time, a big file's pieces shared by two threads: wherever chunks and blocks end (CR/LF,
     indentation, stray '~'), the segments are the same as with one piece on one thread."""
-    from pipelines import x12
+    from pipelines.ingest import scan as x12
 
     data = build(claims, **style)
     whole = x12.scan(data, "x")
@@ -166,7 +166,7 @@ def test_carry_repeats_the_last_marked_value(rows):
     row at or before it, 0 before the first; checked against a plain loop."""
     import numpy as np
 
-    from pipelines.era import _carry
+    from pipelines.ingest.segments import _carry
 
     marker = np.array([m for m, _ in rows], dtype=bool)
     value = np.array([v for _, v in rows], dtype=np.int32)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import Settings
+from pipelines.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "contracts" / "examples"
@@ -20,7 +20,7 @@ EXAMPLES = ROOT / "contracts" / "examples"
 @pytest.fixture(scope="session")
 def synth_files(tmp_path_factory) -> list[Path]:
     """A month of synthetic remittances (a few hundred lines in several files), written once."""
-    from pipelines.synthetic import SynthSpec, write_remittances
+    from pipelines.synthetic.writer import SynthSpec, write_remittances
 
     out = tmp_path_factory.mktemp("synth")
     result = write_remittances(SynthSpec(start=date(2025, 1, 1), months=1, claims_per_month=80, seed=11,

@@ -46,7 +46,7 @@ def test_demo_finds_the_injected_underpayments(tmp_path, run_cli):
 
 
 def test_rerun_clears_only_what_the_demo_wrote(tmp_path):
-    from pipelines.demo import _fresh
+    from pipelines.runs.demo import _fresh
 
     for d in ("inbox", "archive", "reports", "contracts", "cms"):
         (tmp_path / d).mkdir()

@@ -8,8 +8,8 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from pipelines.config import load_settings
-from pipelines.logs import EventLog
+from pipelines.core.config import load_settings
+from pipelines.core.logs import EventLog
 
 
 @given(st.dictionaries(st.from_regex(r"[a-z][a-z_]{0,12}", fullmatch=True).filter(lambda k: k not in (

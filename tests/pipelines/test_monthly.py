@@ -6,10 +6,10 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from pipelines.cli import main
-from pipelines.errors import UnderpayError
-from pipelines.monthly import parse_month, previous_month, run_month
-from pipelines.nightly import run_nightly
+from pipelines.cli.main import main
+from pipelines.core.errors import UnderpayError
+from pipelines.runs.monthly import parse_month, previous_month, run_month
+from pipelines.runs.nightly import run_nightly
 
 
 def test_run_recomputes_month_and_writes_review_and_exports(site, tmp_path):

@@ -8,9 +8,9 @@ import time
 
 import duckdb
 
-from pipelines.lock import run_lock
-from pipelines.logs import EventLog
-from pipelines.nightly import inbox_files, run_nightly
+from pipelines.core.lock import run_lock
+from pipelines.core.logs import EventLog
+from pipelines.runs.nightly import inbox_files, run_nightly
 
 ISA = ("ISA*00*          *00*          *ZZ*SUBMITTER      *ZZ*RECEIVER       *250105*1200*^*00501*"
        "000000001*0*P*:~")
@@ -149,7 +149,7 @@ def test_disk_full_is_exit_2_with_clear_message_then_recovers(site, synth_files,
     """ENOSPC while filing a loaded file away: the run fails clearly; the next run loses nothing."""
     import errno
 
-    import pipelines.nightly as nightly
+    import pipelines.runs.nightly as nightly
 
     real_move = nightly.move_file
     calls = {"n": 0}
@@ -177,7 +177,7 @@ def test_disk_full_is_exit_2_with_clear_message_then_recovers(site, synth_files,
 def test_folders_come_from_underpay_toml_and_flags_override(site, synth_files, tmp_path):
     from click.testing import CliRunner
 
-    from pipelines.cli import main
+    from pipelines.cli.main import main
 
     cfg = tmp_path / "underpay.toml"
     cfg.write_text(f'[paths]\nwarehouse = "{site.warehouse.name}"\ninbox = "inbox"\narchive = "filed"\n'

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.nightly import run_nightly
+from pipelines.runs.nightly import run_nightly
 
 ROOT = Path(__file__).resolve().parents[2]
 

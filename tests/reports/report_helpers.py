@@ -10,14 +10,13 @@ includes a hostile payer name and patient names to test escaping and PHI masking
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 
-from pipelines.warehouse import connect
+from pipelines.core.warehouse import connect
 
 HOSTILE = "<script>alert(1)</script>"
 D = Decimal
@@ -78,7 +77,7 @@ class WarehouseBuilder:
         con = connect(path)
         for table, rows in self.tables.items():
             cols = sorted({k for r in rows for k in r})
-            schema = dict(con.execute(f"SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?",
+            schema = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?",
                                       [table]).fetchall())
             df = pl.DataFrame([{c: r.get(c) for c in cols} for r in rows], infer_schema_length=None)
             con.register("incoming", df.to_arrow())

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from reports.monthly import build_context, render_html, render_monthly, report_month
 from reports.render import file_mode, money
-from pipelines.errors import UnderpayError
+from pipelines.core.errors import UnderpayError
 
 import sys  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -221,7 +221,7 @@ def test_bad_month_is_a_clear_error(sample_con, tmp_path):
 
 
 def test_cli_report(sample_db, tmp_path):
-    from pipelines.cli import main
+    from pipelines.cli.main import main
 
     res = CliRunner().invoke(main, ["report", "--month", "2026-03", "--db", str(sample_db),
                                     "--out", str(tmp_path / "cli")], catch_exceptions=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipelines.errors import InputFileError, UnderpayError
+from pipelines.core.errors import InputFileError, UnderpayError
 from reports.negotiate import build_context, negotiation_pack, render_negotiation
 from reports.proposal import load_proposal
 from reports.render import file_mode
@@ -154,7 +154,7 @@ def test_medicare_priced_at_practice_location(mpfs_db_or_skip, tmp_path):
 
 
 def test_cli_negotiate(sample_db, tmp_path):
-    from pipelines.cli import main
+    from pipelines.cli.main import main
 
     f = tmp_path / "p.csv"
     f.write_text("code,modifier,rate\n20553,,90.00\n99214,,150\n")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.warehouse import ensure_schema
+from pipelines.core.warehouse import ensure_schema
 from reports import queries
 from reports.render import money
 

@@ -1,0 +1,40 @@
+"""Options shared by every command, written once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipelines.core.config import Settings
+
+
+def settings(ctx: click.Context | None = None) -> Settings:
+    ctx = ctx or click.get_current_context()
+    return ctx.find_root().obj
+
+
+def db_option(f):
+    return click.option(
+        "--db", "db", type=click.Path(path_type=Path), default=None,
+        help="Warehouse DuckDB file [default: paths.warehouse of underpay.toml, else warehouse.duckdb].",
+    )(f)
+
+
+def contracts_option(f):
+    return click.option(
+        "--contracts", "contracts", type=click.Path(path_type=Path), default=None,
+        help="Folder of contract YAML files [default: paths.contracts, else contracts/].",
+    )(f)
+
+
+def month_type():
+    return click.DateTime(formats=["%Y-%m"])
+
+
+def resolve_db(db: Path | None) -> Path:
+    return db if db is not None else settings().warehouse
+
+
+def resolve_contracts(contracts: Path | None) -> Path:
+    return contracts if contracts is not None else settings().contracts

@@ -1,0 +1,1 @@
+"""Compare: each paid service line against its contract and Medicare -> ``variances``."""

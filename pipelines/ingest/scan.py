@@ -1,0 +1,400 @@
+"""X12 tokenizer: bytes -> one columnar frame of segments (no Python object per segment).
+
+The delimiters come from the ISA header, found by scanning its 16 element separators
+(so a short or padded ISA works), or, for a bare ST..SE fragment, are inferred from the
+first segments. Segment boundaries are located with numpy on the raw bytes and handed to
+Arrow as offsets, so the only per-segment work is vectorized (polars strips whitespace,
+stray terminators and indentation from every segment at once).
+
+``tokenize`` returns :class:`Segments`: a polars frame with one row per segment
+(``seg_no`` 1-based, ISA = 1; ``tag``; ``text`` = the segment without its terminator),
+the delimiters, and the irregularities that were tolerated.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pipelines.core.errors import X12Error
+
+if TYPE_CHECKING:   # polars is imported where it is used: a scan starts before polars is loaded
+    import polars as pl
+
+# polars and pyarrow are imported where segment text is made, not here: scanning needs numpy only,
+# so an ingest can start reading and scanning its first file while they load (see pipelines.ingest.read).
+
+BOM = b"\xef\xbb\xbf"
+_WS = b" \t\r\n"
+
+
+@dataclass(frozen=True)
+class Delimiters:
+    element: str
+    component: str
+    segment: str
+    repetition: str | None = None
+
+    def describe(self) -> str:
+        seg = {"\n": "\\n", "\r": "\\r"}.get(self.segment, self.segment)
+        return f"element {self.element!r}, component {self.component!r}, segment {seg!r}"
+
+
+@dataclass
+class Segments:
+    path: str
+    frame: pl.DataFrame | None          # seg_no (Int32), code (Int32), tag (Enum), text (str)
+    delimiters: Delimiters
+    enveloped: bool                      # False for a bare ST..SE fragment
+    tolerated: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+
+def _snippet(data: bytes, n: int = 20) -> str:
+    return repr(data[:n].decode("latin-1"))
+
+
+def _isa_delimiters(data: bytes, start: int, path) -> tuple[Delimiters, list[str]]:
+    """Delimiters of the ISA that begins at ``start`` (scanning, not fixed offsets)."""
+    sep = data[start + 3:start + 4]
+    if not sep or sep.isalnum() or sep in _WS:
+        raise X12Error(path, "ISA segment has no element separator", segment=1,
+                       expected="a punctuation character right after 'ISA'",
+                       found=_snippet(data[start:]),
+                       hint="The file is not a readable X12 interchange")
+    pos = start + 3
+    seps = []
+    for _ in range(16):
+        pos = data.find(sep, pos)
+        if pos < 0 or pos - start > 400:
+            raise X12Error(path, "ISA header is truncated", segment=1,
+                           expected="16 elements in the ISA segment",
+                           found=f"{len(seps)}", hint="The file was cut short or is not X12")
+        seps.append(pos)
+        pos += 1
+    comp_pos = seps[15] + 1
+    component = data[comp_pos:comp_pos + 1]
+    terminator = data[comp_pos + 1:comp_pos + 2]
+    if not component or not terminator:
+        raise X12Error(path, "ISA header is truncated", segment=1,
+                       expected="ISA16 component separator followed by the segment terminator")
+    tolerated = []
+    length = comp_pos + 2 - start
+    if length != 106:
+        tolerated.append(f"ISA segment is {length} bytes, not 106 (delimiters found by scanning)")
+    if terminator.isalnum():
+        raise X12Error(path, "ISA segment terminator is a letter or digit", segment=1,
+                       expected="a punctuation or line-break character after ISA16",
+                       found=repr(terminator.decode("latin-1")))
+    elements = data[start:comp_pos].split(sep)
+    rep = elements[11] if len(elements) > 11 else b""
+    repetition = rep.decode("latin-1") if len(rep) == 1 and not rep.isalnum() else None
+    if terminator == b"\r" and data[comp_pos + 2:comp_pos + 3] == b"\n":
+        terminator = b"\n"  # CRLF line ends: split on LF, the CR is stripped as whitespace
+    return Delimiters(sep.decode("latin-1"), component.decode("latin-1"),
+                      terminator.decode("latin-1"), repetition), tolerated
+
+
+def _bare_delimiters(data: bytes, start: int, path) -> Delimiters:
+    """Delimiters of a fragment that starts at ST (no ISA): inferred from ST and SVC."""
+    sep = data[start + 2:start + 3]
+    if not sep or sep.isalnum() or sep in _WS:
+        raise X12Error(path, "no ISA header and the ST segment has no element separator",
+                       segment=1, expected="'ST' followed by a separator", found=_snippet(data[start:]))
+    terminator = None
+    for i in range(start + 3, min(len(data), start + 200)):
+        ch = data[i:i + 1]
+        if ch != sep and not ch.isalnum() and ch != b" ":
+            terminator = ch
+            break
+    if terminator is None:
+        raise X12Error(path, "cannot find the segment terminator after ST", segment=1,
+                       expected="ST*835*<control number> followed by a terminator such as '~'")
+    if terminator == b"\r" and data[i + 1:i + 2] == b"\n":
+        terminator = b"\n"
+    component = b":"
+    m = re.search(rb"SVC" + re.escape(sep) + rb"[A-Z0-9]{2}([^A-Za-z0-9])", data)
+    if m and m.group(1) not in (sep, terminator):
+        component = m.group(1)
+    return Delimiters(sep.decode("latin-1"), component.decode("latin-1"), terminator.decode("latin-1"))
+
+
+def _decode(data: bytes, tolerated: list[str]) -> bytes:
+    """Bytes that are valid UTF-8 (ASCII as is; Latin-1 bytes re-encoded)."""
+    if data.isascii():
+        return data
+    try:
+        data.decode("utf-8")
+        return data
+    except UnicodeDecodeError:
+        tolerated.append("non-UTF-8 bytes read as Latin-1")
+        return data.decode("latin-1").encode("utf-8")
+
+
+@dataclass
+class Scan:
+    """Where every segment is in the (decoded) bytes, and its tag code; no text objects yet.
+
+    ``starts``/``ends`` are byte offsets of each non-empty segment without terminator or
+    surrounding whitespace; ``code`` is :func:`tag_code` of its tag (-1 when it has none).
+    """
+
+    path: str
+    data: bytes
+    delimiters: Delimiters
+    enveloped: bool
+    starts: np.ndarray
+    ends: np.ndarray
+    code: np.ndarray | None         # None once an ingest has made its tag ids (see ingest.read_file)
+    tolerated: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.starts)     # (the ingest frees ``code`` once its tag ids are made)
+
+    def texts(self, idx: np.ndarray | None = None, skip: int = 0) -> pl.Series:
+        """The text of segments ``idx`` (ascending row numbers; all when None) as a polars Series,
+        without its first ``skip`` bytes (e.g. a known tag and its separator)."""
+        starts, ends = (self.starts, self.ends) if idx is None else (self.starts[idx], self.ends[idx])
+        if skip:
+            starts = np.minimum(starts + skip, ends)
+        return _texts(self.data, starts, ends)
+
+
+def scan(data: bytes, path) -> Scan:
+    """Find the delimiters and every segment of an X12 file. Raises X12Error when it is not X12."""
+    tolerated: list[str] = []
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+        tolerated.append("UTF-8 byte order mark skipped")
+    start = len(data) - len(data.lstrip(b" \t\r\n\x00~"))   # whitespace or a stray terminator first
+    if start == len(data):
+        raise X12Error(path, "the file is empty", segment=1, expected="an ISA header",
+                       hint="Check that the transfer completed")
+    head = data[start:start + 3]
+    if head == b"ISA":
+        delims, more = _isa_delimiters(data, start, path)
+        tolerated += more
+        enveloped = True
+    elif head[:2] == b"ST" and not head[2:3].isalnum():
+        delims = _bare_delimiters(data, start, path)
+        enveloped = False
+        tolerated.append(f"no ISA/GS envelope: bare ST..SE, delimiters inferred ({delims.describe()})")
+    else:
+        raise X12Error(path, "not an X12 file: it does not begin with an ISA header", segment=1,
+                       expected="'ISA' (or a bare 'ST' transaction)", found=_snippet(data[start:]),
+                       hint="Only X12 835 remittance files can be ingested")
+    data = _decode(data[start:], tolerated)
+    starts, ends, code, more = _locate(data, delims)
+    tolerated += more
+    if len(code) == 0:
+        raise X12Error(path, "no segments found", segment=1, expected="ISA ... IEA")
+    return Scan(str(path), data, delims, enveloped, starts, ends, code, tolerated)
+
+
+def tokenize(data: bytes, path) -> Segments:
+    """Split an X12 file into a frame of segments (seg_no, code, tag, text). Raises X12Error."""
+    import polars as pl
+
+    sc = scan(data, path)
+    names = {int(c): tag_name(int(c)) for c in np.unique(sc.code)}
+    tags = pl.Enum(sorted(set(names.values())))
+    frame = pl.DataFrame({
+        "seg_no": pl.int_range(1, len(sc) + 1, dtype=pl.Int32, eager=True),
+        "code": pl.Series(sc.code, dtype=pl.Int32),
+        "text": sc.texts(),
+    }).with_columns(pl.col("code").replace_strict(list(names), list(names.values()), return_dtype=tags).alias("tag"))
+    return Segments(sc.path, frame.select("seg_no", "code", "tag", "text"), sc.delimiters, sc.enveloped,
+                    sc.tolerated)
+
+
+def tag_name(code: int) -> str:
+    """The tag text of a :func:`tag_code` value ('?' for -1)."""
+    if code < 0:
+        return "?"
+    return "".join(chr(x) for x in ((code >> 16) & 255, (code >> 8) & 255, code & 255) if x)
+
+
+_CHUNK = 1 << 19          # segments converted to polars at a time (bounds temporary memory)
+
+
+def tag_code(tag: str) -> int:
+    """Integer code of a segment tag (3 bytes big-endian, 2-letter tags end in 0)."""
+    b = tag.encode("ascii")
+    return (b[0] << 16) | (b[1] << 8) | (b[2] if len(b) > 2 else 0)
+
+
+_SCAN_CHUNK = 1 << 22     # bytes compared at a time when finding terminators
+_BLOCK = 1 << 18          # segments trimmed and coded at a time
+
+
+def _byte_set(values: bytes) -> np.ndarray:
+    """A 256-entry lookup table: True for each byte in ``values``."""
+    lut = np.zeros(256, dtype=bool)
+    lut[np.frombuffer(values, dtype=np.uint8)] = True
+    return lut
+
+
+_WS_SET = _byte_set(b" \t\r\n\x00\x1a")
+_LEAD_SET = _byte_set(b" \t\r\n\x00\x1a~")     # ... and a stray '~' (files terminated by line breaks)
+
+
+def _terminators(arr: np.ndarray, value: int, pos_type, chunks: list[int]) -> list[np.ndarray]:
+    """Offsets of every byte equal to ``value`` in the ``_SCAN_CHUNK``-byte chunks starting at
+    ``chunks``, one array per chunk. The comparison goes into one reused mask: a fresh file-sized
+    temporary costs more in new memory pages than the comparison itself."""
+    mask = np.empty(min(len(arr), _SCAN_CHUNK), dtype=bool)
+    found = []
+    for lo in chunks:
+        hi = min(len(arr), lo + _SCAN_CHUNK)
+        np.equal(arr[lo:hi], value, out=mask[:hi - lo])
+        found.append(np.flatnonzero(mask[:hi - lo]).astype(pos_type) + pos_type(lo))
+    return found
+
+
+_PARALLEL_BYTES = 8 << 20   # files at least this big are scanned on two threads
+
+
+def _locate(data: bytes, delims: Delimiters):
+    """starts, ends, code of every non-empty segment (vectorized on the raw bytes) + notes.
+
+    Terminators are found a chunk of bytes at a time, then segments are trimmed and coded a block
+    at a time, in place. A big file's chunks and blocks are shared between two threads (numpy lets
+    go of the GIL in these loops): the scan is the one step before loading can start that nothing
+    else overlaps."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    size = len(arr)
+    pos_type = np.int32 if size < 2**31 - 64 else np.int64    # room for start + a tag's length
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        two = pool if size >= _PARALLEL_BYTES else None
+
+        def both(fn, items, *args):
+            """fn(*args, items) on two threads (first and second half of ``items``) or one."""
+            if two is None:
+                return [fn(*args, items)]
+            half = (len(items) + 1) // 2
+            second = two.submit(fn, *args, items[half:])
+            return [fn(*args, items[:half]), second.result()]
+
+        found = both(_terminators, range(0, size, _SCAN_CHUNK), arr, ord(delims.segment), pos_type)
+        ends = np.concatenate([a for part in found for a in part] + [np.array([size], dtype=pos_type)])
+        del found
+        starts = np.empty_like(ends)
+        starts[0] = 0
+        np.add(ends[:-1], 1, out=starts[1:])
+        code = np.empty(len(ends), dtype=np.int32)
+        tilde = delims.segment in "\r\n" and "~" not in (delims.element, delims.component)
+        stray = sum(both(_trim_and_code, range(0, len(ends), _BLOCK), arr, starts, ends, code,
+                         np.uint8(ord(delims.element)), tilde))
+    empty = np.flatnonzero(starts >= ends)
+    if len(empty) and empty[0] == len(ends) - len(empty):
+        # only at the end (a line break after the last terminator, say): views, no copies
+        starts, ends, code = starts[:empty[0]], ends[:empty[0]], code[:empty[0]]
+    elif len(empty):
+        keep = np.ones(len(ends), dtype=bool)
+        keep[empty] = False
+        starts, ends, code = starts[keep], ends[keep], code[keep]
+    tolerated = [f"{stray} segments prefixed with a stray '~'"] if stray else []
+    return starts, ends, code, tolerated
+
+
+def _trim_and_code(arr, starts, ends, code, sep, tilde, blocks) -> int:
+    """Trim and code the segments of the ``_BLOCK``-segment blocks starting at ``blocks``, in place
+    (temporaries a block long are reused; a dozen fresh arrays the size of the segment count cost
+    more in new memory pages than the work). Returns how many stray '~' were skipped."""
+    lead = _LEAD_SET if tilde else _WS_SET
+    stray = 0
+    for lo in blocks:
+        s, e = starts[lo:lo + _BLOCK], ends[lo:lo + _BLOCK]      # views
+        stray += _trim(arr, s, e, lead, tilde)
+        _tag_codes(arr, s, e, sep, out=code[lo:lo + _BLOCK])
+    return stray
+
+
+def _trim(arr: np.ndarray, s: np.ndarray, e: np.ndarray, lead: np.ndarray, tilde: bool) -> int:
+    """Move starts ``s`` past leading whitespace / indentation (and a stray '~' when ``tilde``) and
+    ends ``e`` before trailing whitespace, in place; returns how many stray '~' were skipped.
+    Nearly every segment has neither, so each side is one lookup unless some do."""
+    stray = 0
+    if lead[arr.take(s, mode="clip")].any():     # a start can be len(arr): the file's very end
+        idx = np.flatnonzero(s < e)
+        while len(idx):
+            b = arr[s[idx]]
+            hit = lead[b]
+            if tilde:
+                stray += int(np.count_nonzero(b[hit] == ord("~")))
+            idx = idx[hit]
+            s[idx] += 1
+            idx = idx[s[idx] < e[idx]]
+    if _WS_SET[arr.take(e - 1, mode="clip")].any():
+        idx = np.flatnonzero(s < e)
+        while len(idx):
+            idx = idx[_WS_SET[arr[e[idx] - 1]]]
+            e[idx] -= 1
+            idx = idx[s[idx] < e[idx]]
+    return stray
+
+
+def _tag_codes(arr: np.ndarray, s: np.ndarray, e: np.ndarray, sep: np.uint8, out: np.ndarray) -> None:
+    """:func:`tag_code` of segments [s, e) from their first three bytes into ``out`` (-1 when a
+    3-byte prefix is not followed by the element separator, e.g. 'SVCX*': not a tag we know)."""
+    lens = e - s
+
+    def byte_at(k):
+        b = arr.take(s + k, mode="clip")
+        b[lens <= k] = 0 if k < 3 else sep
+        return b
+
+    b2, b3 = byte_at(2), byte_at(3)
+    two = b2 == sep
+    b2[two] = 0
+    ok = two | (b3 == sep) | (lens == 3)
+    np.left_shift(arr.take(s, mode="clip"), 16, out=out, dtype=np.int32)
+    out |= byte_at(1).astype(np.int32) << 8
+    out |= b2
+    out[~ok] = -1
+
+
+def _texts(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pl.Series:
+    """Segments [starts, ends) of ``data`` as a polars String Series.
+
+    Arrow strings over the file's own bytes: offsets interleave [start, end) of each segment
+    with whatever lies between two wanted segments; every second string is kept. Converted in
+    chunks so only one chunk's temporary views exist at a time.
+    """
+    import polars as pl
+    import pyarrow as pa
+
+    n = len(starts)
+    if n == 0:
+        return pl.Series("text", [], dtype=pl.String)
+    wide = len(data) >= 2**31 - 1
+    pos_type = np.int64 if wide else np.int32
+    kind = pa.LargeStringArray if wide else pa.StringArray
+    buf = pa.py_buffer(data)
+    chunks = []
+    for lo in range(0, n, _CHUNK):
+        hi = min(n, lo + _CHUNK)
+        offsets = np.empty(2 * (hi - lo), dtype=pos_type)
+        offsets[0::2] = starts[lo:hi]
+        offsets[1::2] = ends[lo:hi]
+        strings = kind.from_buffers(2 * (hi - lo) - 1, pa.py_buffer(offsets), buf)
+        chunks.append(pl.Series("text", _ArrowArray(strings)).gather_every(2))
+        del strings, offsets
+    return chunks[0] if len(chunks) == 1 else pl.concat(chunks, rechunk=False)
+
+
+class _ArrowArray:
+    """An Arrow array handed to polars through the Arrow PyCapsule interface only: given a pyarrow
+    array, polars first imports pyarrow.compute (0.04 s at the start of every ingest)."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __arrow_c_array__(self, requested_schema=None):
+        return self.array.__arrow_c_array__(requested_schema)

@@ -1,0 +1,1 @@
+"""Runs: the stages wired together (monthly review, nightly inbox, demo) and the ``runs`` table."""

@@ -1,0 +1,329 @@
+"""The unattended overnight run: inbox -> warehouse -> archive / quarantine -> variances -> reports.
+
+Order of work, chosen so that ``kill -9`` at any moment loses nothing and doubles nothing:
+
+1. Take the warehouse lock (``<warehouse>.lock``, fcntl.flock); a second run exits at once.
+2. Mark runs a killed process left at ``running`` as ``interrupted``; their months are redone.
+3. For each settled inbox file, in name order: ingest it in one transaction (``ingest_paths``);
+   only after that commit, move it to the archive (loaded or duplicate) or to the quarantine
+   with ``<name>.error.txt`` (rejected). A file whose load committed but was not moved yet is
+   re-read next time, recognised by its sha256 as a duplicate, and archived: never loaded twice.
+4. Recompute the payment months this run (and any interrupted run) loaded, plus any month with
+   lines never compared, and refresh their reports (``run_month``).
+5. Close the ``runs`` row: ok (exit 0), quarantined (exit 1) or failed (exit 2).
+
+Half-written files: a file modified in the last ``settle_seconds`` (default 60), a hidden file
+(``.name``) or one with a temporary suffix (.tmp .part .partial .filepart .crdownload .download
+.swp .lock, or ending in ``~``) is left in the inbox for the next run. Deliver files by writing
+them under a temporary name and renaming them when complete.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.core.config import Settings
+from pipelines.core.errors import AlreadyRunning, UnderpayError
+from pipelines.core.lock import run_lock
+from pipelines.core.logs import EventLog, NullLog
+from pipelines.runs.records import (
+    RunCounts, finish_run, mark_redone, months_loaded_by_runs, months_without_variances, owed_runs,
+    recover_stale_runs, start_run, update_run,
+)
+from pipelines.core.warehouse import connect, private_open
+
+TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".filepart", ".crdownload", ".download",
+                 ".swp", ".lock", "~")
+ERROR_SUFFIX = ".error.txt"
+
+EXIT_OK, EXIT_QUARANTINED, EXIT_FAILED = 0, 1, 2
+
+
+@dataclass
+class FileOutcome:
+    name: str                    # path relative to the inbox
+    status: str                  # loaded | duplicate | rejected
+    moved_to: Path | None = None
+    reason: str | None = None
+    claims: int = 0
+    lines: int = 0
+    sha256: str | None = None    # as computed by the ingest (the file is read once)
+
+
+@dataclass
+class NightlyResult:
+    run_id: int | None = None
+    status: str = "ok"           # ok | quarantined | failed
+    exit_code: int = EXIT_OK
+    files: list[FileOutcome] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    months: list = field(default_factory=list)   # MonthResult per month recomputed
+    message: str = ""
+    seconds: float = 0.0
+
+    @property
+    def counts(self) -> RunCounts:
+        c = RunCounts(seen=len(self.files))
+        for f in self.files:
+            setattr(c, f.status, getattr(c, f.status) + 1)
+        return c
+
+    def summary(self) -> str:
+        c = self.counts
+        head = (f"nightly run {self.run_id}: {self.status} (exit {self.exit_code}) in {self.seconds:.1f} s; "
+                f"files {c.seen} (loaded {c.loaded}, duplicate {c.duplicate}, rejected {c.rejected}), "
+                f"left for later {len(self.skipped)}; months recomputed: "
+                f"{', '.join(m.month for m in self.months) or 'none'}")
+        lines = [head] + [f"  {m.summary()}\n    report: {m.report}" for m in self.months]
+        lines += [f"  quarantined {f.name}: {f.reason}" for f in self.files if f.status == "rejected"]
+        if self.message:
+            lines.append(f"  {self.message}")
+        return "\n".join(lines)
+
+
+def inbox_files(inbox: Path, settle_seconds: int, now: float | None = None) -> tuple[list[Path], list[Path]]:
+    """(ready, not yet): settled regular files under the inbox in name order, and the rest."""
+    now = time.time() if now is None else now
+    ready, waiting = [], []
+    if not inbox.is_dir():
+        return ready, waiting
+    for path in sorted(inbox.rglob("*")):
+        rel = path.relative_to(inbox)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            if path.is_file():
+                waiting.append(path)
+            continue
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:  # renamed away while we looked
+            continue
+        if path.name.lower().endswith(TEMP_SUFFIXES) or path.name.endswith(ERROR_SUFFIX) \
+                or now - mtime < settle_seconds:
+            waiting.append(path)
+        else:
+            ready.append(path)
+    return ready, waiting
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _free_name(dest: Path) -> Path:
+    if not dest.exists():
+        return dest
+    n = 2
+    while True:
+        cand = dest.with_name(f"{dest.stem}.{n}{dest.suffix}")
+        if not cand.exists():
+            return cand
+        n += 1
+
+
+def move_file(src: Path, dest: Path) -> Path:
+    """Move ``src`` to ``dest`` (a free name beside it if taken by other bytes); durable.
+
+    Same file system: one atomic rename. Across file systems: copy to a temporary name, fsync,
+    rename, then delete the source (a crash in between leaves both; the next run sees the inbox
+    copy as a sha256 duplicate and archives it again, so nothing is lost or loaded twice).
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and dest.is_file() and _sha256(dest) == _sha256(src):
+        src.unlink()                       # already archived by an interrupted move
+        return dest
+    dest = _free_name(dest)
+    try:
+        os.rename(src, dest)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        tmp = dest.with_name(dest.name + ".partial")
+        shutil.copy2(src, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.rename(tmp, dest)
+        src.unlink()
+    _fsync_dir(dest.parent)
+    return dest
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_error_note(dest_file: Path, outcome: FileOutcome, original: Path, sha: str | None) -> Path:
+    """``<name>.error.txt`` beside a quarantined file: what was wrong and what to do next."""
+    note = dest_file.with_name(dest_file.name + ERROR_SUFFIX)
+    note.parent.mkdir(parents=True, exist_ok=True)
+    with private_open(note, "w", encoding="utf-8") as f:
+        f.write(f"file: {original}\n")
+        if sha:
+            f.write(f"sha256: {sha}\n")
+        f.write(f"rejected at: {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+        f.write(f"why: {outcome.reason or 'rejected by the 835 loader (no reason given)'}\n")
+        f.write("nothing of this file was loaded into the warehouse.\n")
+        f.write("next: ask the sender for a corrected file (or fix this one) and put it in the inbox; "
+                "the next nightly run loads it.\n")
+    return note
+
+
+def _ingest_one(con, path: Path, run_id: int) -> FileOutcome:
+    """Load one file in its own transaction (pipelines.ingest.load.ingest_file, which records it in
+    era_files as loaded, duplicate or rejected and never raises for a bad file)."""
+    from pipelines.ingest.load import ingest_file
+
+    f = ingest_file(con, path, run_id=run_id)
+    return FileOutcome(name=path.name, status=f.status, reason=f.reason, claims=f.claims, lines=f.lines,
+                       sha256=f.sha256)
+
+
+def run_nightly(settings: Settings, *, log: EventLog | None = None, settle_seconds: int | None = None,
+                show_phi: bool = False) -> NightlyResult:
+    """One unattended run. Never raises for bad files (they are quarantined); returns the result
+    with its exit code. Raises AlreadyRunning when another run holds the lock."""
+    log = log or NullLog()
+    settle = settings.settle_seconds if settle_seconds is None else settle_seconds
+    t0 = time.perf_counter()
+    result = NightlyResult()
+    with run_lock(settings.warehouse, "underpay nightly"):
+        con = None
+        try:
+            inbox, archive, quarantine = Path(settings.inbox), Path(settings.archive), Path(settings.quarantine)
+            con = connect(settings.warehouse)
+            result.run_id = start_run(con, "nightly")
+            log.run_id = result.run_id
+            stale = recover_stale_runs(con, "nightly", result.run_id)
+            owed = owed_runs(con, "nightly", result.run_id)   # interrupted / failed, work not redone
+            if not inbox.is_dir():
+                raise UnderpayError(f"{inbox}: inbox folder not found; create it or set paths.inbox "
+                                    "in underpay.toml / pass --inbox")
+            for folder in (archive, quarantine):
+                folder.mkdir(parents=True, exist_ok=True)
+            log.event("run_start", inbox=str(inbox), settle_seconds=settle, interrupted_runs=stale,
+                      owed_runs=owed)
+            ready, waiting = inbox_files(inbox, settle)
+            result.skipped = [str(p.relative_to(inbox)) for p in waiting]
+            for p in waiting:
+                log.event("file_left", file=str(p.relative_to(inbox)),
+                          why="hidden, temporary name or modified in the last "
+                              f"{settle} s: left for the next run")
+            for path in ready:
+                rel = path.relative_to(inbox)
+                if not path.exists():          # taken away since we listed the inbox
+                    continue
+                outcome = _ingest_one(con, path, result.run_id)
+                outcome.name = str(rel)
+                sha = outcome.sha256
+                log.event(f"file_{outcome.status}", file=str(rel), sha256=sha, claims=outcome.claims,
+                          lines=outcome.lines, reason=outcome.reason)
+                if outcome.status == "rejected":
+                    # the note first: a kill between the two leaves the file in the inbox to redo
+                    dest = quarantine / rel
+                    if dest.exists() and _sha256(dest) != sha:
+                        dest = _free_name(dest)
+                    write_error_note(dest, outcome, rel, sha)
+                    outcome.moved_to = move_file(path, dest)
+                else:
+                    outcome.moved_to = move_file(path, archive / rel)
+                log.event("file_moved", file=str(rel), to=str(outcome.moved_to))
+                result.files.append(outcome)
+                update_run(con, result.run_id, result.counts)
+            months = sorted(set(months_loaded_by_runs(con, [result.run_id, *owed]))
+                            | set(months_without_variances(con)))
+            update_run(con, result.run_id, result.counts, months)
+            con = _recompute(con, settings, months, result, log, show_phi)
+            mark_redone(con, owed, result.run_id)
+        except AlreadyRunning:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, logged, exit 2
+            result.status, result.exit_code = "failed", EXIT_FAILED
+            result.message = _failure_message(exc)
+            log.event("run_failed", error=result.message)
+        else:
+            if result.counts.rejected:
+                result.status, result.exit_code = "quarantined", EXIT_QUARANTINED
+                result.message = f"{result.counts.rejected} file(s) quarantined in {settings.quarantine}"
+        result.seconds = time.perf_counter() - t0
+        if con is not None and result.run_id is not None:
+            try:
+                con = _live(con, settings.warehouse)
+                finish_run(con, result.run_id, result.status, result.message or None)
+            except Exception as exc:  # noqa: BLE001 - e.g. disk full: say so, keep exit 2
+                result.status, result.exit_code = "failed", EXIT_FAILED
+                result.message += f"; could not record the run's end: {_failure_message(exc)}"
+        if con is not None:
+            try:
+                con.close()
+            except Exception:  # noqa: BLE001
+                pass
+        c = result.counts
+        log.event("run_end", status=result.status, exit_code=result.exit_code, seconds=round(result.seconds, 3),
+                  files=c.seen, loaded=c.loaded, duplicate=c.duplicate, rejected=c.rejected,
+                  left=len(result.skipped), months=[m.month for m in result.months])
+    return result
+
+
+def _recompute(con, settings: Settings, months: list[str], result: NightlyResult, log: EventLog,
+               show_phi: bool):
+    """Compare the months (committed), then render their reports in worker processes that read
+    the warehouse read-only: the read-write connection is closed meanwhile (the lock stays
+    held) and a new one is returned."""
+    from pipelines.runs.monthly import compare_months, render_months
+
+    if not months:
+        return con
+    took = compare_months(con, months, contracts_dir=settings.contracts, settings=settings)
+    log.event("compared", months=months, seconds=round(took, 3))
+    con.close()   # run_nightly reopens it (_live) should rendering fail
+
+    def done(m) -> None:
+        log.event("month_done", month=m.month, lines=m.lines, underpaid_lines=m.underpaid_lines,
+                  underpaid_dollars=m.underpaid_dollars, denied_lines=m.denied_lines,
+                  report=str(m.report), seconds=round(m.seconds, 3))
+
+    result.months = render_months(settings.warehouse, months, reports_dir=settings.reports, show_phi=show_phi,
+                                  on_done=done)
+    return connect(settings.warehouse)
+
+
+def _live(con, warehouse):
+    """The connection, or a new one when it was closed for the report workers."""
+    import duckdb
+
+    try:
+        con.execute("SELECT 1").fetchall()
+        return con
+    except duckdb.ConnectionException:
+        return connect(warehouse)
+
+
+def _failure_message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return (f"disk full ({exc}); free space and rerun `underpay nightly`: files not yet archived "
+                "stay in the inbox and load then, nothing is lost")
+    if isinstance(exc, UnderpayError):
+        return str(exc)
+    text = str(exc)
+    if "No space left" in text or "disk is full" in text.lower():
+        return (f"disk full ({type(exc).__name__}: {text}); free space and rerun `underpay nightly`: "
+                "files not yet archived stay in the inbox, nothing is lost")
+    return f"unexpected error {type(exc).__name__}: {text}; files not yet archived stay in the inbox"
