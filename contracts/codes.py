@@ -29,7 +29,7 @@ class CodeSpec:
     low: str
     high: str
 
-    def covers(self, other: "CodeSpec") -> bool:
+    def covers(self, other: CodeSpec) -> bool:
         if self.text == "*":
             return True
         if other.text == "*":

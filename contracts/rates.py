@@ -8,10 +8,11 @@ Problems come back as (row, message, expected) with the 1-based sheet row (heade
 from __future__ import annotations
 
 import csv
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from contracts.codes import CODE_RE, parse_modifier
+from pipelines.core.money import to_cent
 
 ALIASES = {
     "code": ("code", "cpt", "hcpcs", "procedure_code", "cpt/hcpcs"),
@@ -36,7 +37,7 @@ def _rows(path: Path) -> list[list]:
 
 def read_rates(path: Path):
     """(tuple[RateRow], problems) for one sheet."""
-    from contracts.model import RateRow, SETTINGS
+    from contracts.model import SETTINGS, RateRow
 
     path = Path(path)
     problems: list[tuple[int | None, str, str]] = []
@@ -97,5 +98,5 @@ def read_rates(path: Path):
                              "one row per code, modifier and setting"))
             continue
         seen[key] = n
-        out.append(RateRow(code=code, modifier=mod, rate=rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), setting=setting, row=n))
+        out.append(RateRow(code=code, modifier=mod, rate=to_cent(rate), setting=setting, row=n))
     return tuple(out), problems

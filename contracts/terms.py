@@ -16,9 +16,9 @@ from decimal import Decimal
 import polars as pl
 
 from contracts.model import Contract
+from pipelines.core.money import MONEY
 
-MONEY = pl.Decimal(14, 2)
-PCT = pl.Decimal(9, 3)
+PCT = pl.Decimal(9, 3)          # percents and multipliers, to 0.001 (ct_contracts, ct_terms, ct_modpct)
 
 CONTRACTS_SCHEMA = {
     "contract_idx": pl.Int32, "contract_name": pl.Utf8, "contract_file": pl.Utf8,
@@ -40,6 +40,9 @@ RATES_SCHEMA = {
 
 
 def _q(value: Decimal | None, places: str) -> Decimal | None:
+    """``value`` at the frame column's scale (``places`` such as "0.001"). Decimal's default
+    rounding (half-even) applies to a value written with more places than the column holds;
+    kept as it was so the frames the comparison joins against do not change."""
     return None if value is None else value.quantize(Decimal(places))
 
 

@@ -14,6 +14,11 @@ Sources
   later ones. Only CMS file names (PPRRVU*, GPCI*, *LOCCO*, ANES*, OPPSCAP*, ZIP5_*, ZIP9_*, rvu*.zip)
   and release-named sub-folders are fetched; anything else (notes, partial files) is ignored.
 
+Finding a year's files: ``find_release`` is the one look-up the demo and the tests use: a mirror
+(the argument, else ``$UNDERPAY_CMS_MIRROR``) used in place, then ``../shared/cms`` (``$UNDERPAY_SHARED/cms``
+when set), then the cache, then a download from cms.gov into the cache (once). When cms.gov cannot be
+reached it fails within seconds (``PROBE_TIMEOUT``), saying what was looked for and how to provide it.
+
 Verification: every fetched file's size is checked against the server's Content-Length, its
 sha256 is recorded in ``SHA256SUMS`` in the cache (and checked against a mirror's own SHA256SUMS when
 it has one), and every release folder is read and validated with the pandera models before anything
@@ -42,13 +47,26 @@ CMS_RVU_PAGE = "https://www.cms.gov/medicare/payment/fee-schedules/physician/pfs
 CMS_ZIP_PAGE = ("https://www.cms.gov/medicare/payment/fee-schedules/physician-fee-schedule/"
                 "zip-code-carrier-locality-files")
 USER_AGENT = "underpay-fee-schedule-download/0.1 (+https://github.com/; open-source underpayment detection)"
-TIMEOUT = 120
+TIMEOUT = 120          # seconds a transfer may stall before it fails
+PROBE_TIMEOUT = 10     # seconds the first request to cms.gov may take: an offline machine fails fast
+PROJECT = Path(__file__).resolve().parents[1]     # the checkout: fee_schedules/download.py
 RELEASE_DIR = re.compile(r"^rvu\d{2}[a-d]", re.I)
 MANIFEST = "SHA256SUMS"
 
 
 class DownloadError(UnderpayError):
     """A release file could not be fetched or failed verification."""
+
+
+class ReleaseNotFound(DownloadError):
+    """No mirror, shared folder or cache holds a year's files, and downloading them failed (or was not asked)."""
+
+    def __init__(self, year: int, looked: list[str], failure: str | None = None):
+        self.year, self.looked, self.failure = year, looked, failure
+        how = (f"set UNDERPAY_CMS_MIRROR to a folder holding {year}/, place ../shared beside the checkout, "
+               f"or run `underpay fee-schedule download --year {year}` once while online")
+        tried = "; ".join(looked) + (f"; download failed: {failure}" if failure else "")
+        super().__init__(f"CMS {year} release not found ({tried}): {how}")
 
 
 def default_cache_dir() -> Path:
@@ -62,10 +80,14 @@ def _is_cms_file(name: str) -> bool:
 
 # ---------------------------------------------------------------- fetching
 
-def _fetch(url: str) -> bytes:
+def _is_url(source) -> bool:
+    return bool(re.match(r"^https?://", str(source)))
+
+
+def _fetch(url: str, timeout: float = TIMEOUT) -> bytes:
     req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             data = resp.read()
             length = resp.headers.get("Content-Length")
     except (urllib.error.URLError, OSError) as exc:
@@ -87,15 +109,15 @@ class _Links(html.parser.HTMLParser):
                     self.hrefs.append(v)
 
 
-def _links(url: str) -> list[str]:
+def _links(url: str, timeout: float = TIMEOUT) -> list[str]:
     parser = _Links()
-    parser.feed(_fetch(url).decode("utf-8", "replace"))
+    parser.feed(_fetch(url, timeout).decode("utf-8", "replace"))
     return [urllib.parse.urljoin(url, h) for h in parser.hrefs]
 
 
 def _listing(base: str) -> tuple[list[str], list[str]]:
     """(file names, sub-folder names) directly under a mirror folder or URL (http.server style listing)."""
-    if not re.match(r"^https?://", base):
+    if not _is_url(base):
         folder = Path(base)
         if not folder.is_dir():
             raise DownloadError(f"{folder}: mirror folder not found")
@@ -114,7 +136,7 @@ def _listing(base: str) -> tuple[list[str], list[str]]:
 
 
 def _read(base: str, name: str) -> bytes:
-    if re.match(r"^https?://", base):
+    if _is_url(base):
         return _fetch(base.rstrip("/") + "/" + urllib.parse.quote(name))
     return (Path(base) / name).read_bytes()
 
@@ -123,7 +145,7 @@ def _read(base: str, name: str) -> bytes:
 
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")     # two test workers may fill one cache
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
@@ -203,7 +225,7 @@ def _download(year: int, mirror, cache_dir) -> DownloadResult:
 
 
 def _from_mirror(mirror: str, year: int) -> list[tuple[str, bytes, str | None]]:
-    base = mirror.rstrip("/") + "/" + str(year) if re.match(r"^https?://", mirror) else str(Path(mirror) / str(year))
+    base = mirror.rstrip("/") + "/" + str(year) if _is_url(mirror) else str(Path(mirror) / str(year))
     files, dirs = _listing(base)
     sums: dict[str, str] = {}
     if MANIFEST in files:
@@ -225,7 +247,7 @@ def _from_mirror(mirror: str, year: int) -> list[tuple[str, bytes, str | None]]:
 def _from_cms(year: int) -> list[tuple[str, bytes, str | None]]:
     yy = f"{year % 100:02d}"
     newest: dict[str, str] = {}
-    for link in _links(CMS_RVU_PAGE):
+    for link in _links(CMS_RVU_PAGE, PROBE_TIMEOUT):
         m = re.search(rf"/files/zip/(rvu{yy}([a-d])[^/]*\.zip)$", link, re.I)
         if m:
             newest[m.group(2).upper()] = link        # the page lists newer corrections later
@@ -280,3 +302,60 @@ def download_and_import(con, year: int, mirror=None, cache_dir=None) -> Download
         result.releases.append(import_release(con, folder, int(year)))
     result.seconds += time.perf_counter() - t0
     return result
+
+
+# ---------------------------------------------------------------- finding a year's release
+
+def shared_cms_dirs() -> list[Path]:
+    """Where ``../shared/cms`` may be: ``$UNDERPAY_SHARED/cms`` when set, else beside the checkout or the cwd."""
+    if os.environ.get("UNDERPAY_SHARED"):
+        return [Path(os.environ["UNDERPAY_SHARED"]) / "cms"]
+    return list(dict.fromkeys([PROJECT.parent / "shared" / "cms", Path.cwd().resolve().parent / "shared" / "cms"]))
+
+
+def local_mirror(year: int, mirror: str | os.PathLike | None = None) -> Path | None:
+    """The first local folder holding ``<year>/``: ``mirror``, ``$UNDERPAY_CMS_MIRROR``, then ``../shared/cms``.
+
+    A ``mirror`` given explicitly must hold ``<year>/`` (DownloadError otherwise); the environment
+    variable and the shared folder are skipped when they do not. URL mirrors are not local: None.
+    """
+    if mirror is not None and not _is_url(mirror):
+        if not (Path(mirror) / str(year)).is_dir():
+            raise DownloadError(f"{mirror}: no {year}/ folder of CMS files there; "
+                                f"point the mirror at the folder that holds {year}/")
+        return Path(mirror)
+    env = os.environ.get("UNDERPAY_CMS_MIRROR")
+    for cand in ([env] if env and not _is_url(env) else []) + shared_cms_dirs():
+        if (Path(cand) / str(year)).is_dir():
+            return Path(cand)
+    return None
+
+
+def find_release(year: int, mirror: str | os.PathLike | None = None, *,
+                 cache_dir: str | os.PathLike | None = None, fetch: bool = True) -> Path:
+    """The folder of the year's CMS files (first release on top, later ones in ``RVU<yy><x>/``).
+
+    Looked for in order: a local mirror (``local_mirror``: the argument, ``$UNDERPAY_CMS_MIRROR``,
+    ``../shared/cms``), used in place; the cache (``cache_dir``, default ``default_cache_dir()``)
+    when it holds the year and its files still match SHA256SUMS; else downloaded into the cache
+    from a URL mirror (the argument or ``$UNDERPAY_CMS_MIRROR``) or cms.gov (``fetch=False``: not
+    downloaded). Raises DownloadError naming every place looked at and how to provide the files.
+    """
+    year = int(year)
+    local = local_mirror(year, mirror)
+    if local is not None:
+        return local / str(year)
+    env = os.environ.get("UNDERPAY_CMS_MIRROR")
+    url = str(mirror) if mirror is not None else (env if env and _is_url(env) else None)
+    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cached = cache_root / str(year)
+    if cached.is_dir() and release_folders(cached) and not verify_cache(cached):
+        return cached
+    looked = [f"no {year}/ in {' or '.join(map(str, [*([env] if env else []), *shared_cms_dirs()]))}",
+              f"not in the cache {cached}"]
+    if not fetch:
+        raise ReleaseNotFound(year, looked)
+    try:
+        return download(year, mirror=url, cache_dir=cache_root)
+    except DownloadError as exc:
+        raise ReleaseNotFound(year, looked, str(exc)) from None

@@ -22,8 +22,8 @@ from fee_schedules.files import KINDS, RELEASES, SourceFile, file_label, find_re
 from fee_schedules.loaders import LOADERS
 from fee_schedules.loaders.anes import national_cf
 from pipelines.core.errors import InputFileError
-from pipelines.core.warehouse import transaction
 from pipelines.core.sql import read_sql
+from pipelines.core.warehouse import transaction
 
 # kind -> the warehouse table(s) its rows live in (the CF rows come from the RVU file)
 KIND_TABLES: dict[str, tuple[str, ...]] = {
@@ -145,13 +145,13 @@ def import_release(con: duckdb.DuckDBPyConnection, path, year: int, release: str
     year = int(year)
     release, frames = load_release(Path(path), year, release)
     tables: dict[str, pl.DataFrame] = {}
-    for kind, (sources, frame) in frames.items():
+    for kind, (_sources, frame) in frames.items():
         tables[KIND_TABLES[kind][0]] = frame
     if "rvu" in frames:
         anes_nat = national_cf(frames["anes"][0][0]) if "anes" in frames else None
         tables["mpfs_conversion_factors"] = _cf_rows(year, frames["rvu"][0], frames["rvu"][1], anes_nat)
     with transaction(con):
-        for kind, names in KIND_TABLES.items():
+        for names in KIND_TABLES.values():
             for table in names:
                 con.execute(f"DELETE FROM {table} WHERE year = ? AND release = ?", [year, release])
         con.execute("DELETE FROM mpfs_release_files WHERE year = ? AND release = ?", [year, release])

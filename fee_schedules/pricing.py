@@ -9,22 +9,19 @@ rounding and the formula text are finished with polars expressions. The output k
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import duckdb
 import polars as pl
 
+from pipelines.core import places
 from pipelines.core.errors import ReferenceDataMissing
+from pipelines.core.money import MONEY, to_cent
 from pipelines.core.sql import read_sql
 
-# Places of service paid at the facility rate (CMS POS code set; MLN "Place of Service Codes",
-# facility vs non-facility rates): 02 telehealth other than in the patient's home, 19/22 outpatient
-# hospital, 21 inpatient hospital, 23 emergency room, 24 ASC, 26 military facility, 31 SNF,
-# 34 hospice, 41/42 ambulance, 51 inpatient psychiatric, 52 psychiatric partial hospitalization,
-# 53 community mental health center, 56 psychiatric residential treatment, 61 comprehensive
-# inpatient rehabilitation.
-FACILITY_POS: frozenset[str] = frozenset(
-    {"02", "19", "21", "22", "23", "24", "26", "31", "34", "41", "42", "51", "52", "53", "56", "61"})
+# The places of service priced with facility PE RVUs: one list, in pipelines.core.places (CMS POS
+# code set; POS 02 facility, POS 10 non-facility).
+FACILITY_POS = places.FACILITY_POS
 
 INPUT_SCHEMA: dict[str, pl.DataType] = {
     "row_id": pl.Int64, "procedure_code": pl.String, "modifiers": pl.List(pl.String),
@@ -35,12 +32,11 @@ REQUIRED = ("row_id", "procedure_code")
 
 COINSURANCE_SHARE = Decimal("0.80")
 SEQUESTRATION = Decimal("0.02")
-CENT = Decimal("0.01")
 
 
 def is_facility_pos(expr: pl.Expr) -> pl.Expr:
     """True where a place-of-service code (e.g. '11', '22', '2') is paid at the facility rate."""
-    return expr.cast(pl.String).str.strip_chars().str.zfill(2).is_in(list(FACILITY_POS))
+    return places.is_facility_expr(expr)
 
 
 def _prepare(lines: pl.DataFrame) -> pl.DataFrame:
@@ -186,7 +182,7 @@ def _finish(out: pl.DataFrame, apply_policy: bool) -> pl.DataFrame:
           .when(pl.col("_mppr") == 2).then(pl.lit("multiple procedure (indicator 2): not the highest, 50%")),
     ]
     return out.with_columns(
-        amount=(amount_cents.cast(pl.Decimal(14, 0)) * Decimal("0.01")).cast(pl.Decimal(14, 2)),
+        amount=(amount_cents.cast(pl.Decimal(14, 0)) * Decimal("0.01")).cast(MONEY),
         policy_percent=pl.when(priced).then(
             (pl.col("_pct").cast(pl.Decimal(20, 0)) * Decimal("1e-10")).cast(pl.Decimal(12, 7))),
         policy_reason=pl.when(priced).then(
@@ -293,8 +289,8 @@ def medicare_payment(allowed: Decimal, *, deductible_remaining: Decimal = Decima
     """
     allowed = Decimal(allowed)
     deductible = min(max(Decimal(deductible_remaining), Decimal(0)), allowed)
-    medicare_share = ((allowed - deductible) * COINSURANCE_SHARE).quantize(CENT, ROUND_HALF_UP)
-    sequestration = (medicare_share * SEQUESTRATION).quantize(CENT, ROUND_HALF_UP)
+    medicare_share = to_cent((allowed - deductible) * COINSURANCE_SHARE)
+    sequestration = to_cent(medicare_share * SEQUESTRATION)
     return {
         "allowed": allowed, "deductible": deductible, "coinsurance": allowed - deductible - medicare_share,
         "medicare_share": medicare_share, "sequestration": sequestration, "paid": medicare_share - sequestration,
@@ -306,4 +302,4 @@ def medicare_payment_expr(allowed: pl.Expr) -> pl.Expr:
     cents = (allowed * 100).cast(pl.Int64)
     share = (cents * 80 + 50) // 100            # 80%, half-up to the cent
     seq = (share * 2 + 50) // 100               # 2% sequestration, half-up to the cent
-    return ((share - seq).cast(pl.Decimal(14, 0)) * Decimal("0.01")).cast(pl.Decimal(14, 2))
+    return ((share - seq).cast(pl.Decimal(14, 0)) * Decimal("0.01")).cast(MONEY)

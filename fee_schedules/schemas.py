@@ -14,7 +14,6 @@ from pandera.errors import SchemaError, SchemaErrors
 from pipelines.core.errors import InputFileError
 
 
-
 def _dec(scale: int) -> str:
     """A decimal as CMS writes it (0.00, 1, 1.5, .5) with at most ``scale`` places."""
     return rf"^-?(\d+(\.\d{{0,{scale}}})?|\.\d{{1,{scale}}})$"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from markupsafe import Markup
@@ -98,7 +98,7 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence
 
 
 def grouped_bar_chart(chart_id: str, title: str, groups: Sequence[str],
-                      series: dict[str, Sequence], *, percent: bool = False) -> Markup:
+                      series: Mapping[str, Sequence], *, percent: bool = False) -> Markup:
     """Several series side by side per group (e.g. expected vs actual per code)."""
     _, Figure, _ = _mpl()
     names = list(series)
@@ -118,7 +118,7 @@ def grouped_bar_chart(chart_id: str, title: str, groups: Sequence[str],
     return _svg(fig, chart_id, title)
 
 
-def line_chart(chart_id: str, title: str, x_labels: Sequence[str], series: dict[str, Sequence],
+def line_chart(chart_id: str, title: str, x_labels: Sequence[str], series: Mapping[str, Sequence],
                *, percent: bool = False) -> Markup:
     """One line per series over the x labels (months); None values leave gaps."""
     _, Figure, _ = _mpl()

@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 import xlsxwriter
 
+from pipelines.core.months import Month
 from reports import queries
 from reports.render import ensure_dir, safe_name, write_bytes
 
@@ -62,24 +63,21 @@ def write_tables(tables: dict[str, pl.DataFrame], out_dir: Path, stem: str,
     return result
 
 
-def monthly_tables(con: duckdb.DuckDBPyConnection, month, *, payer: str | None = None,
+def monthly_tables(con: duckdb.DuckDBPyConnection, month: Month, *, payer: str | None = None,
                    show_phi: bool = False) -> dict[str, pl.DataFrame]:
     """The monthly review's exportable tables: worklist (every claim), codes, code_payer."""
-    p = dict(month=month, prev=None, payer=payer, show_phi=show_phi, limit=None)
+    p = dict(month=month.start, prev=None, payer=payer, show_phi=show_phi, limit=None)
     worklist = queries.frame(con, "worklist", **p).drop("total_claims", "claim_id")
     codes = queries.frame(con, "top_codes", **p)
     code_payer = queries.frame(con, "code_payer", **p)
     return {"worklist": worklist, "codes": codes, "code_payer": code_payer}
 
 
-def export_monthly(con: duckdb.DuckDBPyConnection, month, *, payer: str | None = None, out_dir,
+def export_monthly(con: duckdb.DuckDBPyConnection, month: Month, *, payer: str | None = None, out_dir,
                    show_phi: bool = False, formats: tuple[str, ...] = FORMATS) -> ExportResult:
     """worklist-<month>.csv, codes-<month>.csv, code_payer-<month>.csv and monthly-<month>.xlsx."""
-    from pipelines.core.months import parse_month
-
-    m = parse_month(month)
-    stem = queries.month_label(m) + (f"-{safe_name(payer)}" if payer else "")
-    tables = monthly_tables(con, m, payer=payer, show_phi=show_phi)
+    stem = month.label + (f"-{safe_name(payer)}" if payer else "")
+    tables = monthly_tables(con, month, payer=payer, show_phi=show_phi)
     result = write_tables(tables, out_dir, stem, formats)
     if "xlsx" in formats:   # name the workbook after the report it belongs to
         book = result.paths[-1]

@@ -6,11 +6,11 @@ The meanings in reports/codes/*.csv are short paraphrases written for this proje
 from __future__ import annotations
 
 import csv
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 
-@lru_cache(maxsize=None)
+@cache
 def meanings(kind: str) -> dict[str, str]:
     """kind: 'carc', 'rarc', 'groups' or 'plb' -> {code: meaning}."""
     text = resources.files("reports.codes").joinpath(f"{kind}.csv").read_text(encoding="utf-8")

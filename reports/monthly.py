@@ -3,6 +3,10 @@
 ``build_context`` runs the queries in reports/sql and returns a ``MonthlyContext`` (the
 documented context of templates/monthly.html.j2); ``render_monthly`` writes the HTML;
 ``report_month`` writes the HTML and the exports and returns a ``MonthlyReport``.
+
+The month is a :class:`~pipelines.core.months.Month` everywhere here. ``render_monthly`` and
+``report_month`` are the library's entry points: they also take ``'YYYY-MM'`` or a date from a
+library caller and turn it into a Month once (``Month.coerce``); the CLI hands them a Month.
 """
 
 from __future__ import annotations
@@ -10,13 +14,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 from markupsafe import Markup
 
-from pipelines.core.months import parse_month
+from pipelines.core.money import half_up
+from pipelines.core.months import Month
 from reports import charts, queries
 from reports.context import Figure, generated_at, version
 from reports.meanings import meaning
@@ -39,8 +44,8 @@ SECTIONS = (
 class MonthlyContext:
     """Everything templates/monthly.html.j2 reads (and nothing else).
 
-    month / previous / trend_first: first day of the report month, the month before, and the
-    first of the 12 trend months. payer / payer_name: the --payer filter (None = all payers).
+    month / previous / trend_first: the report month, the month before, and the first of the
+    12 trend months. payer / payer_name: the --payer filter (None = all payers).
     headline: Figures (this month vs previous). lines: service lines in the month (reversed
     lines excluded). The Table fields are the sections' tables, in page order; charts maps a
     chart name (scorecard, codes, denials, trend_underpaid, trend_denials) to inline SVG.
@@ -48,9 +53,9 @@ class MonthlyContext:
     """
 
     title: str
-    month: date
-    previous: date
-    trend_first: date
+    month: Month
+    previous: Month
+    trend_first: Month
     payer: str | None
     payer_name: str | None
     show_phi: bool
@@ -78,15 +83,15 @@ class MonthlyContext:
 
     @property
     def month_label(self) -> str:
-        return queries.month_label(self.month)
+        return self.month.label
 
     @property
     def previous_label(self) -> str:
-        return queries.month_label(self.previous)
+        return self.previous.label
 
     @property
     def trend_first_label(self) -> str:
-        return queries.month_label(self.trend_first)
+        return self.trend_first.label
 
     def template_vars(self) -> dict:
         names = [f for f in self.__dataclass_fields__]
@@ -102,7 +107,7 @@ class MonthlyReport:
 
     html: Path
     exports: list[Path]
-    month: str
+    month: str                 # YYYY-MM
     payer: str | None
     lines: int
     worklist_claims: int
@@ -115,8 +120,8 @@ class MonthlyReport:
                 f"{self.worklist_claims:,} claims on the worklist, {self.seconds:.2f} s\n{files}")
 
 
-def monthly_stem(month: date, payer: str | None) -> str:
-    return f"monthly-{queries.month_label(month)}" + (f"-{safe_name(payer)}" if payer else "")
+def monthly_stem(month: Month, payer: str | None) -> str:
+    return f"monthly-{month.label}" + (f"-{safe_name(payer)}" if payer else "")
 
 
 # ---------------------------------------------------------------- headline
@@ -124,7 +129,7 @@ def monthly_stem(month: date, payer: str | None) -> str:
 def _rate(part, whole) -> Decimal | None:
     if not whole:
         return None
-    return (Decimal(100) * Decimal(part) / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return half_up(Decimal(100) * Decimal(part) / Decimal(whole), 1)
 
 
 HEADLINE = (
@@ -143,31 +148,36 @@ HEADLINE = (
 )
 
 
+def _headline_value(row: dict | None, key: str):
+    if row is None:
+        return None
+    if key == "denial_rate":
+        return _rate(row["denied_lines"], row["lines"])
+    return row[key]
+
+
 def headline_figures(this: dict | None, prev: dict | None) -> list[Figure]:
+    """The headline figures: this month's row of the headline query against the previous month's
+    (a month with no lines shows 0, a rate None)."""
     out = []
     for key, label, kind, bad in HEADLINE:
-        def get(row):
-            if row is None:
-                return None
-            if key == "denial_rate":
-                return _rate(row["denied_lines"], row["lines"])
-            return row[key]
-        out.append(Figure(key, label, kind, get(this) if this else (0 if kind != "pct" else None),
-                          get(prev), bad))
+        value = _headline_value(this, key) if this else (0 if kind != "pct" else None)
+        out.append(Figure(key, label, kind, value, _headline_value(prev, key), bad))
     return out
 
 
 # ---------------------------------------------------------------- context
 
-def build_context(con: duckdb.DuckDBPyConnection, month, *, payer: str | None = None,
+def build_context(con: duckdb.DuckDBPyConnection, month: Month, *, payer: str | None = None,
                   show_phi: bool = False, worklist_rows: int = WORKLIST_HTML_ROWS) -> MonthlyContext:
-    m = parse_month(month)
-    prev = queries.add_months(m, -1)
-    first = queries.add_months(m, -11)
-    p = dict(month=m, prev=prev, payer=payer, first=first, show_phi=show_phi, until=queries.add_months(m, 2))
+    m = month
+    prev = m.add(-1)
+    first = m.add(-11)
+    p = dict(month=m.start, prev=prev.start, payer=payer, first=first.start, show_phi=show_phi,
+             until=m.add(2).start)
 
     head = {r["month"]: r for r in queries.rows(con, "headline", **p)}
-    this, before = head.get(m), head.get(prev)
+    this, before = head.get(m.start), head.get(prev.start)
     payer_name = None
     if payer:
         names = {r["payer_id"]: r["payer_name"] for r in queries.rows(con, "payer_names")}
@@ -220,9 +230,9 @@ def build_context(con: duckdb.DuckDBPyConnection, month, *, payer: str | None = 
         ("denied_lines", "On denied lines", "int")), remarks)
 
     trend_rows = queries.rows(con, "trend", **p)
-    months = [queries.add_months(first, i) for i in range(12)]
+    months = [first.add(i) for i in range(12)]
     for r in trend_rows:
-        r["month_label"] = queries.month_label(r["month"])
+        r["month_label"] = Month.of(r["month"]).label
     trend = Table("trend-table", "Underpaid dollars and denial rate per payer and month", cols(
         ("payer_name", "Payer"), ("month_label", "Month", "date"), ("lines", "Lines", "int"),
         ("underpaid", "Underpaid $", "money"), ("denied_lines", "Denied lines", "int"),
@@ -274,7 +284,7 @@ def build_context(con: duckdb.DuckDBPyConnection, month, *, payer: str | None = 
         ("fiscal_period_date", "Fiscal period", "date"), ("amount", "Amount", "money")),
         plb_rows[:TABLE_CAP], total_rows=len(plb_rows))
 
-    title = f"Monthly review {queries.month_label(m)}" + (f": {payer_name}" if payer else "")
+    title = f"Monthly review {m.label}" + (f": {payer_name}" if payer else "")
     ctx = MonthlyContext(
         title=title, month=m, previous=prev, trend_first=first, payer=payer, payer_name=payer_name,
         show_phi=show_phi, lines=int(this["lines"]) if this else 0, headline=headline_figures(this, before),
@@ -286,7 +296,7 @@ def build_context(con: duckdb.DuckDBPyConnection, month, *, payer: str | None = 
     return ctx
 
 
-def _charts(ctx: MonthlyContext, months: list[date], trend_rows: list[dict]) -> dict[str, Markup]:
+def _charts(ctx: MonthlyContext, months: list[Month], trend_rows: list[dict]) -> dict[str, Markup]:
     out: dict[str, Markup] = {}
     sc = [r for r in ctx.scorecard.rows if r["underpaid"]][:12]
     if sc:
@@ -308,17 +318,18 @@ def _charts(ctx: MonthlyContext, months: list[date], trend_rows: list[dict]) -> 
         totals: dict[str, Decimal] = {}
         names: dict[str, str] = {}
         for r in trend_rows:
-            totals[r["payer_id"]] = totals.get(r["payer_id"], 0) + (r["underpaid"] or 0)
+            totals[r["payer_id"]] = totals.get(r["payer_id"], Decimal(0)) + (r["underpaid"] or 0)
             names[r["payer_id"]] = r["payer_name"] or r["payer_id"] or "(no payer id)"
         keep = sorted(totals, key=lambda k: (-totals[k], str(k)))[:TREND_PAYERS]
         index = {(r["payer_id"], r["month"]): r for r in trend_rows}
-        labels = [queries.month_label(mo) for mo in months]
+        labels = [mo.label for mo in months]
         out["trend_underpaid"] = charts.line_chart(
             "chart-trend-underpaid", "Underpaid dollars per month", labels,
-            {names[k]: [(index.get((k, mo)) or {}).get("underpaid") for mo in months] for k in keep})
+            {names[k]: [(index.get((k, mo.start)) or {}).get("underpaid") for mo in months] for k in keep})
         out["trend_denials"] = charts.line_chart(
             "chart-trend-denials", "Denial rate per month", labels,
-            {names[k]: [(index.get((k, mo)) or {}).get("denial_rate") for mo in months] for k in keep}, percent=True)
+            {names[k]: [(index.get((k, mo.start)) or {}).get("denial_rate") for mo in months] for k in keep},
+            percent=True)
     return out
 
 
@@ -328,27 +339,27 @@ def render_html(ctx: MonthlyContext) -> str:
     return render("monthly.html.j2", **ctx.template_vars())
 
 
-def render_monthly(con: duckdb.DuckDBPyConnection, month, *, payer: str | None = None,
+def render_monthly(con: duckdb.DuckDBPyConnection, month: Month | date | str, *, payer: str | None = None,
                    out_dir, show_phi: bool = False, exports: list[Path] | None = None) -> Path:
     """Write the monthly review HTML (mode 0600) under out_dir and return its path."""
-    ctx = build_context(con, month, payer=payer, show_phi=show_phi)
+    ctx = build_context(con, Month.coerce(month), payer=payer, show_phi=show_phi)
     ctx.exports = list(exports or [])
     out = ensure_dir(Path(out_dir))
     return write_text(out / f"{monthly_stem(ctx.month, payer)}.html", render_html(ctx))
 
 
-def report_month(con: duckdb.DuckDBPyConnection, month, *, payer: str | None = None, out_dir,
+def report_month(con: duckdb.DuckDBPyConnection, month: Month | date | str, *, payer: str | None = None, out_dir,
                  show_phi: bool = False, formats: tuple[str, ...] = ("csv", "xlsx")) -> MonthlyReport:
     """The monthly review plus its exports (worklist and per-code tables), as `underpay report` runs it."""
     from reports.exports import export_monthly
 
     t0 = time.perf_counter()
-    m = parse_month(month)
+    m = Month.coerce(month)
     exported = export_monthly(con, m, payer=payer, out_dir=out_dir, show_phi=show_phi, formats=formats)
     ctx = build_context(con, m, payer=payer, show_phi=show_phi)
     ctx.exports = [p for p in exported.paths]
     out = ensure_dir(Path(out_dir))
     html = write_text(out / f"{monthly_stem(m, payer)}.html", render_html(ctx))
-    return MonthlyReport(html=html, exports=exported.paths, month=queries.month_label(m), payer=payer,
+    return MonthlyReport(html=html, exports=exported.paths, month=m.label, payer=payer,
                          lines=ctx.lines, worklist_claims=ctx.worklist.total_rows or 0,
                          seconds=time.perf_counter() - t0)

@@ -9,33 +9,52 @@ The Medicare amount is priced by fee_schedules.pricing.price_lines at the practi
 location (zip or locality, for the through month) when that is given and the fee schedule
 is in the warehouse; otherwise it is the average Medicare unit amount the comparison stored
 on the payer's lines (variances.medicare_unit_amount). Each row says which source it used.
+
+Months are :class:`~pipelines.core.months.Month` values; ``render_negotiation`` and
+``negotiation_pack`` also take ``through`` as ``'YYYY-MM'`` or a date from a library caller.
 """
 
 from __future__ import annotations
 
 import time
-from calendar import monthrange
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import polars as pl
 from markupsafe import Markup
 
+from fee_schedules.pricing import price_lines
 from pipelines.core.errors import UnderpayError
+from pipelines.core.money import half_up, to_cent
+from pipelines.core.months import Month
 from reports import charts, queries
 from reports.context import generated_at, version
-from pipelines.core.months import parse_month
 from reports.proposal import Proposal, load_proposal
 from reports.render import ensure_dir, render, safe_name, write_text
 from reports.tables import Column, Table, cols
 
-CENT = Decimal("0.01")
 OTHER_PAYERS = 8          # other payers shown side by side (largest shared volume first)
 SECTIONS = (("summary", "Summary"), ("codes", "Codes"), ("payers", "Other payers"),
             ("proposal", "Proposal"))
+
+
+@dataclass
+class NegotiationTotals:
+    """The pack's headline figures (templates/negotiate.html.j2 reads them as ``totals.*``).
+
+    proposed_revenue, effect and current_priced are over the codes the proposal prices;
+    proposed_revenue and effect are None when there is no proposal."""
+
+    codes: int                                # codes this payer was allowed in the window
+    volume: Decimal = Decimal(0)              # units on those codes' allowed lines
+    current_revenue: Decimal = Decimal(0)     # allowed over the 12 months
+    proposed_revenue: Decimal | None = Decimal(0)
+    effect: Decimal | None = Decimal(0)       # proposed_revenue - current_priced
+    priced_codes: int = 0
+    current_priced: Decimal = Decimal(0)      # allowed now on the codes the proposal prices
 
 
 @dataclass
@@ -45,8 +64,7 @@ class NegotiationContext:
     payer / payer_name: the payer negotiated with. first / through: the 12-month window of
     payment months. location: the practice location used for Medicare amounts (or a note that
     none was set); medicare_note: how Medicare amounts were found. proposal: the loaded
-    proposal (None = no proposal). totals: volume, current_revenue, proposed_revenue, effect
-    (Decimal; effect and proposed_revenue over the codes the proposal prices). codes: this
+    proposal (None = no proposal). totals: the headline figures (NegotiationTotals). codes: this
     payer's codes; comparison: the same codes at every other payer side by side; payers:
     allowed as % of Medicare per payer over the shared codes. charts: inline SVG by name.
     """
@@ -54,12 +72,12 @@ class NegotiationContext:
     title: str
     payer: str
     payer_name: str
-    first: date
-    through: date
+    first: Month
+    through: Month
     location: str
     medicare_note: str
     proposal: Proposal | None
-    totals: dict
+    totals: NegotiationTotals
     codes: Table
     comparison: Table
     payers: Table
@@ -73,7 +91,7 @@ class NegotiationContext:
 
     @property
     def window_label(self) -> str:
-        return f"{queries.month_label(self.first)} to {queries.month_label(self.through)}"
+        return f"{self.first.label} to {self.through.label}"
 
     def template_vars(self) -> dict:
         out = {n: getattr(self, n) for n in self.__dataclass_fields__}
@@ -97,14 +115,10 @@ class NegotiationReport:
         return f"Negotiation pack {self.payer} ({self.window}): {self.codes} codes{effect}, {self.seconds:.2f} s\n{files}"
 
 
-def _q(value) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def _pct(part, whole) -> Decimal | None:
     if part is None or not whole:
         return None
-    return (Decimal(100) * Decimal(part) / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return half_up(Decimal(100) * Decimal(part) / Decimal(whole), 1)
 
 
 def medicare_at_location(con, keys: list[tuple[str, str, bool]], on_date: date, *, zip: str | None,
@@ -118,10 +132,6 @@ def medicare_at_location(con, keys: list[tuple[str, str, bool]], on_date: date, 
         return {}, "practice location not set (--zip / --locality or [practice] in underpay.toml)"
     if not keys:
         return {}, ""
-    try:
-        from fee_schedules.pricing import price_lines
-    except ImportError as exc:
-        return {}, f"Medicare pricing unavailable ({exc})"
     lines = pl.DataFrame({
         "row_id": list(range(len(keys))),
         "procedure_code": [k[0] for k in keys],
@@ -159,33 +169,33 @@ def medicare_at_location(con, keys: list[tuple[str, str, bool]], on_date: date, 
     return out, note
 
 
-def build_context(con: duckdb.DuckDBPyConnection, payer: str, *, proposal=None, through=None,
+def build_context(con: duckdb.DuckDBPyConnection, payer: str, *, proposal=None, through: Month | None = None,
                   zip: str | None = None, locality: str | None = None, show_phi: bool = False) -> NegotiationContext:
+    """The pack's context for the 12 payment months ending ``through`` (default: the latest
+    month with compared lines)."""
     if through is None:
         latest = queries.rows(con, "latest_month", payer=None)[0]["month"]
         if latest is None:
             raise UnderpayError("the warehouse has no compared lines; run `underpay compare` first")
-        through_m = latest
-    else:
-        through_m = parse_month(through)
-    first = queries.add_months(through_m, -11)
+        through = Month.of(latest)
+    through_m = through
+    first = through_m.add(-11)
     if proposal is not None and not isinstance(proposal, Proposal):
         proposal = load_proposal(proposal)
 
-    data = queries.rows(con, "negotiation_codes", payer=payer, first=first, through=through_m)
+    data = queries.rows(con, "negotiation_codes", payer=payer, first=first.start, through=through_m.start)
     mine = [r for r in data if r["payer_id"] == payer]
     if not mine:
         known = ", ".join(r["payer_id"] or "?" for r in queries.rows(con, "payer_names")) or "none"
-        raise UnderpayError(f"payer {payer!r}: no allowed lines paid between {queries.month_label(first)} and "
-                            f"{queries.month_label(through_m)}; payer ids in the warehouse: {known}")
+        raise UnderpayError(f"payer {payer!r}: no allowed lines paid between {first.label} and "
+                            f"{through_m.label}; payer ids in the warehouse: {known}")
     payer_name = mine[0]["payer_name"] or payer
     denied = {(r["procedure_code"], r["modifier"]): r["denied_lines"]
-              for r in queries.rows(con, "denied_in_window", payer=payer, first=first, through=through_m)}
+              for r in queries.rows(con, "denied_in_window", payer=payer, first=first.start, through=through_m.start)}
 
     # Medicare amount per code: at the practice location when possible, else stored on the lines.
     keys = [(r["procedure_code"], r["modifier"], bool(r["mostly_facility"])) for r in mine]
-    last_day = date(through_m.year, through_m.month, monthrange(through_m.year, through_m.month)[1])
-    priced, note = medicare_at_location(con, keys, last_day, zip=zip, locality=locality)
+    priced, note = medicare_at_location(con, keys, through_m.last_day, zip=zip, locality=locality)
     seen: dict[tuple[str, str], Decimal] = {}
     for r in data:   # this payer's stored amount first, else any payer's
         k = (r["procedure_code"], r["modifier"])
@@ -208,8 +218,7 @@ def build_context(con: duckdb.DuckDBPyConnection, payer: str, *, proposal=None, 
 
     # this payer's codes, with the proposal
     code_rows = []
-    totals = {"volume": Decimal(0), "current_revenue": Decimal(0), "proposed_revenue": Decimal(0),
-              "effect": Decimal(0), "priced_codes": 0, "codes": len(mine), "current_priced": Decimal(0)}
+    totals = NegotiationTotals(codes=len(mine))
     for r in mine:
         k = (r["procedure_code"], r["modifier"])
         amount, source = medicare[k]
@@ -218,20 +227,20 @@ def build_context(con: duckdb.DuckDBPyConnection, payer: str, *, proposal=None, 
                "medicare": amount, "medicare_source": source, "pct_of_medicare": _pct(r["avg_allowed"], amount),
                "denied_lines": denied.get(k, 0), "proposed_rate": None, "proposed_pct": None,
                "proposed_revenue": None, "effect": None, "basis": ""}
-        totals["volume"] += r["volume"]
-        totals["current_revenue"] += r["allowed"]
+        totals.volume += r["volume"]
+        totals.current_revenue += r["allowed"]
         if proposal is not None:
             rate, basis = proposal.rate_for(r["procedure_code"], r["modifier"], amount)
             row["basis"] = basis
             if rate is not None:
                 row["proposed_rate"] = rate
                 row["proposed_pct"] = _pct(rate, amount)
-                row["proposed_revenue"] = _q(rate * r["volume"])
+                row["proposed_revenue"] = to_cent(rate * r["volume"])
                 row["effect"] = row["proposed_revenue"] - r["allowed"]
-                totals["proposed_revenue"] += row["proposed_revenue"]
-                totals["current_priced"] += r["allowed"]
-                totals["effect"] += row["effect"]
-                totals["priced_codes"] += 1
+                totals.proposed_revenue += row["proposed_revenue"]
+                totals.current_priced += r["allowed"]
+                totals.effect += row["effect"]
+                totals.priced_codes += 1
         code_rows.append(row)
     code_rows.sort(key=lambda x: (-x["allowed"], x["procedure_code"], x["modifier"]))
     code_cols = [("procedure_code", "Code", "code"), ("modifier", "Modifier", "code"), ("lines", "Lines", "int"),
@@ -243,12 +252,12 @@ def build_context(con: duckdb.DuckDBPyConnection, payer: str, *, proposal=None, 
         code_cols += [("proposed_rate", "Proposed rate", "money"), ("proposed_pct", "Proposed % of Medicare", "pct"),
                       ("proposed_revenue", "Proposed revenue", "money"), ("effect", "Revenue effect", "money"),
                       ("basis", "Proposed rate from")]
-    footer = {"procedure_code": "Total", "lines": sum(r["lines"] for r in code_rows), "volume": totals["volume"],
-              "allowed": totals["current_revenue"]}
+    footer = {"procedure_code": "Total", "lines": sum(r["lines"] for r in code_rows), "volume": totals.volume,
+              "allowed": totals.current_revenue}
     if proposal is not None:
-        footer.update(proposed_revenue=totals["proposed_revenue"], effect=totals["effect"])
-    codes = Table("codes-table", f"{payer_name}: codes billed {queries.month_label(first)} to "
-                  f"{queries.month_label(through_m)}", cols(*code_cols), code_rows, footer=footer,
+        footer.update(proposed_revenue=totals.proposed_revenue, effect=totals.effect)
+    codes = Table("codes-table", f"{payer_name}: codes billed {first.label} to "
+                  f"{through_m.label}", cols(*code_cols), code_rows, footer=footer,
                   note="Volume is units on allowed lines; average allowed is per unit. Revenue effect = proposed "
                        "rate x volume - allowed over the 12 months; codes the proposal does not price are left out.")
 
@@ -326,7 +335,7 @@ def build_context(con: duckdb.DuckDBPyConnection, payer: str, *, proposal=None, 
     ctx = NegotiationContext(
         title=f"Negotiation pack: {payer_name}", payer=payer, payer_name=payer_name, first=first,
         through=through_m, location=location, medicare_note=medicare_note, proposal=proposal,
-        totals=totals if proposal is not None else {**totals, "proposed_revenue": None, "effect": None},
+        totals=totals if proposal is not None else replace(totals, proposed_revenue=None, effect=None),
         codes=codes, comparison=comparison, payers=payers, all_payers=all_payers, show_phi=show_phi)
     ctx.charts = _charts(ctx)
     return ctx
@@ -357,8 +366,13 @@ def _charts(ctx: NegotiationContext) -> dict[str, Markup]:
     return out
 
 
-def pack_stem(payer: str, through: date) -> str:
-    return f"negotiation-{safe_name(payer)}-{queries.month_label(through)}"
+def _through(value: Month | date | str | None) -> Month | None:
+    """A library caller's ``through`` (None = the latest month) as a Month, once."""
+    return None if value is None else Month.coerce(value)
+
+
+def pack_stem(payer: str, through: Month) -> str:
+    return f"negotiation-{safe_name(payer)}-{through.label}"
 
 
 def negotiation_tables(ctx: NegotiationContext) -> dict[str, pl.DataFrame]:
@@ -374,28 +388,30 @@ def render_html(ctx: NegotiationContext) -> str:
     return render("negotiate.html.j2", **ctx.template_vars())
 
 
-def render_negotiation(con: duckdb.DuckDBPyConnection, payer: str, *, proposal=None, through=None, out_dir,
-                       show_phi: bool = False, zip: str | None = None, locality: str | None = None) -> Path:
+def render_negotiation(con: duckdb.DuckDBPyConnection, payer: str, *, proposal=None,
+                       through: Month | date | str | None = None, out_dir, show_phi: bool = False,
+                       zip: str | None = None, locality: str | None = None) -> Path:
     """Write the negotiation pack HTML (mode 0600) under out_dir and return its path."""
-    ctx = build_context(con, payer, proposal=proposal, through=through, zip=zip, locality=locality,
+    ctx = build_context(con, payer, proposal=proposal, through=_through(through), zip=zip, locality=locality,
                         show_phi=show_phi)
     out = ensure_dir(Path(out_dir))
     return write_text(out / f"{pack_stem(payer, ctx.through)}.html", render_html(ctx))
 
 
-def negotiation_pack(con: duckdb.DuckDBPyConnection, payer: str, *, proposal=None, through=None, out_dir,
+def negotiation_pack(con: duckdb.DuckDBPyConnection, payer: str, *, proposal=None,
+                     through: Month | date | str | None = None, out_dir,
                      show_phi: bool = False, zip: str | None = None, locality: str | None = None,
                      formats: tuple[str, ...] = ("csv", "xlsx")) -> NegotiationReport:
     """The pack plus CSV/XLSX exports of its per-code tables, as `underpay negotiate` runs it."""
     from reports.exports import write_tables
 
     t0 = time.perf_counter()
-    ctx = build_context(con, payer, proposal=proposal, through=through, zip=zip, locality=locality,
+    ctx = build_context(con, payer, proposal=proposal, through=_through(through), zip=zip, locality=locality,
                         show_phi=show_phi)
     stem = pack_stem(payer, ctx.through)
     exported = write_tables(negotiation_tables(ctx), out_dir, stem, formats) if formats else None
     ctx.exports = exported.paths if exported else []
     html = write_text(ensure_dir(Path(out_dir)) / f"{stem}.html", render_html(ctx))
     return NegotiationReport(html=html, exports=ctx.exports, payer=payer, window=ctx.window_label,
-                             codes=len(ctx.codes.rows), effect=ctx.totals["effect"],
+                             codes=len(ctx.codes.rows), effect=ctx.totals.effect,
                              seconds=time.perf_counter() - t0)

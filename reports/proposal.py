@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import yaml
 
 from pipelines.core.errors import InputFileError
+from pipelines.core.money import percent_of
 
-CENT = Decimal("0.01")
 PRICED_MODIFIERS = ("", "26", "TC")
 
 
@@ -53,7 +53,7 @@ class Proposal:
         if self.percent_of_medicare is not None:
             if medicare is None:
                 return None, "no Medicare amount for the percent"
-            rate = (medicare * self.percent_of_medicare / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+            rate = percent_of(medicare, self.percent_of_medicare)
             return rate, f"{self.percent_of_medicare}% of Medicare"
         return None, "not in the proposal"
 

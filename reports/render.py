@@ -10,22 +10,21 @@ from __future__ import annotations
 import os
 import re
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from pipelines.core.money import half_up, to_cent
 from pipelines.core.warehouse import private_open
-
-CENT = Decimal("0.01")
 
 
 def money(value) -> str:
     """$1,234.56; negative as -$1,234.56; None as an empty string."""
     if value is None:
         return ""
-    d = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    d = to_cent(value)
     sign = "-" if d < 0 else ""
     return f"{sign}${abs(d):,.2f}"
 
@@ -36,14 +35,13 @@ def number(value, places: int | None = None) -> str:
     d = Decimal(value)
     if places is None:
         places = 0 if d == d.to_integral_value() else 2
-    q = Decimal(1).scaleb(-places)
-    return f"{d.quantize(q, rounding=ROUND_HALF_UP):,.{places}f}"
+    return f"{half_up(d, places):,.{places}f}"
 
 
 def percent(value) -> str:
     if value is None:
         return ""
-    return f"{Decimal(value).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):,.1f}%"
+    return f"{half_up(value, 1):,.1f}%"
 
 
 def cell(value, kind: str = "text") -> str:

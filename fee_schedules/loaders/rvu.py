@@ -9,8 +9,17 @@ from __future__ import annotations
 import polars as pl
 
 from fee_schedules.files import SourceFile
-from fee_schedules.loaders.common import (column_index, data_rows, dec, find_header, frame, is_blank, norm,
-                                          table_rows, text_of)
+from fee_schedules.loaders.common import (
+    column_index,
+    data_rows,
+    dec,
+    find_header,
+    frame,
+    is_blank,
+    norm,
+    table_rows,
+    text_of,
+)
 from fee_schedules.schemas import RvuFile, check
 from pipelines.core.errors import InputFileError
 

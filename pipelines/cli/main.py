@@ -1,6 +1,6 @@
 """`underpay`: one console command, a thin shell over the library.
 
-Each subcommand lives in pipelines/commands/<name>.py. Errors the user can act on
+Each subcommand lives in pipelines/cli/commands/<name>.py. Errors the user can act on
 (UnderpayError) become one ``Error:`` line and a non-zero exit status.
 """
 
@@ -12,11 +12,20 @@ from pathlib import Path
 import click
 
 from pipelines import __version__
+from pipelines.cli.commands import (
+    compare,
+    contracts,
+    demo,
+    fee_schedule,
+    ingest,
+    negotiate,
+    nightly,
+    price,
+    report,
+    run,
+)
 from pipelines.core.config import load_settings
 from pipelines.core.errors import UnderpayError
-from pipelines.cli.commands import (
-    compare, contracts, demo, fee_schedule, ingest, negotiate, nightly, price, report, run,
-)
 
 
 class _Group(click.Group):

@@ -1,94 +1,82 @@
 """Compare every service line with its contract: fill the `variances` table.
 
-``compare(con, contracts_dir, month=..., payer=...)`` runs the SQL in pipelines/compare/sql/*.sql
-(an auditor can read the rules there) with the contracts flattened to frames
-(contracts.terms) and Medicare amounts from fee_schedules.pricing.price_lines, then replaces
-the variances rows of the lines it recomputed (a rerun never doubles anything).
-``export_variances`` writes them to CSV / Parquet / XLSX, mode 0600.
+``compare(con, contracts_dir, month=..., payer=...)`` runs the declared chain :data:`CHAIN` of SQL
+files in pipelines/compare/sql/ (numbered in run order; sql/README.md lists each step's table, grain
+and inputs, and an auditor can read the rules there) over the contracts flattened to frames
+(contracts.terms), with the Medicare amounts of fee_schedules.pricing.price_lines priced in Python
+between steps 07 and 08; the last step replaces the variances rows of the lines it recomputed (a
+rerun never doubles anything). ``export_variances`` writes them to CSV / Parquet / XLSX, mode 0600.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pandera.polars as pa
 import polars as pl
-from pandera.engines import polars_engine as pe
 
 from contracts.model import load_contracts
 from contracts.terms import contract_frames
-from pipelines.core.months import parse_month
+from fee_schedules.pricing import price_lines
+from pipelines.compare.model import CATEGORIES, VarianceRows, Variances
+from pipelines.core import places
 from pipelines.core.config import Settings
 from pipelines.core.errors import ConfigError, ReferenceDataMissing
+from pipelines.core.money import MONEY
+from pipelines.core.months import Month
+from pipelines.core.sql import bind, read_sql
 from pipelines.core.warehouse import owner_only, private_open, transaction
-from pipelines.core.sql import read_sql
 
-CATEGORIES = ("underpaid", "overpaid", "correct", "denied", "reversed", "secondary",
-              "pending", "no_contract", "not_priced")
-# Places of service Medicare prices with facility PE RVUs; used only when fee_schedules.pricing
-# (which owns the list) cannot be imported.
-_FALLBACK_FACILITY_POS = ("19", "21", "22", "23", "24", "26", "31", "34", "41", "42", "51", "52",
-                          "53", "56", "61")
-_PRICE_OUT = {
-    "status": pl.Utf8, "not_priced_reason": pl.Utf8, "amount": pl.Decimal(14, 2),
-    "fee_schedule_amount": pl.Decimal(14, 2), "opps_amount": pl.Decimal(14, 2), "opps_capped": pl.Boolean,
+__all__ = ["CATEGORIES", "CHAIN", "CompareResult", "Step", "VarianceRows", "Variances", "compare",
+           "export_variances", "variances_frame"]
+
+SQL_PACKAGE = "pipelines.compare.sql"
+MACROS = "00_macros.sql"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One link of the comparison chain: ``file`` makes ``table`` (a temp table, or the rows
+    inserted into `variances` for the last step). ``price_first``: the Python pricing runs before
+    it (cmp_price_rows -> cmp_prices_raw). ``frees``: tables no later step reads, dropped after it."""
+
+    table: str
+    file: str
+    price_first: bool = False
+    frees: tuple[str, ...] = ()
+
+
+# The comparison, in run order (sql/README.md describes the same chain; tests check they agree).
+CHAIN: tuple[Step, ...] = (
+    Step("cmp_reversal_pairs", "01_reversals.sql"),
+    Step("cmp_lines", "02_lines.sql"),
+    Step("cmp_match", "03_match.sql"),
+    Step("cmp_terms", "04_terms.sql"),
+    Step("cmp_line_keys", "05_price_keys.sql"),
+    Step("cmp_price_rows", "06_price_rows.sql"),
+    Step("cmp_line_price", "07_line_price.sql", frees=("cmp_line_keys",)),
+    Step("cmp_prices", "08_prices.sql", price_first=True),
+    Step("cmp_steps", "09_steps.sql", frees=("cmp_line_price", "cmp_match", "cmp_terms")),
+    Step("variances", "10_variances.sql"),
+)
+TEMP_TABLES = tuple(s.table for s in CHAIN if s.table != "variances")
+
+# Columns of the price_lines output the chain reads (cmp_prices_raw -> 08_prices.sql).
+_PRICE_OUT: dict[str, pl.DataType | type[pl.DataType]] = {
+    "status": pl.Utf8, "not_priced_reason": pl.Utf8, "amount": MONEY,
+    "fee_schedule_amount": MONEY, "opps_amount": MONEY, "opps_capped": pl.Boolean,
     "mpfs_year": pl.Int32, "mpfs_release": pl.Utf8, "locality_code": pl.Utf8, "rvu_modifier": pl.Utf8,
     "setting": pl.Utf8, "work_rvu": pl.Decimal(9, 2), "pe_rvu": pl.Decimal(9, 2), "mp_rvu": pl.Decimal(9, 2),
     "work_gpci": pl.Decimal(9, 3), "pe_gpci": pl.Decimal(9, 3), "mp_gpci": pl.Decimal(9, 3),
     "conversion_factor": pl.Decimal(9, 4), "mult_proc": pl.Utf8, "bilat_surg": pl.Utf8,
-    "asst_surg": pl.Utf8, "co_surg": pl.Utf8,
+    "asst_surg": pl.Utf8,
 }
 COMPARE_MEMORY_LIMIT = "1200MB"
-_TEMP_TABLES = ("cmp_reversal_pairs", "cmp_lines", "cmp_match", "cmp_terms", "cmp_line_keys", "cmp_price_rows",
-                "cmp_line_price", "cmp_prices", "cmp_steps")
-
-
-def _money(**kw):
-    return pa.Field(dtype_kwargs={"precision": 14, "scale": 2}, nullable=True, **kw)
-
-
-class VarianceRows(pa.DataFrameModel):
-    """The shape and invariants of `variances` rows (DDL: pipelines/core/ddl/variances.sql)."""
-
-    line_id: pl.Int64 = pa.Field(unique=True)
-    claim_id: pl.Int64
-    category: pl.String = pa.Field(isin=CATEGORIES)
-    explanation: pl.String = pa.Field(str_length={"min_value": 10})
-    expected_allowed: pe.Decimal = _money(ge=0)
-    actual_allowed: pe.Decimal = _money()
-    variance: pe.Decimal = _money()
-    step_base: pe.Decimal = _money()
-    step_percent: pe.Decimal = _money()
-    step_modifier: pe.Decimal = _money()
-    step_units: pe.Decimal = _money()
-    step_lesser_of: pe.Decimal = _money()
-
-    class Config:
-        strict = False      # the table has many more columns; these carry the rules
-        coerce = False
-
-    @pa.dataframe_check
-    def variance_is_expected_minus_actual(cls, data) -> pl.LazyFrame:
-        f = data.lazyframe
-        return f.select(pl.col("variance").is_null()
-                        | (pl.col("variance") == pl.col("expected_allowed") - pl.col("actual_allowed")))
-
-    @pa.dataframe_check
-    def flagged_lines_have_a_signed_variance(cls, data) -> pl.LazyFrame:
-        c, v = pl.col("category"), pl.col("variance")
-        return data.lazyframe.select(((c == "underpaid") & (v > 0)) | ((c == "overpaid") & (v < 0))
-                                     | ~c.is_in(["underpaid", "overpaid"]))
-
-    @pa.dataframe_check
-    def compared_lines_have_an_expected_amount(cls, data) -> pl.LazyFrame:
-        return data.lazyframe.select(~pl.col("category").is_in(["underpaid", "overpaid", "correct"])
-                                     | (pl.col("expected_allowed") == pl.col("step_lesser_of")))
 
 
 @dataclass
@@ -120,44 +108,22 @@ class CompareResult:
         return text
 
 
-def _next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-
-
 def _sql(name: str) -> str:
-    return read_sql("pipelines.compare.sql", name)
+    return read_sql(SQL_PACKAGE, name)
 
 
-def _params(sql: str, values: dict) -> dict:
-    """The subset of ``values`` the query names ($name outside comments)."""
-    code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
-    used = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", code))
-    return {k: v for k, v in values.items() if k in used}
-
-
-def _temp(con, table: str, sql_name: str, values: dict) -> None:
-    sql = _sql(sql_name)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", _params(sql, values))
-
-
-def _facility_pos() -> list[str]:
-    try:
-        from fee_schedules.pricing import FACILITY_POS
-        return sorted(str(p) for p in FACILITY_POS)
-    except ImportError:
-        return list(_FALLBACK_FACILITY_POS)
+def _month(month: Month | date | str | None) -> Month | None:
+    """The payment month asked for: a Month, a date in it or 'YYYY-MM' (None: every month)."""
+    return None if month is None else Month.coerce(month)
 
 
 def _price(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str | None]:
-    """Medicare amount + derivation for each distinct pricing key (not per line)."""
+    """Medicare amount + derivation for each distinct pricing key of cmp_price_rows (not per line);
+    and why nothing could be priced (a fee schedule not imported), else None."""
     keys = con.sql("SELECT * FROM cmp_price_rows").pl()
     empty = pl.DataFrame(schema={"price_row": pl.Int64, **_PRICE_OUT})
     if keys.height == 0:
         return empty, None
-    try:
-        from fee_schedules.pricing import price_lines
-    except ImportError as exc:
-        return empty, f"Medicare pricing is not available ({exc}); percent_of_medicare lines are not priced"
     keys = keys.with_columns(
         pl.col("price_row").cast(pl.Int64).alias("row_id"),
         pl.when(pl.col("price_modifier") != "").then(pl.concat_list(pl.col("price_modifier")))
@@ -183,19 +149,45 @@ def _price(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str | None]:
     return pl.concat(out), None
 
 
-def compare(con: duckdb.DuckDBPyConnection, contracts_dir, *, month=None, payer: str | None = None,
-            settings: Settings | None = None) -> CompareResult:
+def _run_chain(con: duckdb.DuckDBPyConnection, values: dict, *, replace_all: bool) -> str | None:
+    """Run :data:`CHAIN` in order; returns the pricing note (why nothing was priced, or None)."""
+    con.execute(_sql(MACROS))
+    note = None
+    for step in CHAIN:
+        if step.price_first:
+            prices, note = _price(con)
+            con.register("cmp_prices_raw", prices)
+            values["pricing_note"] = note
+        sql = _sql(step.file)
+        params = bind(sql, values)
+        if step.table == "variances":
+            with transaction(con):
+                if replace_all:         # every loaded line is recomputed
+                    con.execute("DELETE FROM variances")
+                else:
+                    con.execute("DELETE FROM variances WHERE line_id IN (SELECT line_id FROM cmp_lines)")
+                con.execute(f"INSERT INTO variances BY NAME {sql}", params)
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {step.table} AS {sql}", params)
+        for name in step.frees:         # consumed: free their memory
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    return note
+
+
+def compare(con: duckdb.DuckDBPyConnection, contracts_dir, *, month: Month | date | str | None = None,
+            payer: str | None = None, settings: Settings | None = None) -> CompareResult:
     """Fill `variances` for the lines of ``month`` (BPR16 payment month) / ``payer`` (all when None)."""
     t0 = time.perf_counter()
     settings = settings or Settings()
-    start = parse_month(month)
+    asked = _month(month)
     contracts = load_contracts(Path(contracts_dir))
     frames = contract_frames(contracts)
     for name, frame in frames.items():
         con.register(name, frame)
     values = {
-        "month_start": start, "month_end": _next_month(start) if start else None, "payer": payer,
-        "facility_pos": _facility_pos(),
+        "month_start": asked.start if asked else None, "month_end": asked.end if asked else None,
+        "payer": payer,
+        "facility_pos": places.facility_pos_list(),
         "practice_zip": settings.practice_zip, "practice_locality": settings.practice_locality,
         "tolerance_amount": Decimal(settings.tolerance_amount), "tolerance_percent": Decimal(settings.tolerance_percent),
         "computed_at": dt.datetime.now().replace(microsecond=0),
@@ -205,33 +197,11 @@ def compare(con: duckdb.DuckDBPyConnection, contracts_dir, *, month=None, payer:
     # million-line run stays well under 2 GB (temporary tables spill to disk beyond it). Both
     # settings are restored afterwards.
     keep_order, keep_limit = con.execute(
-        "SELECT current_setting('preserve_insertion_order'), current_setting('memory_limit')").fetchone()
+        "SELECT current_setting('preserve_insertion_order'), current_setting('memory_limit')").fetchall()[0]
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET memory_limit = '{COMPARE_MEMORY_LIMIT}'")
     try:
-        con.execute(_sql("macros.sql"))
-        _temp(con, "cmp_reversal_pairs", "reversals.sql", values)
-        _temp(con, "cmp_lines", "lines.sql", values)
-        _temp(con, "cmp_match", "match.sql", values)
-        _temp(con, "cmp_terms", "terms.sql", values)
-        _temp(con, "cmp_line_keys", "price_keys.sql", values)
-        _temp(con, "cmp_price_rows", "price_rows.sql", values)
-        _temp(con, "cmp_line_price", "line_price.sql", values)
-        con.execute("DROP TABLE cmp_line_keys")
-        prices, note = _price(con)
-        con.register("cmp_prices_raw", prices)
-        _temp(con, "cmp_prices", "prices.sql", values)
-        values["pricing_note"] = note
-        _temp(con, "cmp_steps", "steps.sql", values)
-        for name in ("cmp_line_price", "cmp_match", "cmp_terms"):    # consumed: free their memory
-            con.execute(f"DROP TABLE IF EXISTS {name}")
-        expected = _sql("variances.sql")
-        with transaction(con):
-            if start is None and payer is None:     # every loaded line is recomputed
-                con.execute("DELETE FROM variances")
-            else:
-                con.execute("DELETE FROM variances WHERE line_id IN (SELECT line_id FROM cmp_lines)")
-            con.execute(f"INSERT INTO variances BY NAME {expected}", _params(expected, values))
+        note = _run_chain(con, values, replace_all=asked is None and payer is None)
         rows = con.execute("""
             SELECT category, count(*), coalesce(sum(expected_allowed), 0), coalesce(sum(actual_allowed), 0),
                    coalesce(sum(variance), 0)
@@ -240,14 +210,15 @@ def compare(con: duckdb.DuckDBPyConnection, contracts_dir, *, month=None, payer:
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}")
         con.execute("SET memory_limit = $limit", {"limit": keep_limit})
-        for name in _TEMP_TABLES:
+        for name in TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {name}")
         for name in [*frames, "cmp_prices_raw"]:
             try:
                 con.unregister(name)
             except Exception:  # noqa: BLE001 - not registered when an earlier step failed
                 pass
-    result = CompareResult(contracts=len(contracts), month=start, payer=payer, pricing_note=note)
+    result = CompareResult(contracts=len(contracts), month=asked.start if asked else None, payer=payer,
+                           pricing_note=note)
     result.by_category = {c: 0 for c in CATEGORIES}
     for category, n, exp, act, var in rows:
         result.by_category[category] = n
@@ -265,16 +236,17 @@ def compare(con: duckdb.DuckDBPyConnection, contracts_dir, *, month=None, payer:
     return result
 
 
-def variances_frame(con: duckdb.DuckDBPyConnection, *, month=None, payer: str | None = None) -> pl.DataFrame:
+def variances_frame(con: duckdb.DuckDBPyConnection, *, month: Month | date | str | None = None,
+                    payer: str | None = None) -> pl.DataFrame:
     """The stored variances rows (optionally one payment month / payer), in remittance order."""
-    start = parse_month(month)
+    asked = _month(month)
     sql = """
         SELECT * FROM variances
         WHERE (CAST($month AS DATE) IS NULL OR payment_month = CAST($month AS DATE))
           AND (CAST($payer AS VARCHAR) IS NULL OR upper(payer_id) = upper(CAST($payer AS VARCHAR)))
         ORDER BY payment_date, payment_id, claim_id, line_id
     """
-    return con.sql(sql, params={"month": start, "payer": payer}).pl()
+    return con.sql(sql, params={"month": asked.start if asked else None, "payer": payer}).pl()
 
 
 def export_variances(con: duckdb.DuckDBPyConnection, out, *, month=None, payer: str | None = None) -> Path:

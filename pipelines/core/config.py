@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from pathlib import Path
@@ -52,7 +53,7 @@ class Settings:
     tolerance_percent: Decimal = Decimal("0.5")
     settle_seconds: int = 60                     # nightly: skip inbox files modified this recently
 
-    def override(self, **flags) -> "Settings":
+    def override(self, **flags) -> Settings:
         """Apply flags that were given (None means 'not given')."""
         given = {k: v for k, v in flags.items() if v is not None}
         return replace(self, **{k: _coerce(k, v) for k, v in given.items()})
@@ -87,7 +88,7 @@ def _coerce(name: str, value):
         raise ConfigError(f"setting {name}: cannot use {value!r} ({exc})") from exc
 
 
-def load_settings(config: str | os.PathLike | None = None, env: dict | None = None) -> Settings:
+def load_settings(config: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     path = Path(config) if config else Path(env.get("UNDERPAY_CONFIG", DEFAULT_CONFIG))
     settings = Settings()

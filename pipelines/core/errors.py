@@ -62,10 +62,11 @@ class ContractError(UnderpayError):
 
 
 class ConfigError(UnderpayError):
-    """underpay.toml or a flag has a bad value."""
+    """A setting (underpay.toml, environment, flag) or a value given by a caller, such as a
+    month that is not YYYY-MM, is not usable."""
 
 
 class AlreadyRunning(UnderpayError):
-    """Another nightly run holds the lock."""
+    """Another run (nightly, monthly) holds the warehouse lock (pipelines.core.lock)."""
 
     exit_code = 2

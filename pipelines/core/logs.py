@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
@@ -68,7 +68,7 @@ class EventLog:
         bad = PHI_KEYS.intersection(fields)
         if bad:
             raise ValueError(f"log event {name!r}: field(s) {sorted(bad)} hold patient data and are never logged")
-        record = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": name}
+        record: dict[str, object] = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": name}
         if self.run_id is not None:
             record["run_id"] = self.run_id
         record.update(fields)

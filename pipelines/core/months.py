@@ -4,7 +4,7 @@ and passed inward as a :class:`Month`; every layer below takes the value, never 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from pipelines.core.errors import ConfigError
 
@@ -35,6 +35,20 @@ class Month:
         """The month a date (or datetime) falls in."""
         return cls(day.year, day.month)
 
+    @classmethod
+    def coerce(cls, value: Month | date | str) -> Month:
+        """A library caller's loose value (Month, date, datetime or ``'YYYY-MM'``) -> Month.
+
+        Only the public entry points of reports and runs call this, once, where a value from
+        outside comes in; the CLI already hands them a Month."""
+        if isinstance(value, Month):
+            return value
+        if isinstance(value, (date, datetime)):
+            return cls.of(value)
+        if isinstance(value, str):
+            return cls.parse(value)
+        raise TypeError(f"month: expected a Month, a date or 'YYYY-MM', not {type(value).__name__}")
+
     @property
     def start(self) -> date:
         return date(self.year, self.month, 1)
@@ -42,6 +56,11 @@ class Month:
     @property
     def end(self) -> date:
         return self.add(1).start
+
+    @property
+    def last_day(self) -> date:
+        """The month's last day (``end`` minus one day)."""
+        return self.end - timedelta(days=1)
 
     def add(self, n: int) -> Month:
         """The month ``n`` months after this one (``n`` may be negative)."""
@@ -60,10 +79,4 @@ def parse_month(month: Month | date | datetime | str | None) -> date | None:
     """None | Month | date | datetime | 'YYYY-MM' -> the first day of that month (None stays None).
 
     For callers that still take loose values; new code takes a :class:`Month`."""
-    if month is None:
-        return None
-    if isinstance(month, Month):
-        return month.start
-    if isinstance(month, (date, datetime)):
-        return date(month.year, month.month, 1)
-    return Month.parse(month).start
+    return None if month is None else Month.coerce(month).start

@@ -9,15 +9,16 @@ parameter name fails at the call, not as a DuckDB binder error.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _COMMENT = re.compile(r"--[^\n]*")
 
 
-@lru_cache(maxsize=None)
+@cache
 def read_sql(package: str, name: str) -> str:
     """Text of the packaged file ``name`` in ``package`` (e.g. ``"pipelines.ingest.sql"``)."""
     return resources.files(package).joinpath(name).read_text(encoding="utf-8")

@@ -3,18 +3,23 @@
 ``prepare`` checks ISA/GS/ST/SE/GE/IEA nesting, counts and control numbers over the envelope
 segments only, refuses content outside any transaction and notes unknown segments. The result,
 :class:`PreparedERA`, holds the scan and the tag ids that the slices are cut from.
+``prepare_file`` does it for a :class:`pipelines.ingest.read.ScannedFile`: its result,
+:class:`PreparedFile`, is what the loader takes (the second of a file's two stages before loading).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from pipelines.core.errors import X12Error
+from pipelines.ingest.read import ScannedFile
 from pipelines.ingest.scan import Scan, tag_name
-from pipelines.ingest.segments import TID, _ENVELOPE_TID, _elements, _rows, tag_ids
+from pipelines.ingest.segments import _ENVELOPE_TID, TID, _elements, _rows, tag_ids
 
 TRAILER_CHECKS = {
     "GE": ("ge", "transactions", "group", 6, "GS06"),
@@ -52,8 +57,8 @@ def _envelope(env: pl.DataFrame, n_segments: int, segs: Scan, path) -> tuple[lis
     ``env`` holds seg_no, tag, text of the envelope segments only."""
     sep = segs.delimiters.element
     issues: list[dict] = []
-    info = {"interchanges": 0, "transactions": 0, "version": None}
-    stack: list[tuple] = []           # open envelopes: (tag, seg_no, elements, child_count)
+    info: dict[str, Any] = {"interchanges": 0, "transactions": 0, "version": None}
+    stack: list[list] = []            # open envelopes: (tag, seg_no, elements, child_count)
     expect_close = {"ISA": "IEA", "GS": "GE", "ST": "SE"}
     parent_of = {"GS": "ISA", "ST": "GS"}
     txn = 0
@@ -154,7 +159,7 @@ class PreparedERA:
     """
 
     path: str
-    scan: Scan | None
+    scan: Scan | None                # None after :meth:`release_scan`
     tid: np.ndarray                  # tag id (TID) of every segment
     isa: pl.DataFrame
     gs: pl.DataFrame
@@ -164,6 +169,11 @@ class PreparedERA:
     delimiters: object
     segments: int
     _counted: tuple[int, np.ndarray] | None = None   # (row, tag counts of the rows before it)
+
+    def release_scan(self) -> None:
+        """Let go of the scan (the file's bytes and segment offsets) once every slice has taken
+        its segments from it: the loader calls this as soon as the last slice is gathered."""
+        self.scan = None
 
     def tag_counts_before(self, row: int) -> np.ndarray:
         """How many segments of each tag id come before ``row``. Slices are built in order, so each
@@ -186,13 +196,16 @@ class PreparedERA:
         if edge is not None and n > 2 * edge + target:
             wanted = np.concatenate([[edge], np.arange(edge + target, n - edge, target), [n - edge]])
         cuts = np.unique(st[np.minimum(np.searchsorted(st, wanted), len(st) - 1)])
-        bounds = [0] + [int(c) for c in cuts if 0 < c < n] + [n]
+        # the first slice runs from the file start through the first transaction at least
+        bounds = [0] + [int(c) for c in cuts if st[0] < c < n] + [n]
         return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
 
 def prepare(sc: Scan, path) -> PreparedERA:
     """Envelope, counts and structure checks over the whole file (text made for few rows only)."""
     code_arr = sc.code
+    if code_arr is None:
+        raise ValueError(f"{path}: the scan's tag codes were released before prepare")
     n_segments = len(code_arr)
     tid = tag_ids(code_arr)
     env_idx = np.flatnonzero(_ENVELOPE_TID[tid])
@@ -225,6 +238,34 @@ def prepare(sc: Scan, path) -> PreparedERA:
     isa, gs = _envelope_frames(isa_rows if isa_rows.height else None, gs_rows if gs_rows.height else None, sep)
     return PreparedERA(path=str(path), scan=sc, tid=tid, isa=isa, gs=gs, issues=issues, info=info,
                        tolerated=tolerated, delimiters=sc.delimiters, segments=n_segments)
+
+
+@dataclass
+class PreparedFile:
+    """One file read, hashed and checked for structure, before any database work: a
+    :class:`pipelines.ingest.read.ScannedFile` after :func:`prepare` (the scan now lives in ``prep``)."""
+
+    path: Path
+    size: int
+    sha256: str
+    prep: PreparedERA | None          # None when the file could not be read as an 835
+    error: Exception | None = None    # why not (X12Error, or an unexpected parser error)
+
+
+def prepare_file(got: ScannedFile) -> PreparedFile:
+    """Check a scanned file's envelopes, counts and structure (:func:`prepare`). A file that cannot
+    be read as an 835 gives a PreparedFile with ``error`` set; this never raises for a bad file."""
+    prep, error = None, got.error
+    if error is None:
+        try:
+            assert got.scan is not None      # read_and_scan sets one of scan and error
+            prep = prepare(got.scan, got.path)
+            got.scan.release_codes()     # only prepare reads the tag codes (prep.tid has what slices need)
+        except (MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded with the file; the other files go on
+            error = exc
+    return PreparedFile(path=got.path, size=got.size, sha256=got.sha256, prep=prep, error=error)
 
 
 def file_issues(prep: PreparedERA, tolerated: list[str]) -> pl.DataFrame:

@@ -2,59 +2,55 @@
 
 ``ingest_paths`` expands files / directories / globs and loads each file:
 
-1. ``read_file``: read, hash and scan (``pipelines.ingest.read``), then ``prepare`` (envelope, counts,
-   structure); done on a thread, for the next small file while the current one loads;
+1. read, hash and scan (``pipelines.ingest.read``), then ``prepare_file`` (envelope, counts,
+   structure; ``pipelines.ingest.envelope``); done on a thread, for the next small file while the
+   current one loads;
 2. same sha256 as a file already loaded -> ``era_files`` row with status ``duplicate``, nothing else;
    a structurally broken file (X12Error) is recorded as ``rejected`` (reason + error_segment),
    nothing of it loaded;
-3. the file's tables are built slice by slice (whole transactions, ``SLICE_SEGMENTS`` segments,
-   shorter first and last), ids assigned from file-wide ordinals, payments already loaded from
-   another file (same TRN02, payer, BPR02) flagged ``resent_of_payment_id`` and their
+3. the file's tables are built slice by slice (whole transactions, ``LoadPlan.slice_segments``
+   segments, shorter first and last), ids assigned from file-wide ordinals, payments already loaded
+   from another file (same TRN02, payer, BPR02) flagged ``resent_of_payment_id`` and their
    claims/lines/adjustments NOT loaded;
 4. pandera models + balancing checks, a batch of slices at a time -> ``validation_issues`` rows
    (the file still loads);
 5. frames inserted via Arrow (one INSERT per big table and slice; the small tables and the issues
    once), reversals linked, COMMIT. Building slices, checking them and inserting overlap on
-   threads (docs/architecture.md, "How an ingest uses two cores").
+   the threads of ``pipelines.ingest.schedule`` (docs/architecture.md, "How an ingest uses two cores").
 
 ``parse_835`` (re-exported from ``pipelines.ingest.tables``) is the pure whole-file parser.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import duckdb
 import polars as pl
 
-from pipelines.ingest.tables import ParsedERA, PreparedERA, file_issues, parse_835, prepare, slice_parts, tables
 from pipelines.core.errors import X12Error
+from pipelines.core.money import MONEY
 from pipelines.core.paths import expand_paths
-from pipelines.ingest.read import ScannedFile, read_and_scan
-from pipelines.core.warehouse import bulk_load, connect, transaction
 from pipelines.core.sql import read_sql
-
-# pipelines.ingest.validate (pandera) takes ~0.1 s to import: it is imported on a thread while the first
-# file is read, hashed and scanned; ``V`` waits for it on first use.
-def _import_late_modules() -> None:
-    importlib.import_module("pipelines.ingest.validate")
-
-
-threading.Thread(target=_import_late_modules, name="import-validate").start()
+from pipelines.core.warehouse import bulk_load, connect, transaction
+from pipelines.ingest.envelope import PreparedFile
+from pipelines.ingest.schedule import IngestSchedule, LoadPlan
+from pipelines.ingest.tables import ParsedERA, PreparedERA, file_issues, parse_835, slice_parts, tables
 
 
 class _Validate:
-    """``pipelines.ingest.validate``, imported when first needed (the import lock waits for the thread)."""
+    """``pipelines.ingest.validate`` (pandera, ~0.1 s to import), imported when first used: an ingest
+    starts importing it on a thread when it begins (``IngestSchedule.import_validation``) and the
+    import lock makes a first use wait for that import."""
 
     def __getattr__(self, name):
         from pipelines.ingest import validate
@@ -64,15 +60,10 @@ class _Validate:
 V = _Validate()
 
 __all__ = ["FileOutcome", "IngestResult", "ingest_paths", "ingest_file", "expand_paths", "parse_835",
-           "ParsedERA", "read_file"]
+           "ParsedERA", "PreparedFile", "LoadPlan", "IngestSchedule"]
 
 log = logging.getLogger(__name__)
 
-SLICE_SEGMENTS = 1_500_000   # big files are parsed and loaded about this many segments (~32 MB) at a time
-EDGE_SEGMENTS = 400_000      # ... but the first and last slices are this short (quicker start and finish)
-BUILD_AHEAD = 2           # slices built ahead of the one being inserted (one more costs ~40 MB at peak)
-CHECK_SEGMENTS = 3_000_000   # slices are checked (pandera) together in batches of about this many segments
-READ_AHEAD_BYTES = 32 << 20  # files up to this size are read and scanned while the previous one loads
 SMALL_TABLES = ("payments", "provider_adjustments")   # a few rows per transaction
 LOAD_ORDER = ("payments", "claims", "service_lines", "adjustments", "provider_adjustments",
               "validation_issues")
@@ -247,30 +238,31 @@ def _era_row(con, *, file_id, path: Path, sha, size, status, reason=None, error_
              duplicate_of=None, prep: PreparedERA | None = None, load: dict | None = None, run_id=None):
     row = {
         "file_id": file_id, "path": str(path), "file_name": path.name, "sha256": sha, "size_bytes": size,
-        "loaded_at": datetime.now(timezone.utc).replace(tzinfo=None), "status": status, "reason": reason,
+        "loaded_at": datetime.now(UTC).replace(tzinfo=None), "status": status, "reason": reason,
         "error_segment": error_segment, "duplicate_of": duplicate_of, "run_id": run_id,
     }
-    if prep is not None:
+    if prep is not None and load is not None:
         row.update(x12_version=prep.info["version"], interchanges=prep.info["interchanges"],
                    transactions=prep.info["transactions"], claims=load["claims"],
                    service_lines=load["lines"], total_paid=load["paid"], tolerated=load["tolerated"] or None)
-    frame = pl.DataFrame([row], schema_overrides={"total_paid": pl.Decimal(14, 2), "tolerated": pl.List(pl.String)},
+    frame = pl.DataFrame([row], schema_overrides={"total_paid": MONEY, "tolerated": pl.List(pl.String)},
                          infer_schema_length=None)
     _insert(con, "era_files", V.conform(frame, V.EraFiles))
 
 
-def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
+def _load_slices(con, prep: PreparedERA, file_id: int, schedule: IngestSchedule) -> dict:
     """Build, check and insert the file's tables slice by slice (inside the caller's transaction).
 
-    The next slices' frames are built on one thread (up to BUILD_AHEAD ahead) and checked in
-    batches on another while the main thread inserts, so parsing, validation and loading overlap;
-    memory stays bounded by a few slices. Ids are the file-wide keys plus the warehouse's max ids
-    at the start.
+    The next slices' frames are built on the schedule's builder (up to ``plan.build_ahead`` ahead)
+    and checked in batches on its checker while this thread inserts, so parsing, validation and
+    loading overlap; memory stays bounded by a few slices. Ids are the file-wide keys plus the
+    warehouse's max ids at the start.
     """
+    plan = schedule.plan
     bases = _bases(con)
-    totals = {"payments": 0, "resent": 0, "claims": 0, "lines": 0, "paid": Decimal("0.00")}
+    totals: dict[str, Any] = {"payments": 0, "resent": 0, "claims": 0, "lines": 0, "paid": Decimal("0.00")}
     notes: list[str] = []
-    slices = prep.slices(SLICE_SEGMENTS, EDGE_SEGMENTS)
+    slices = prep.slices(plan.slice_segments, plan.edge_segments)
     # the builder thread asks its own DuckDB cursor which payments were loaded from other files
     # (committed data, all it needs), so the main thread does nothing but insert
     lookup = con.cursor()
@@ -279,11 +271,13 @@ def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
         """Slice i as frames with warehouse ids, re-sent payments flagged: ready to insert."""
         parts = slice_parts(prep, *slices[i])
         if i == len(slices) - 1:
-            prep.scan = None     # every slice gathered: free the scan
-        part = tables(prep, *slices[i], parts=parts)
+            prep.release_scan()     # every slice gathered: the file's bytes are no longer needed
+        lo, hi = slices[i]
+        part = tables(prep, lo, hi, parts=parts, pool=schedule.lines)
         frames = assign_ids(part, file_id, bases)
         return part.tolerated, flag_resent(frames, _resent(lookup, frames["payments"], file_id))
 
+    queued: list[Future] = []  # slices being built, in order
     checks: list[tuple] = []   # (a batch's pending check, its parser issues)
     batch: list[tuple] = []    # (narrow frames, parser issues) of slices not yet sent to be checked
     batch_segments = 0
@@ -291,45 +285,52 @@ def _load_slices(con, prep: PreparedERA, file_id: int) -> dict:
     # of a few ms, paid per slice otherwise
     small: dict[str, list[pl.DataFrame]] = {t: [] for t in SMALL_TABLES}
 
-    with lookup, ThreadPoolExecutor(max_workers=1) as ahead, ThreadPoolExecutor(max_workers=1) as checker:
-        queued = [ahead.submit(build, i) for i in range(min(BUILD_AHEAD, len(slices)))]
-        for i in range(len(slices)):
-            tolerated_here, frames = queued.pop(0).result()
-            if i + BUILD_AHEAD < len(slices):
-                queued.append(ahead.submit(build, i + BUILD_AHEAD))
-            notes += tolerated_here
-            pay = frames["payments"].select("total_paid", "credit_debit", "resent_of_payment_id")
-            totals["payments"] += pay.height
-            totals["claims"] += frames["claims"].height
-            totals["lines"] += frames["service_lines"].height
-            # the checks run on a thread while slices are inserted and built, a batch of slices at a
-            # time (each pandera run has ~40 ms of fixed cost); their issue rows are inserted once
-            # ready, so loading never waits for them until the end
-            batch.append((V.narrow(frames), frames.pop("validation_issues")))
-            batch_segments += slices[i][1] - slices[i][0]
-            following = slices[i + 1][1] - slices[i + 1][0] if i + 1 < len(slices) else 0
-            # the last slice is checked alone: whatever is checked after it is built delays COMMIT
-            if batch_segments + following > CHECK_SEGMENTS or i >= len(slices) - 2:
-                checks.append((checker.submit(_check_batch, [b[0] for b in batch], file_id),
-                               pl.concat([b[1] for b in batch])))
-                batch, batch_segments = [], 0
-            for table in LOAD_ORDER[:-1]:
-                if table in small:
-                    small[table].append(frames.pop(table))
-                else:
-                    _insert(con, table, frames.pop(table))     # each wide frame is freed once loaded
-            fresh = pay.filter(pl.col("resent_of_payment_id").is_null())
-            if fresh.height:
-                totals["paid"] += Decimal(fresh.select(_signed(pl.col("total_paid")).sum()).item())
-            totals["resent"] += pay.height - fresh.height
-            del frames, pay, fresh
-        for table, frames_of_table in small.items():
-            if frames_of_table:
-                _insert(con, table, pl.concat(frames_of_table))
-        tolerated = prep.tolerated + notes
-        issues = [parser_issues for _, parser_issues in checks] + [pending.result() for pending, _ in checks]
-        issues.append(assign_ids_issues(file_issues(prep, tolerated), file_id, bases))
-        _insert(con, "validation_issues", pl.concat(issues))
+    with lookup:
+        try:
+            queued = [schedule.builder.submit(build, i) for i in range(min(plan.build_ahead, len(slices)))]
+            for i in range(len(slices)):
+                tolerated_here, frames = queued.pop(0).result()
+                if i + plan.build_ahead < len(slices):
+                    queued.append(schedule.builder.submit(build, i + plan.build_ahead))
+                notes += tolerated_here
+                pay = frames["payments"].select("total_paid", "credit_debit", "resent_of_payment_id")
+                totals["payments"] += pay.height
+                totals["claims"] += frames["claims"].height
+                totals["lines"] += frames["service_lines"].height
+                # the checks run on a thread while slices are inserted and built, a batch of slices at a
+                # time (each pandera run has ~40 ms of fixed cost); their issue rows are inserted once
+                # ready, so loading never waits for them until the end
+                batch.append((V.narrow(frames), frames.pop("validation_issues")))
+                batch_segments += slices[i][1] - slices[i][0]
+                following = slices[i + 1][1] - slices[i + 1][0] if i + 1 < len(slices) else 0
+                # the last slice is checked alone: whatever is checked after it is built delays COMMIT
+                if batch_segments + following > plan.check_segments or i >= len(slices) - 2:
+                    checks.append((schedule.checker.submit(_check_batch, [b[0] for b in batch], file_id),
+                                   pl.concat([b[1] for b in batch])))
+                    batch, batch_segments = [], 0
+                for table in LOAD_ORDER[:-1]:
+                    if table in small:
+                        small[table].append(frames.pop(table))
+                    else:
+                        _insert(con, table, frames.pop(table))     # each wide frame is freed once loaded
+                fresh = pay.filter(pl.col("resent_of_payment_id").is_null())
+                if fresh.height:
+                    totals["paid"] += Decimal(fresh.select(_signed(pl.col("total_paid")).sum()).item())
+                totals["resent"] += pay.height - fresh.height
+                del frames, pay, fresh
+            for table, frames_of_table in small.items():
+                if frames_of_table:
+                    _insert(con, table, pl.concat(frames_of_table))
+            tolerated = prep.tolerated + notes
+            issues = [parser_issues for _, parser_issues in checks] + [pending.result() for pending, _ in checks]
+            issues.append(assign_ids_issues(file_issues(prep, tolerated), file_id, bases))
+            _insert(con, "validation_issues", pl.concat(issues))
+        finally:
+            # on an error: builds not started are dropped, and the cursor is closed only once
+            # the builds and checks under way are over
+            for pending in queued:
+                pending.cancel()
+            wait(queued + [pending for pending, _ in checks])
     totals["paid"] = totals["paid"].quantize(Decimal("0.01"))
     totals["tolerated"] = tolerated
     return totals
@@ -358,46 +359,28 @@ def _next_file_id(con) -> int:
     return con.execute("SELECT nextval('era_file_id_seq')").fetchall()[0][0]
 
 
-@dataclass
-class ReadFile:
-    """One file read, hashed and checked for structure, before any database work."""
-
-    path: Path
-    size: int
-    sha256: str
-    prep: PreparedERA | None          # None when the file could not be read as an 835
-    error: Exception | None = None    # why not (X12Error, or an unexpected parser error)
-
-
-def read_file(path: str | os.PathLike | ScannedFile) -> ReadFile:
-    """Read, hash and scan one file (or take one already scanned), then check its structure
-    (envelopes, counts, segments outside transactions). No database work."""
-    got = path if isinstance(path, ScannedFile) else read_and_scan(path)
-    prep, error = None, got.error
-    if error is None:
-        try:
-            prep = prepare(got.scan, got.path)
-            got.scan.code = None     # only prepare reads the tag codes (prep.tid has what slices need)
-        except (MemoryError, KeyboardInterrupt):
-            raise
-        except Exception as exc:  # noqa: BLE001 - recorded with the file; the other files go on
-            error = exc
-    return ReadFile(path=got.path, size=got.size, sha256=got.sha256, prep=prep, error=error)
-
-
-def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | ReadFile, *,
-                run_id: int | None = None) -> FileOutcome:
+def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | PreparedFile, *,
+                run_id: int | None = None, plan: LoadPlan | None = None,
+                schedule: IngestSchedule | None = None) -> FileOutcome:
     """Load one file in one transaction and say what happened (never raises for a bad file).
 
-    ``path`` may be a :class:`ReadFile` already made by :func:`read_file` (see ``ingest_paths``)."""
+    ``path`` may be a :class:`PreparedFile` already read (see ``ingest_paths``). The work runs on
+    the threads of ``schedule``, or of a schedule made for this file with ``plan`` (the default
+    :class:`LoadPlan` when None); give one or the other."""
+    if schedule is None:
+        with IngestSchedule(plan) as made:
+            made.import_validation()
+            return ingest_file(con, path, run_id=run_id, schedule=made)
+    if plan is not None:
+        raise TypeError("ingest_file: give a plan or a schedule (which has its plan), not both")
     t0 = time.perf_counter()
-    got = path if isinstance(path, ReadFile) else read_file(path)
+    got = path if isinstance(path, PreparedFile) else schedule.read(path)
     path, sha, size = got.path, got.sha256, got.size
     out = FileOutcome(path=str(path), file_id=None, status="rejected", size_bytes=size, sha256=sha)
 
-    first = con.execute("SELECT file_id, path FROM era_files WHERE sha256 = ? AND status = 'loaded' "
-                        "ORDER BY file_id LIMIT 1", [sha]).fetchall()
-    first = first[0] if first else None
+    rows = con.execute("SELECT file_id, path FROM era_files WHERE sha256 = ? AND status = 'loaded' "
+                       "ORDER BY file_id LIMIT 1", [sha]).fetchall()
+    first = rows[0] if rows else None
     if first is not None:
         with transaction(con):
             out.file_id = _next_file_id(con)
@@ -411,9 +394,10 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | ReadFi
         if got.error is not None:
             raise got.error
         prep = got.prep
+        assert prep is not None          # prepare_file sets one of prep and error
         with bulk_load(con), transaction(con):
             out.file_id = file_id = _next_file_id(con)
-            load = _load_slices(con, prep, file_id)
+            load = _load_slices(con, prep, file_id, schedule)
             pairs = con.sql(read_sql("pipelines.ingest.sql", "reversal_pairs.sql"),
                             params={"file_id": file_id}).to_arrow_table()
             if pairs.num_rows:
@@ -461,56 +445,28 @@ def _record_rejection(con, out: FileOutcome, path, sha, size, run_id):
     out.paid = Decimal("0.00")
 
 
-class _ReadAhead:
-    """:func:`read_file` of each file in turn, on a thread: the first file as soon as this is made
-    (while the warehouse is opened), each next one while the current one loads when it is small
-    (at most READ_AHEAD_BYTES: two big files at once would double the peak memory for little gain)."""
-
-    def __init__(self, files: list[Path], first: Future | None = None):
-        self.files = files
-        self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
-        self.ahead = None
-        if first is not None:       # the first file's read and scan, already started by the caller
-            self.ahead = self.reader.submit(lambda: read_file(first.result()))
-        elif files:
-            self.ahead = self.reader.submit(read_file, files[0])
-
-    def __iter__(self):
-        try:
-            for i, f in enumerate(self.files):
-                got = self.ahead.result() if self.ahead is not None else read_file(f)
-                self.ahead = None
-                if i + 1 < len(self.files) and _size(self.files[i + 1]) <= READ_AHEAD_BYTES:
-                    self.ahead = self.reader.submit(read_file, self.files[i + 1])
-                yield got
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Stop (an error, Ctrl-C): do not wait for a read nobody will use."""
-        self.reader.shutdown(wait=False, cancel_futures=True)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0      # gone: read_file will say so when its turn comes
-
-
 def ingest_paths(paths, db_or_con, *, progress: Callable[[FileOutcome, int, int], None] | None = None,
-                 run_id: int | None = None, first: Future | None = None) -> IngestResult:
+                 run_id: int | None = None, plan: LoadPlan | None = None,
+                 schedule: IngestSchedule | None = None) -> IngestResult:
     """Load every 835 file named by ``paths`` (files, folders, globs) into the warehouse.
 
     ``db_or_con`` is a warehouse path or an open DuckDB connection (left open). ``progress``,
-    when given, is called after each file as ``progress(outcome, done, total)``. ``first`` may be
-    :func:`pipelines.ingest.read.start` of the first file, begun before this module was imported.
+    when given, is called after each file as ``progress(outcome, done, total)``. The work runs on
+    the threads of ``schedule`` (which may already be reading the first file: see
+    :meth:`IngestSchedule.start_reading`), or of one made for this call with ``plan`` (the default
+    :class:`LoadPlan` when None); give one or the other.
     """
+    if schedule is None:
+        with IngestSchedule(plan) as made:
+            return ingest_paths(paths, db_or_con, progress=progress, run_id=run_id, schedule=made)
+    if plan is not None:
+        raise TypeError("ingest_paths: give a plan or a schedule (which has its plan), not both")
     t0 = time.perf_counter()
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files = expand_paths(paths)
-    reads = _ReadAhead(files, first)   # the first file is read and scanned while the warehouse opens
+    schedule.import_validation()
+    reads = schedule.read_ahead(files)   # the first file is read and prepared while the warehouse opens
     own = not isinstance(db_or_con, duckdb.DuckDBPyConnection)
     try:
         con = connect(db_or_con) if own else db_or_con
@@ -520,7 +476,7 @@ def ingest_paths(paths, db_or_con, *, progress: Callable[[FileOutcome, int, int]
     result = IngestResult()
     try:
         for i, got in enumerate(reads, 1):
-            outcome = ingest_file(con, got, run_id=run_id)
+            outcome = ingest_file(con, got, run_id=run_id, schedule=schedule)
             result.files.append(outcome)
             if outcome.status == "rejected":
                 log.info("rejected %s: %s", got.path, outcome.reason)

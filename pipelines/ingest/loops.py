@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.ingest.envelope import PreparedERA
-from pipelines.ingest.segments import TID, _CLAIM_STOP_TID, _carry, _rows
+from pipelines.ingest.segments import _CLAIM_STOP_TID, TID, _carry, _rows
 
 _TABLE_TAGS = ("ST", "BPR", "TRN", "REF", "DTM", "N1", "N3", "N4", "LX", "CLP", "CAS", "NM1",
                "MIA", "MOA", "AMT", "QTY", "SVC", "LQ", "PLB")
@@ -38,6 +38,9 @@ def slice_parts(prep: PreparedERA, lo: int = 0, hi: int | None = None) -> dict[s
     # one stable sort groups the rows by tag, each group in segment order
     order = np.argsort(tid, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(tid, minlength=256))])
+    sc = prep.scan
+    if sc is None:
+        raise RuntimeError(f"{prep.path}: slice_parts after release_scan(): the file's segments are gone")
     parts = {}
     for t in _TABLE_TAGS:
         local = order[bounds[TID[t]]:bounds[TID[t] + 1]]
@@ -45,5 +48,5 @@ def slice_parts(prep: PreparedERA, lo: int = 0, hi: int | None = None) -> dict[s
             keys = {"txn": txn[local], "claim": claim[local], "line": line[local]}
             if t in ("LX", "CLP"):
                 keys["lx"] = lx[local]
-            parts[t] = _rows(prep.scan, local + lo, skip=len(t) + 1, **keys)   # text after "TAG*"
+            parts[t] = _rows(sc, local + lo, skip=len(t) + 1, **keys)   # text after "TAG*"
     return parts

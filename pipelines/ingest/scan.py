@@ -14,9 +14,10 @@ the delimiters, and the irregularities that were tolerated.
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class Segments:
     tolerated: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return self.frame.height
+        return 0 if self.frame is None else self.frame.height
 
 
 def _snippet(data: bytes, n: int = 20) -> str:
@@ -69,7 +70,7 @@ def _isa_delimiters(data: bytes, start: int, path) -> tuple[Delimiters, list[str
                        found=_snippet(data[start:]),
                        hint="The file is not a readable X12 interchange")
     pos = start + 3
-    seps = []
+    seps: list[int] = []
     for _ in range(16):
         pos = data.find(sep, pos)
         if pos < 0 or pos - start > 400:
@@ -151,11 +152,16 @@ class Scan:
     enveloped: bool
     starts: np.ndarray
     ends: np.ndarray
-    code: np.ndarray | None         # None once an ingest has made its tag ids (see ingest.read_file)
+    code: np.ndarray | None         # None after :meth:`release_codes`
     tolerated: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.starts)     # (the ingest frees ``code`` once its tag ids are made)
+        return len(self.starts)     # (``code`` may have been released)
+
+    def release_codes(self) -> None:
+        """Let go of the tag codes (4 bytes a segment): once ``envelope.prepare`` has made the tag
+        ids from them nothing reads them again, and an ingest frees them before building tables."""
+        self.code = None
 
     def texts(self, idx: np.ndarray | None = None, skip: int = 0) -> pl.Series:
         """The text of segments ``idx`` (ascending row numbers; all when None) as a polars Series,
@@ -166,8 +172,14 @@ class Scan:
         return _texts(self.data, starts, ends)
 
 
-def scan(data: bytes, path) -> Scan:
-    """Find the delimiters and every segment of an X12 file. Raises X12Error when it is not X12."""
+def scan(data: bytes, path, *, pool: Executor | None = None, chunk_bytes: int | None = None,
+         block_segments: int | None = None) -> Scan:
+    """Find the delimiters and every segment of an X12 file. Raises X12Error when it is not X12.
+
+    With ``pool`` (an executor with a free thread), the work is shared between that thread and this
+    one; ``chunk_bytes`` and ``block_segments`` size its pieces (:data:`SCAN_CHUNK_BYTES`,
+    :data:`BLOCK_SEGMENTS` by default). The ingest's schedule decides both
+    (``pipelines.ingest.schedule``); every choice finds the same segments."""
     tolerated: list[str] = []
     if data.startswith(BOM):
         data = data[len(BOM):]
@@ -190,7 +202,8 @@ def scan(data: bytes, path) -> Scan:
                        expected="'ISA' (or a bare 'ST' transaction)", found=_snippet(data[start:]),
                        hint="Only X12 835 remittance files can be ingested")
     data = _decode(data[start:], tolerated)
-    starts, ends, code, more = _locate(data, delims)
+    starts, ends, code, more = _locate(data, delims, pool, chunk_bytes or SCAN_CHUNK_BYTES,
+                                       block_segments or BLOCK_SEGMENTS)
     tolerated += more
     if len(code) == 0:
         raise X12Error(path, "no segments found", segment=1, expected="ISA ... IEA")
@@ -202,11 +215,12 @@ def tokenize(data: bytes, path) -> Segments:
     import polars as pl
 
     sc = scan(data, path)
-    names = {int(c): tag_name(int(c)) for c in np.unique(sc.code)}
+    code = sc.code if sc.code is not None else np.empty(0, dtype=np.int32)   # a fresh scan has its codes
+    names = {int(c): tag_name(int(c)) for c in np.unique(code)}
     tags = pl.Enum(sorted(set(names.values())))
     frame = pl.DataFrame({
         "seg_no": pl.int_range(1, len(sc) + 1, dtype=pl.Int32, eager=True),
-        "code": pl.Series(sc.code, dtype=pl.Int32),
+        "code": pl.Series(code, dtype=pl.Int32),
         "text": sc.texts(),
     }).with_columns(pl.col("code").replace_strict(list(names), list(names.values()), return_dtype=tags).alias("tag"))
     return Segments(sc.path, frame.select("seg_no", "code", "tag", "text"), sc.delimiters, sc.enveloped,
@@ -229,8 +243,8 @@ def tag_code(tag: str) -> int:
     return (b[0] << 16) | (b[1] << 8) | (b[2] if len(b) > 2 else 0)
 
 
-_SCAN_CHUNK = 1 << 22     # bytes compared at a time when finding terminators
-_BLOCK = 1 << 18          # segments trimmed and coded at a time
+SCAN_CHUNK_BYTES = 1 << 22   # bytes compared at a time when finding terminators
+BLOCK_SEGMENTS = 1 << 18     # segments trimmed and coded at a time
 
 
 def _byte_set(values: bytes) -> np.ndarray:
@@ -244,53 +258,52 @@ _WS_SET = _byte_set(b" \t\r\n\x00\x1a")
 _LEAD_SET = _byte_set(b" \t\r\n\x00\x1a~")     # ... and a stray '~' (files terminated by line breaks)
 
 
-def _terminators(arr: np.ndarray, value: int, pos_type, chunks: list[int]) -> list[np.ndarray]:
-    """Offsets of every byte equal to ``value`` in the ``_SCAN_CHUNK``-byte chunks starting at
+def _terminators(arr: np.ndarray, value: int, pos_type, chunk: int, chunks: range) -> list[np.ndarray]:
+    """Offsets of every byte equal to ``value`` in the ``chunk``-byte chunks starting at
     ``chunks``, one array per chunk. The comparison goes into one reused mask: a fresh file-sized
     temporary costs more in new memory pages than the comparison itself."""
-    mask = np.empty(min(len(arr), _SCAN_CHUNK), dtype=bool)
+    mask = np.empty(min(len(arr), chunk), dtype=bool)
     found = []
     for lo in chunks:
-        hi = min(len(arr), lo + _SCAN_CHUNK)
+        hi = min(len(arr), lo + chunk)
         np.equal(arr[lo:hi], value, out=mask[:hi - lo])
         found.append(np.flatnonzero(mask[:hi - lo]).astype(pos_type) + pos_type(lo))
     return found
 
 
-_PARALLEL_BYTES = 8 << 20   # files at least this big are scanned on two threads
-
-
-def _locate(data: bytes, delims: Delimiters):
+def _locate(data: bytes, delims: Delimiters, pool: Executor | None, chunk: int, block: int):
     """starts, ends, code of every non-empty segment (vectorized on the raw bytes) + notes.
 
-    Terminators are found a chunk of bytes at a time, then segments are trimmed and coded a block
-    at a time, in place. A big file's chunks and blocks are shared between two threads (numpy lets
-    go of the GIL in these loops): the scan is the one step before loading can start that nothing
-    else overlaps."""
+    Terminators are found a ``chunk`` of bytes at a time, then segments are trimmed and coded a
+    ``block`` at a time, in place. With ``pool``, the chunks and blocks are shared between its thread
+    and this one (numpy lets go of the GIL in these loops): the scan is the one step before loading
+    can start that nothing else overlaps."""
     arr = np.frombuffer(data, dtype=np.uint8)
     size = len(arr)
     pos_type = np.int32 if size < 2**31 - 64 else np.int64    # room for start + a tag's length
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        two = pool if size >= _PARALLEL_BYTES else None
 
-        def both(fn, items, *args):
-            """fn(*args, items) on two threads (first and second half of ``items``) or one."""
-            if two is None:
-                return [fn(*args, items)]
-            half = (len(items) + 1) // 2
-            second = two.submit(fn, *args, items[half:])
-            return [fn(*args, items[:half]), second.result()]
+    def both(fn: Callable[..., Any], items: range, *args: Any) -> list[Any]:
+        """fn(*args, items) on two threads (first and second half of ``items``) or one."""
+        if pool is None:
+            return [fn(*args, items)]
+        half = (len(items) + 1) // 2
+        second = pool.submit(fn, *args, items[half:])
+        try:
+            first = fn(*args, items[:half])
+        finally:
+            wait([second])      # never leave the other half running on these arrays
+        return [first, second.result()]
 
-        found = both(_terminators, range(0, size, _SCAN_CHUNK), arr, ord(delims.segment), pos_type)
-        ends = np.concatenate([a for part in found for a in part] + [np.array([size], dtype=pos_type)])
-        del found
-        starts = np.empty_like(ends)
-        starts[0] = 0
-        np.add(ends[:-1], 1, out=starts[1:])
-        code = np.empty(len(ends), dtype=np.int32)
-        tilde = delims.segment in "\r\n" and "~" not in (delims.element, delims.component)
-        stray = sum(both(_trim_and_code, range(0, len(ends), _BLOCK), arr, starts, ends, code,
-                         np.uint8(ord(delims.element)), tilde))
+    found = both(_terminators, range(0, size, chunk), arr, ord(delims.segment), pos_type, chunk)
+    ends = np.concatenate([a for part in found for a in part] + [np.array([size], dtype=pos_type)])
+    del found
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    np.add(ends[:-1], 1, out=starts[1:])
+    code = np.empty(len(ends), dtype=np.int32)
+    tilde = delims.segment in "\r\n" and "~" not in (delims.element, delims.component)
+    stray = sum(both(_trim_and_code, range(0, len(ends), block), arr, starts, ends, code,
+                     np.uint8(ord(delims.element)), tilde, block))
     empty = np.flatnonzero(starts >= ends)
     if len(empty) and empty[0] == len(ends) - len(empty):
         # only at the end (a line break after the last terminator, say): views, no copies
@@ -303,16 +316,16 @@ def _locate(data: bytes, delims: Delimiters):
     return starts, ends, code, tolerated
 
 
-def _trim_and_code(arr, starts, ends, code, sep, tilde, blocks) -> int:
-    """Trim and code the segments of the ``_BLOCK``-segment blocks starting at ``blocks``, in place
+def _trim_and_code(arr, starts, ends, code, sep, tilde, block, blocks) -> int:
+    """Trim and code the segments of the ``block``-segment blocks starting at ``blocks``, in place
     (temporaries a block long are reused; a dozen fresh arrays the size of the segment count cost
     more in new memory pages than the work). Returns how many stray '~' were skipped."""
     lead = _LEAD_SET if tilde else _WS_SET
     stray = 0
     for lo in blocks:
-        s, e = starts[lo:lo + _BLOCK], ends[lo:lo + _BLOCK]      # views
+        s, e = starts[lo:lo + block], ends[lo:lo + block]      # views
         stray += _trim(arr, s, e, lead, tilde)
-        _tag_codes(arr, s, e, sep, out=code[lo:lo + _BLOCK])
+        _tag_codes(arr, s, e, sep, out=code[lo:lo + block])
     return stray
 
 

@@ -1,7 +1,10 @@
 """835 segments -> one polars frame per warehouse table (pure, no database).
 
 Each table is a filter on segment tag + element split over the parts that
-:func:`pipelines.ingest.loops.slice_parts` cut, joined on the loop keys. Rows carry ordinal keys
+:func:`pipelines.ingest.loops.slice_parts` cut, joined on the loop keys. Which element goes to
+which column, as what type, and the frame's column order are declared once in
+:mod:`pipelines.ingest.mapping`; the builders here read it (``exprs`` for a segment's columns,
+``nulls`` when a file has none of that segment) and compute its derived columns. Rows carry ordinal keys
 (``payment_key`` = ST ordinal, ``claim_key`` = CLP ordinal, ``line_key`` = SVC ordinal, all
 1-based within the file); the loader turns them into ids. A file that cannot be read
 unambiguously raises :class:`pipelines.core.errors.X12Error`.
@@ -9,17 +12,24 @@ unambiguously raises :class:`pipelines.core.errors.X12Error`.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import cast
 
 import polars as pl
 
 from pipelines.core.errors import X12Error
-from pipelines.core.money import MONEY, QTY, RATE
+from pipelines.core.money import MONEY, QTY
 from pipelines.ingest.envelope import PreparedERA, _empty_issues, file_issues, prepare
 from pipelines.ingest.loops import slice_parts
-from pipelines.ingest.scan import scan
-from pipelines.ingest.segments import _composite, _date, _elements, _first, _list_of, _number, _sorted
+from pipelines.ingest.mapping import PARTY, columns, component, expr, exprs, field, fields, nulls
+from pipelines.ingest.scan import Delimiters, scan
+from pipelines.ingest.segments import _composite, _elements, _first, _join_dates, _number, _sorted
+
+__all__ = ["ParsedERA", "PreparedERA", "file_issues", "parse_835", "prepare", "slice_parts", "tables"]
+_P, _C, _S, _A, _B = "payments", "claims", "service_lines", "adjustments", "provider_adjustments"
+# header segments that belong to the header itself or to a party loop (1000A payer, 1000B payee)
+_HEADER_TAGS = ("N1", "N3", "N4", "REF", "DTM")
 
 @dataclass
 class ParsedERA:
@@ -44,24 +54,10 @@ class ParsedERA:
         return self.payments["total_paid"].sum() if self.payments.height else None
 
 
-def _join_dates(out: pl.DataFrame, dtm: pl.DataFrame | None, level: str, quals) -> pl.DataFrame:
-    """One date column per (DTM01 qualifier, name): the first such DTM of each claim / line
-    (``level`` = "claim" or "line"), joined on ``<level>_key``; all null when there is no DTM."""
-    key = f"{level}_key"
-    for qual, name in quals:
-        if dtm is None:
-            out = out.with_columns(pl.lit(None, pl.Date).alias(name))
-            continue
-        j = _first(dtm.filter(pl.col("e01") == qual), level).select(
-            pl.col(level).alias(key), _date("e02").alias(name))
-        out = out.join(j, on=key, how="left")
-    return out
-
-
 def _payments(parts, sep, path, isa, gs) -> pl.DataFrame:
     st = _elements(parts["ST"], sep, 3).select(
         pl.col("txn").alias("payment_key"), pl.col("seg_no").alias("segment_number"),
-        pl.col("e02").alias("transaction_control"), pl.col("e03").alias("st_version"))
+        *exprs(fields(_P, "ST", derived=False), None, path), pl.col("e03").alias("st_version"))
     st = st.join_asof(isa, left_on="segment_number", right_on="_isa_seg", strategy="backward") \
         .join_asof(gs, left_on="segment_number", right_on="_gs_seg", strategy="backward").with_columns(
         pl.coalesce("gs_version", "st_version").alias("x12_version")).drop("_isa_seg", "_gs_seg", "st_version", "gs_version")
@@ -81,61 +77,47 @@ def _payments(parts, sep, path, isa, gs) -> pl.DataFrame:
                        segment=int(missing["segment_number"][0]), expected="BPR after ST*835",
                        hint="An 835 without BPR carries no payment; ask the payer to resend")
     bpr = _elements(_first(bpr, "txn"), sep, 16)
-    bpr = bpr.select(
-        pl.col("txn").alias("payment_key"),
-        pl.col("e01").alias("handling_code"),
-        _number(bpr, "e02", MONEY, path, "BPR02 total payment").alias("total_paid"),
-        pl.col("e03").alias("credit_debit"), pl.col("e04").alias("payment_method"),
-        pl.col("e05").alias("payment_format"), _date("e16").alias("payment_date"))
+    bpr = bpr.select(pl.col("txn").alias("payment_key"), *exprs(fields(_P, "BPR"), bpr, path))
     out = st.join(bpr, on="payment_key", how="left")
     trn = header("TRN")
     if trn is not None:
-        trn = _elements(_first(trn, "txn"), sep, 4).select(
-            pl.col("txn").alias("payment_key"), pl.col("e01").alias("trace_type"),
-            pl.col("e02").alias("trace_number"), pl.col("e03").alias("originating_company_id"),
-            pl.col("e04").alias("originating_company_supplemental"))
-        out = out.join(trn, on="payment_key", how="left")
+        trn = _elements(_first(trn, "txn"), sep, 4)
+        out = out.join(trn.select(pl.col("txn").alias("payment_key"), *exprs(fields(_P, "TRN"), trn, path)),
+                       on="payment_key", how="left")
     else:
-        out = out.with_columns(*[pl.lit(None, pl.String).alias(c) for c in (
-            "trace_type", "trace_number", "originating_company_id", "originating_company_supplemental")])
+        out = out.with_columns(*nulls(fields(_P, "TRN")))
 
     # header party loops: forward-fill the N1 qualifier over header segments. Outside a claim
     # (claim key 0) these tags occur only in the header: after LX come TS3/TS2 and then CLP.
     frames = [parts[t].filter(pl.col("claim") == 0).select("seg_no", "txn", "text", pl.lit(t).alias("e00"))
-              for t in ("N1", "N3", "N4", "REF", "DTM") if t in parts]
+              for t in _HEADER_TAGS if t in parts]
     hdr = pl.concat(frames).sort("seg_no")
     hdr = _elements(hdr, sep, 5).with_columns(
         pl.when(pl.col("e00") == "N1").then(pl.col("e01")).forward_fill().over("txn").alias("party"))
 
-    def pick(tag, party, qual=None, cols=()):
+    def pick(tag, party, qual, cols):
+        """The first ``tag`` segment (with qualifier ``qual``) of the header or party loop, per payment."""
         df = hdr.filter((pl.col("e00") == tag) & (pl.col("party").fill_null("") == party))
         if qual is not None:
             df = df.filter(pl.col("e01") == qual)
-        return _first(df, "txn").select(pl.col("txn").alias("payment_key"),
-                                        *[pl.col(src).alias(dst) for src, dst in cols])
+        return _first(df, "txn").select(pl.col("txn").alias("payment_key"), *cols)
 
-    joins = [
-        pick("DTM", "", "405", [("e02", "_prod")]),
-        pick("REF", "", "EV", [("e02", "receiver_id")]),
-        pick("N1", "PR", None, [("e02", "payer_name"), ("e03", "payer_id_qualifier"), ("e04", "payer_n1_id")]),
-        pick("REF", "PR", "2U", [("e02", "payer_ref_2u")]),
-        pick("N3", "PR", None, [("e01", "payer_address")]),
-        pick("N4", "PR", None, [("e01", "payer_city"), ("e02", "payer_state"), ("e03", "payer_zip")]),
-        pick("N1", "PE", None, [("e02", "payee_name"), ("e03", "payee_id_qualifier"), ("e04", "payee_id")]),
-        pick("REF", "PE", "TJ", [("e02", "_payee_ref_tj")]),
-        pick("N3", "PE", None, [("e01", "payee_address")]),
-        pick("N4", "PE", None, [("e01", "payee_city"), ("e02", "payee_state"), ("e03", "payee_zip")]),
-    ]
+    # one pick per (segment, loop, qualifier) of the mapping; an N1's qualifier is its party
+    picks: dict[tuple, list] = {}
+    for f in fields(_P, derived=False):
+        if f.segment in _HEADER_TAGS and f.loop in PARTY:
+            picks.setdefault((f.segment, PARTY[f.loop], f.code if f.segment != "N1" and f.code else None), []).append(f)
+    joins = [pick(tag, party, qual, exprs(rows, None, path)) for (tag, party, qual), rows in picks.items()]
+    joins.append(pick("REF", "PE", "TJ", [pl.col("e02").alias("_payee_ref_tj")]))   # for payee_tin
     for j in joins:
         out = out.join(j, on="payment_key", how="left")
     out = out.with_columns(
-        _date("_prod").alias("production_date"),
         pl.coalesce("payer_ref_2u", "payer_n1_id", "originating_company_id").alias("payer_id"),
         pl.when(pl.col("payee_id_qualifier") == "XX").then(pl.col("payee_id")).alias("payee_npi"),
         pl.when(pl.col("payee_id_qualifier") == "FI").then(pl.col("payee_id"))
         .otherwise(pl.col("_payee_ref_tj")).alias("payee_tin"),
-    ).drop("_prod", "_payee_ref_tj")
-    return out
+    )
+    return out.select(columns(_P))
 
 
 def _claims(parts, sep, comp, path) -> pl.DataFrame:
@@ -145,16 +127,7 @@ def _claims(parts, sep, comp, path) -> pl.DataFrame:
     out = clp.select(
         pl.col("claim").alias("claim_key"), pl.col("txn").alias("payment_key"),
         pl.col("seg_no").alias("segment_number"), pl.col("lx"),
-        pl.col("e01").alias("patient_control_number"), pl.col("e02").alias("status_code"),
-        _number(clp, "e03", MONEY, path, "CLP03 claim charge").alias("charge"),
-        _number(clp, "e04", MONEY, path, "CLP04 claim payment").alias("paid"),
-        _number(clp, "e05", MONEY, path, "CLP05 patient responsibility").alias("patient_responsibility"),
-        pl.col("e06").alias("filing_indicator"), pl.col("e07").alias("payer_claim_number"),
-        pl.col("e08").alias("place_of_service"), pl.col("e09").alias("frequency_code"),
-        pl.col("e10").alias("patient_status"), pl.col("e11").alias("drg_code"),
-        _number(clp, "e12", RATE, path, "CLP12 DRG weight").alias("drg_weight"),
-        _number(clp, "e13", RATE, path, "CLP13 discharge fraction").alias("discharge_fraction"),
-        pl.col("e14").alias("yes_no_condition"),
+        *exprs(fields(_C, "CLP", derived=False), clp, path),
     )
     out = _sorted(out, "claim_key")
     if "LX" in parts:
@@ -164,7 +137,7 @@ def _claims(parts, sep, comp, path) -> pl.DataFrame:
             pl.when(pl.col("_lx_txn") == pl.col("payment_key")).then(pl.col("lx_number")).alias("lx_number")
         ).drop("_lx_txn")
     else:
-        out = out.with_columns(pl.lit(None, pl.String).alias("lx_number"))
+        out = out.with_columns(*nulls(fields(_C, "LX")))
     out = out.drop("lx")
 
     def claim_level(tag, n):
@@ -175,81 +148,67 @@ def _claims(parts, sep, comp, path) -> pl.DataFrame:
         return _sorted(_elements(df, sep, n), "claim") if df.height else None
 
     nm1 = claim_level("NM1", 9)
-    names = {
-        "QC": [("e03", "patient_last_name"), ("e04", "patient_first_name"), ("e05", "patient_middle_name"),
-               ("e08", "patient_id_qualifier"), ("e09", "patient_member_id")],
-        "IL": [("e03", "insured_last_name"), ("e04", "insured_first_name"), ("e09", "insured_member_id")],
-        "74": [("e03", "corrected_last_name"), ("e04", "corrected_first_name"), ("e09", "corrected_member_id")],
-        "82": [("e03", "rendering_provider_name"), ("e09", "rendering_provider_id"),
-               ("e08", "rendering_provider_qualifier")],
-        "TT": [("e03", "crossover_carrier_name"), ("e09", "crossover_carrier_id")],
-    }
-    for qual, cols in names.items():
+    names: dict[str, list] = {}          # NM1 qualifier -> its columns, in mapping order
+    for f in fields(_C, "NM1"):
+        names.setdefault(f.code, []).append(f)
+    for qual, rows in names.items():
         if nm1 is not None:
             j = _first(nm1.filter(pl.col("e01") == qual), "claim").select(
-                pl.col("claim").alias("claim_key"), *[pl.col(s).alias(d) for s, d in cols])
+                pl.col("claim").alias("claim_key"), *exprs(rows, None, path))
             out = out.join(j, on="claim_key", how="left")
         else:
-            out = out.with_columns(*[pl.lit(None, pl.String).alias(d) for _, d in cols])
+            out = out.with_columns(*nulls(rows))
 
     mia = claim_level("MIA", 24)
     if mia is not None:
-        j = _first(mia, "claim").select(
-            pl.col("claim").alias("claim_key"),
-            _list_of(["e05", "e20", "e21", "e22", "e23"]).alias("mia_remarks"))
-        out = out.join(j, on="claim_key", how="left")
+        j = _first(mia, "claim")
+        out = out.join(j.select(pl.col("claim").alias("claim_key"), *exprs(fields(_C, "MIA"), j, path)),
+                       on="claim_key", how="left")
     else:
-        out = out.with_columns(pl.lit(None, pl.List(pl.String)).alias("mia_remarks"))
+        out = out.with_columns(*nulls(fields(_C, "MIA")))
     moa = claim_level("MOA", 9)
     if moa is not None:
         j = _first(moa, "claim")
-        j = j.select(
-            pl.col("claim").alias("claim_key"),
-            _list_of(["e03", "e04", "e05", "e06", "e07"]).alias("moa_remarks"),
-            _number(j, "e01", RATE, path, "MOA01 reimbursement rate").alias("moa_reimbursement_rate"),
-            _number(j, "e02", MONEY, path, "MOA02 HCPCS payable amount").alias("moa_payable_amount"))
-        out = out.join(j, on="claim_key", how="left")
+        out = out.join(j.select(pl.col("claim").alias("claim_key"), *exprs(fields(_C, "MOA"), j, path)),
+                       on="claim_key", how="left")
     else:
-        out = out.with_columns(pl.lit(None, pl.List(pl.String)).alias("moa_remarks"),
-                               pl.lit(None, RATE).alias("moa_reimbursement_rate"),
-                               pl.lit(None, MONEY).alias("moa_payable_amount"))
+        out = out.with_columns(*nulls(fields(_C, "MOA")))
 
-    out = _join_dates(out, claim_level("DTM", 2), "claim",
-                      (("232", "statement_from"), ("233", "statement_to"), ("050", "received_date")))
+    out = _join_dates(out, claim_level("DTM", 2), "claim", [(f.code, f.column) for f in fields(_C, "DTM")])
 
     amt = claim_level("AMT", 2)
+    by_qual, others = fields(_C, "AMT", derived=False), field(_C, "other_amounts")
     if amt is not None:
-        amt = amt.with_columns(_number(amt, "e02", MONEY, path, "claim AMT02 amount").alias("amount"))
-        for qual, name in (("AU", "coverage_amount"), ("I", "interest_amount")):
-            j = _first(amt.filter(pl.col("e01") == qual), "claim").select(
-                pl.col("claim").alias("claim_key"), pl.col("amount").alias(name))
+        amt = amt.with_columns(_number(amt, "e02", MONEY, path, others.label()).alias("amount"))
+        for f in by_qual:
+            j = _first(amt.filter(pl.col("e01") == f.code), "claim").select(
+                pl.col("claim").alias("claim_key"), pl.col("amount").alias(f.column))
             out = out.join(j, on="claim_key", how="left")
-        j = amt.filter(~pl.col("e01").is_in(["AU", "I"])).group_by("claim", maintain_order=True).agg(
-            (pl.col("e01") + "=" + pl.col("e02")).alias("other_amounts")).rename({"claim": "claim_key"}).pipe(_sorted, "claim_key")
+        j = amt.filter(~pl.col("e01").is_in([f.code for f in by_qual])).group_by("claim", maintain_order=True).agg(
+            (pl.col("e01") + "=" + pl.col("e02")).alias(others.column)).rename({"claim": "claim_key"}).pipe(_sorted, "claim_key")
         out = out.join(j, on="claim_key", how="left")
     else:
-        out = out.with_columns(pl.lit(None, MONEY).alias("coverage_amount"),
-                               pl.lit(None, MONEY).alias("interest_amount"),
-                               pl.lit(None, pl.List(pl.String)).alias("other_amounts"))
+        out = out.with_columns(*nulls(fields(_C, "AMT")))
     qty = claim_level("QTY", 2)
+    quantities = field(_C, "quantities")
     if qty is not None:
-        _number(qty, "e02", QTY, path, "claim QTY02 quantity")
-        j = qty.group_by("claim", maintain_order=True).agg((pl.col("e01") + "=" + pl.col("e02")).alias("quantities")) \
+        _number(qty, "e02", QTY, path, quantities.label())
+        j = qty.group_by("claim", maintain_order=True).agg((pl.col("e01") + "=" + pl.col("e02")).alias(quantities.column)) \
             .rename({"claim": "claim_key"}).pipe(_sorted, "claim_key")
         out = out.join(j, on="claim_key", how="left")
     else:
-        out = out.with_columns(pl.lit(None, pl.List(pl.String)).alias("quantities"))
+        out = out.with_columns(*nulls([quantities]))
     ref = claim_level("REF", 2)
     if ref is not None:
+        original = field(_C, "original_reference")
         j = ref.group_by("claim", maintain_order=True).agg(
             (pl.col("e01") + ":" + pl.col("e02").fill_null("")).alias("refs"),
-            pl.col("e02").filter(pl.col("e01") == "F8").first().alias("original_reference"),
+            pl.col("e02").filter(pl.col("e01") == original.code).first().alias(original.column),
         ).rename({"claim": "claim_key"}).pipe(_sorted, "claim_key")
         out = out.join(j, on="claim_key", how="left")
     else:
-        out = out.with_columns(pl.lit(None, pl.List(pl.String)).alias("refs"),
-                               pl.lit(None, pl.String).alias("original_reference"))
-    return out
+        out = out.with_columns(*nulls(fields(_C, "REF")))
+    return out.select(columns(_C))
 
 
 def _service_lines(parts, sep, comp, path, tolerated: list[str]) -> pl.DataFrame:
@@ -267,8 +226,8 @@ def _service_lines(parts, sep, comp, path, tolerated: list[str]) -> pl.DataFrame
             svc = svc.with_columns(
                 fix.then(pl.col("e01").str.replace_all(alt[0], comp, literal=True)).otherwise(pl.col("e01")).alias("e01"),
                 fix.then(pl.col("e06").str.replace_all(alt[0], comp, literal=True)).otherwise(pl.col("e06")).alias("e06"))
-    proc = ["qualifier", "procedure_code", "modifier_1", "modifier_2", "modifier_3", "modifier_4", "description"]
-    orig = ["original_qualifier", "original_procedure_code", "_om1", "_om2", "_om3", "_om4", "_odesc"]
+    proc, orig = list(component(_S, "SVC01", 7)), list(component(_S, "SVC06", 7))
+    internal = [c for c in orig if c.startswith("_")]     # SVC06-3..7: only original_modifiers keeps them
     svc = _composite(svc, "e01", comp, proc)
     if svc.get_column("e06").null_count() < svc.height:     # SVC06 is sent only for recoded lines
         svc = _composite(svc, "e06", comp, orig)
@@ -278,21 +237,14 @@ def _service_lines(parts, sep, comp, path, tolerated: list[str]) -> pl.DataFrame
     out = svc.select(
         pl.col("line").alias("line_key"), pl.col("claim").alias("claim_key"), pl.col("txn").alias("payment_key"),
         pl.col("seg_no").alias("segment_number"),
-        *[pl.col(c) for c in proc],
-        _number(svc, "e02", MONEY, path, "SVC02 line charge").alias("charge"),
-        _number(svc, "e03", MONEY, path, "SVC03 line payment").alias("paid"),
-        pl.col("e04").alias("revenue_code"),
-        _number(svc, "e05", QTY, path, "SVC05 units").fill_null(pl.lit(1, QTY)).alias("units"),
+        *exprs(fields(_S, "SVC", derived=False), svc, path),
         pl.col("e06").str.replace_all(comp, ":", literal=True).alias("original_composite"),
-        *[pl.col(c) for c in orig],
-        _number(svc, "e07", QTY, path, "SVC07 original units").alias("original_units"),
-        pl.col("line"), pl.col("claim"),
+        *internal, pl.col("line"), pl.col("claim"),
     ).with_columns(
-        _list_of(["modifier_1", "modifier_2", "modifier_3", "modifier_4"]).alias("modifiers"),
-        _list_of(["_om1", "_om2", "_om3", "_om4"]).alias("original_modifiers"),
+        *[expr(f, svc, path) for f in fields(_S, "SVC") if f.type == "list"],   # modifiers, original_modifiers
         (pl.col("line") - pl.when(first_line).then(pl.col("line")).forward_fill() + 1)
         .cast(pl.Int32).alias("line_number"),
-    ).drop("_om1", "_om2", "_om3", "_om4", "_odesc", "line", "claim")
+    ).drop(*internal, "line", "claim")
     out = _sorted(out, "line_key", "claim_key")
 
     def line_level(tag, n):
@@ -307,29 +259,27 @@ def _service_lines(parts, sep, comp, path, tolerated: list[str]) -> pl.DataFrame
     # Most lines have one of each, so the list is grouped over the few other rows only.
     amt = line_level("AMT", 2)
     if amt is not None:
-        amt = amt.with_columns(_number(amt, "e02", MONEY, path, "line AMT02 amount").alias("amount"))
-        out = _first_and_others(out, amt, "B6", pl.col("amount").alias("allowed"),
+        allowed = field(_S, "allowed")
+        amt = amt.with_columns(_number(amt, "e02", MONEY, path, allowed.label()).alias("amount"))
+        out = _first_and_others(out, amt, allowed.code, pl.col("amount").alias(allowed.column),
                                 (pl.col("e01") + "=" + pl.col("e02")).alias("other_amounts"))
     else:
-        out = out.with_columns(pl.lit(None, MONEY).alias("allowed"),
-                               pl.lit(None, pl.List(pl.String)).alias("other_amounts"))
+        out = out.with_columns(*nulls(fields(_S, "AMT")))
     ref = line_level("REF", 2)
     if ref is not None:
-        out = _first_and_others(out, ref, "6R", pl.col("e02").alias("line_control_number"),
+        control = field(_S, "line_control_number")
+        out = _first_and_others(out, ref, control.code, pl.col("e02").alias(control.column),
                                 (pl.col("e01") + ":" + pl.col("e02").fill_null("")).alias("refs"))
     else:
-        out = out.with_columns(pl.lit(None, pl.String).alias("line_control_number"),
-                               pl.lit(None, pl.List(pl.String)).alias("refs"))
+        out = out.with_columns(*nulls(fields(_S, "REF")))
     lq = line_level("LQ", 2)
     if lq is not None:
         j = lq.group_by("line", maintain_order=True).agg(
-            pl.col("e02").filter(pl.col("e01") == "HE").alias("remark_codes"),
-            pl.col("e02").filter(pl.col("e01") == "RX").alias("ncpdp_reject_codes"),
+            *[pl.col("e02").filter(pl.col("e01") == f.code).alias(f.column) for f in fields(_S, "LQ")],
         ).rename({"line": "line_key"}).pipe(_sorted, "line_key")
         out = out.join(j, on="line_key", how="left")
     else:
-        out = out.with_columns(pl.lit(None, pl.List(pl.String)).alias("remark_codes"),
-                               pl.lit(None, pl.List(pl.String)).alias("ncpdp_reject_codes"))
+        out = out.with_columns(*nulls(fields(_S, "LQ")))
     return out
 
 
@@ -356,7 +306,7 @@ def _service_dates(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("_d472").is_not_null()).then(pl.lit("472"))
         .when(pl.col("_d150").is_not_null()).then(pl.lit("150"))
         .when(pl.col("_cf").is_not_null()).then(pl.lit("claim")).alias("service_date_source"),
-    ).drop("_d472", "_d150", "_d151", "_cf", "_ct")
+    ).select(columns(_S))
 
 
 def _adjustments(parts, sep, path) -> pl.DataFrame:
@@ -364,9 +314,10 @@ def _adjustments(parts, sep, path) -> pl.DataFrame:
         return pl.DataFrame()
     cas = parts.pop("CAS").filter(pl.col("claim") > 0)
     cas = _elements(cas, sep, 19)
+    triplet = fields(_A, "CAS", derived=False)      # group_code, reason_code, amount, quantity
     pieces = []
     for i in range(6):
-        r, a, q = (f"e{2 + 3 * i:02d}", f"e{3 + 3 * i:02d}", f"e{4 + 3 * i:02d}")
+        r, a, q = (f.split_column(i) for f in triplet[1:])
         if r not in cas.columns:
             continue
         part = cas.select("txn", "claim", "line", "seg_no", "e01", r, a, q).filter(
@@ -377,15 +328,13 @@ def _adjustments(parts, sep, path) -> pl.DataFrame:
             pl.col("txn").alias("payment_key"), pl.col("claim").alias("claim_key"),
             pl.when(pl.col("line") > 0).then(pl.col("line")).alias("line_key"),
             pl.col("seg_no").alias("segment_number"), pl.lit(i + 1, pl.Int32).alias("triplet_index"),
-            pl.col("e01").alias("group_code"), pl.col(r).alias("reason_code"),
-            _number(part, a, MONEY, path, f"CAS{3 + 3 * i:02d} adjustment amount").alias("amount"),
-            _number(part, q, QTY, path, f"CAS{4 + 3 * i:02d} adjustment quantity").alias("quantity"),
+            *exprs(triplet, part, path, i),
         ))
     out = pl.concat(pieces)   # triplet 1 of every CAS, then triplet 2, ...: order by segment_number, triplet_index
     bad = out.filter(pl.col("group_code").is_null() | pl.col("reason_code").is_null() | pl.col("amount").is_null())
     if bad.height:
         raise X12Error(path, "CAS adjustment without group code, reason code or amount",
-                       segment=int(bad["segment_number"].min()),
+                       segment=int(bad.select(pl.col("segment_number").min()).item()),
                        expected="CAS*group*reason*amount[*quantity] (up to 6 reason/amount/quantity triplets)")
     return out
 
@@ -394,19 +343,18 @@ def _provider_adjustments(parts, sep, comp, path) -> pl.DataFrame:
     if "PLB" not in parts:
         return pl.DataFrame()
     plb = _elements(parts.pop("PLB"), sep, 14)
+    pair = fields(_B, "PLB", derived=False)   # provider_id, fiscal_period_date, reason_code, reference_id, amount
+    reason, amount = field(_B, "reason_code"), field(_B, "amount")
     pieces = []
     for i in range(6):
-        r, a = f"e{3 + 2 * i:02d}", f"e{4 + 2 * i:02d}"
+        r, a = reason.split_column(i), amount.split_column(i)
         part = plb.filter(pl.col(r).is_not_null() | pl.col(a).is_not_null())
         if part.height == 0:
             continue
-        part = _composite(part, r, comp, ["reason_code", "reference_id"])
+        part = _composite(part, r, comp, list(component(_B, "PLB03", 2)))
         pieces.append(part.select(
             pl.col("txn").alias("payment_key"), pl.col("seg_no").alias("segment_number"),
-            pl.lit(i + 1, pl.Int32).alias("pair_index"), pl.col("e01").alias("provider_id"),
-            _date("e02").alias("fiscal_period_date"),
-            pl.col("reason_code"), pl.col("reference_id"),
-            _number(part, a, MONEY, path, f"PLB{4 + 2 * i:02d} adjustment amount").alias("amount"),
+            pl.lit(i + 1, pl.Int32).alias("pair_index"), *exprs(pair, part, path, i),
         ))
     out = pl.concat(pieces).sort("segment_number", "pair_index")
     bad = out.filter(pl.col("reason_code").is_null() | pl.col("amount").is_null())
@@ -417,37 +365,41 @@ def _provider_adjustments(parts, sep, comp, path) -> pl.DataFrame:
 
 
 def tables(prep: PreparedERA, lo: int = 0, hi: int | None = None,
-           parts: dict[str, pl.DataFrame] | None = None) -> ParsedERA:
+           parts: dict[str, pl.DataFrame] | None = None, pool: Executor | None = None) -> ParsedERA:
     """The table frames of segment rows [lo, hi) (whole transactions), keys file-wide.
 
     ``parts`` (from ``slice_parts``) may be given so the caller can free ``prep.scan`` first.
+    ``pool`` (the ingest schedule's one-thread ``lines`` executor) builds the service lines while
+    this thread builds claims and adjustments; without it the tables are built one after another.
     ``issues`` of the result is empty and ``tolerated`` holds only what this slice noticed;
     file-level findings stay in ``prep``.
     """
     hi = prep.segments if hi is None else hi
-    path, sep, comp = prep.path, prep.delimiters.element, prep.delimiters.component
+    delimiters = cast(Delimiters, prep.delimiters)     # PreparedERA declares it as object
+    path, sep, comp = prep.path, delimiters.element, delimiters.component
     if parts is None:
         parts = slice_parts(prep, lo, hi)
     payments = _payments(parts, sep, path, prep.isa, prep.gs)
     for t in ("ST", "BPR", "TRN", "N1", "N3", "N4"):
         parts.pop(t, None)
     # split the parts shared by claim and line loops, so each builder owns (and frees) its inputs
-    claim_parts = {t: parts.pop(t) for t in ("CLP", "LX", "NM1", "MIA", "MOA", "QTY") if t in parts}
-    line_parts = {t: parts.pop(t) for t in ("SVC", "LQ") if t in parts}
+    claim_parts: dict[str, pl.DataFrame] = {t: parts.pop(t) for t in ("CLP", "LX", "NM1", "MIA", "MOA", "QTY")
+                                            if t in parts}
+    line_parts: dict[str, pl.DataFrame] = {t: parts.pop(t) for t in ("SVC", "LQ") if t in parts}
     for t in ("DTM", "REF", "AMT"):
         df = parts.pop(t, None)
         if df is not None:
             claim_parts[t] = df.filter((pl.col("claim") > 0) & (pl.col("line") == 0))
             line_parts[t] = df.filter(pl.col("line") > 0)
             del df
-    # the tables are independent: build them on threads (polars releases the GIL while it works)
+    # the tables are independent: with a pool, service lines are built on its thread beside the
+    # rest (polars releases the GIL while it works); two builders at a time bounds memory
     notes: list[str] = []
-    with ThreadPoolExecutor(max_workers=1) as pool:     # two builders at a time bounds memory
-        f_lines = pool.submit(_service_lines, line_parts, sep, comp, path, notes)
-        adjustments = _adjustments(parts, sep, path)
-        plb = _provider_adjustments(parts, sep, comp, path)
-        claims = _claims(claim_parts, sep, comp, path)
-        lines = f_lines.result()
+    f_lines = pool.submit(_service_lines, line_parts, sep, comp, path, notes) if pool is not None else None
+    adjustments = _adjustments(parts, sep, path)
+    plb = _provider_adjustments(parts, sep, comp, path)
+    claims = _claims(claim_parts, sep, comp, path)
+    lines = f_lines.result() if f_lines is not None else _service_lines(line_parts, sep, comp, path, notes)
     del parts
     lines = _service_dates(lines, claims)
     return ParsedERA(
@@ -461,7 +413,7 @@ def parse_835(data: bytes, path) -> ParsedERA:
     """Parse one 835 file's bytes into frames (pure: no database). Raises X12Error when broken."""
     prep = prepare(scan(data, path), path)
     parts = slice_parts(prep)
-    prep.scan = None
+    prep.release_scan()
     out = tables(prep, parts=parts)
     tolerated = prep.tolerated + out.tolerated
     out.transactions, out.segments, out.tolerated = prep.info["transactions"], prep.segments, tolerated

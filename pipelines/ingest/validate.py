@@ -1,7 +1,9 @@
 """pandera DataFrameModels for every ingest table, and the three 835 balancing rules.
 
 Each model is the single statement of its table's shape (column names, types, nullability,
-code sets); ``pipelines/core/ddl/ingest.sql`` holds the same columns for DuckDB.
+code sets); ``pipelines/core/ddl/ingest.sql`` holds the same columns for DuckDB, and
+``tests/test_ddl_models.py`` checks that the two agree and that the 835 mapping
+(:mod:`pipelines.ingest.mapping`) fills exactly these columns, apart from the ids the loader adds.
 ``conform`` casts a frame to its model's columns, ``validate_tables`` runs every model
 lazily and turns each failed row into a ``validation_issues`` row (the file still loads:
 payers do send such files). Type or required-column failures are loader bugs and raise.
@@ -16,13 +18,22 @@ Balancing rules (dataframe-level checks, amounts exact as DECIMAL):
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import pandera.polars as pa
 import polars as pl
 from pandera.engines import polars_engine as pe
 from pandera.errors import SchemaErrors
 
-MONEY = pl.Decimal(14, 2)
+from pipelines.core.money import (
+    MONEY,
+    MONEY_PRECISION,
+    MONEY_SCALE,
+    QTY_PRECISION,
+    QTY_SCALE,
+    RATE_PRECISION,
+    RATE_SCALE,
+)
 
 GROUP_CODES = ["CO", "PR", "OA", "PI", "CR"]
 CLAIM_STATUS_CODES = ["1", "2", "3", "4", "5", "10", "13", "15", "16", "17", "19", "20", "21", "22", "23",
@@ -34,22 +45,22 @@ FILE_STATUSES = ["loaded", "duplicate", "rejected"]
 
 
 def _money(**kw):
-    return pa.Field(dtype_kwargs={"precision": 14, "scale": 2}, **kw)
+    return pa.Field(dtype_kwargs={"precision": MONEY_PRECISION, "scale": MONEY_SCALE}, **kw)
 
 
 def _qty(**kw):
-    return pa.Field(dtype_kwargs={"precision": 12, "scale": 3}, **kw)
+    return pa.Field(dtype_kwargs={"precision": QTY_PRECISION, "scale": QTY_SCALE}, **kw)
 
 
 def _rate(**kw):
-    return pa.Field(dtype_kwargs={"precision": 12, "scale": 4}, **kw)
+    return pa.Field(dtype_kwargs={"precision": RATE_PRECISION, "scale": RATE_SCALE}, **kw)
 
 
 def _list(**kw):
     return pa.Field(dtype_kwargs={"inner": pl.String}, nullable=True, **kw)
 
 
-N = {"nullable": True}
+N: dict[str, Any] = {"nullable": True}   # typed Any so mypy accepts pa.Field(**N)
 
 
 class _Base(pa.DataFrameModel):
@@ -462,10 +473,10 @@ def balancing_issues(frames: dict[str, pl.DataFrame], file_id: int) -> pl.DataFr
                           pl.col("charge") - pl.col("paid"), pl.col("cas_total"), file_id,
                           ("payment_id", "claim_id", "line_id"), "SVC02 - SVC03 differs from the sum of the line's CAS"),
     ]
-    parts = [p for p in parts if p is not None and p.height]
-    if not parts:
+    found = [p for p in parts if p is not None and p.height]
+    if not found:
         return conform(pl.DataFrame(), ValidationIssues)
-    return conform(pl.concat(parts, how="vertical_relaxed"), ValidationIssues)
+    return conform(pl.concat(found, how="vertical_relaxed"), ValidationIssues)
 
 
 def validate_tables(frames: dict[str, pl.DataFrame], file_id: int) -> pl.DataFrame:

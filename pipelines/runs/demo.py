@@ -27,6 +27,7 @@ import polars as pl
 
 from pipelines.core.config import Settings
 from pipelines.core.errors import UnderpayError
+from pipelines.core.money import MONEY
 from pipelines.core.warehouse import connect
 
 ROOT = Path(__file__).resolve().parents[2]   # the checkout: pipelines/runs/demo.py
@@ -81,28 +82,30 @@ class DemoResult:
 
 
 def cms_mirror(explicit: str | os.PathLike | None = None) -> Path | None:
-    """The local CMS mirror: the flag, $UNDERPAY_CMS_MIRROR, or ../shared/cms by the project or cwd."""
-    candidates = [explicit, os.environ.get("UNDERPAY_CMS_MIRROR"),
-                  ROOT.parent / "shared" / "cms", Path.cwd().parent / "shared" / "cms"]
-    for cand in candidates:
-        if cand and (Path(cand) / str(DEMO_YEAR)).is_dir():
-            return Path(cand)
-    if explicit:
-        raise UnderpayError(f"{explicit}: no {DEMO_YEAR}/ folder of CMS files there; "
-                            "point --cms-mirror at the folder that holds 2025/")
-    return None
+    """The local CMS mirror: the flag, $UNDERPAY_CMS_MIRROR, or ../shared/cms by the project or cwd.
 
-
-def import_fee_schedule(con, mirror: Path | None, cache_dir: Path) -> list:
-    """Import every 2025 MPFS release (from the mirror, else cms.gov) in release order.
-
-    fee_schedules.download fetches and verifies the files; import_release checks each file's
-    shape (pandera) as it loads it, one transaction per release.
+    The look-up is fee_schedules.download.local_mirror, the one the tests use too.
     """
-    from fee_schedules.download import download, release_folders
+    from fee_schedules.download import DownloadError, local_mirror
+
+    try:
+        return local_mirror(DEMO_YEAR, explicit)
+    except DownloadError as exc:
+        raise UnderpayError(f"{explicit}: no {DEMO_YEAR}/ folder of CMS files there; "
+                            "point --cms-mirror at the folder that holds 2025/") from exc
+
+
+def import_fee_schedule(con, mirror: Path | None, cache_dir: Path | None = None) -> list:
+    """Import every 2025 MPFS release in release order, from where fee_schedules.download.find_release finds it.
+
+    find_release reads a local mirror in place, else the cache (``cache_dir``, default the user's
+    download cache), else downloads from cms.gov once (failing fast when offline); import_release
+    checks each file's shape (pandera) as it loads it, one transaction per release.
+    """
+    from fee_schedules.download import find_release, release_folders
     from fee_schedules.importer import import_release
 
-    year_dir = Path(download(DEMO_YEAR, mirror=mirror, cache_dir=cache_dir))
+    year_dir = find_release(DEMO_YEAR, mirror, cache_dir=cache_dir)
     return [import_release(con, folder, DEMO_YEAR) for folder in release_folders(year_dir)]
 
 
@@ -141,7 +144,7 @@ def run_demo(out_dir: str | os.PathLike = "demo-output", *, claims_per_month: in
     copy_contracts(settings.contracts)
     con = connect(settings.warehouse)
     try:
-        import_fee_schedule(con, cms_mirror(mirror), out / "cms")
+        import_fee_schedule(con, cms_mirror(mirror))
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -233,7 +236,7 @@ def contract_prices(settings: Settings, payers, codes: list[tuple[str, str]]) ->
     if got.is_empty():
         raise UnderpayError("demo: the example contracts priced none of the demo codes; "
                             "check contracts/examples/ against the demo payers")
-    return got.with_columns(pl.col("unit_allowed").cast(pl.Decimal(14, 2)))
+    return got.with_columns(pl.col("unit_allowed").cast(MONEY))
 
 
 # Probe results: the contract price and method of each probe line the contracts price.
@@ -262,7 +265,7 @@ def _insert_probe(con, payers, codes: list[tuple[str, str]]) -> pl.DataFrame:
                                  "billed_high": billed_high,
                                  "charge": HIGH_CHARGE if billed_high else chargemaster})
     # negative ids: never collide with the ids the loader gives (they count up from 1)
-    probe = pl.DataFrame(rows, schema_overrides={"charge": pl.Decimal(14, 2)}).with_row_index(
+    probe = pl.DataFrame(rows, schema_overrides={"charge": MONEY}).with_row_index(
         "line_id", offset=1).with_columns(
         -pl.col("line_id").cast(pl.Int64),
         -pl.col("line_id").cast(pl.Int64).alias("claim_id"),

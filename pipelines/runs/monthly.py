@@ -1,11 +1,13 @@
 """The monthly run: recompute one payment month's variances, write its review and exports.
 
-``run_monthly`` (``underpay run --month YYYY-MM``) = ``run_month`` under the warehouse lock,
-recorded in ``runs``; ``run_month`` = ``compare_month`` + ``render_month``. The nightly run
-uses ``compare_months`` (one pass when cheaper) and ``render_months`` (worker processes) for
-the months it touched. The month is the payment month (BPR16), as in ``underpay compare``.
-Output goes to ``<reports>/YYYY-MM/``: the monthly review HTML and the worklist / per-code
-exports (CSV, XLSX), all created owner-only by the reports package.
+``run_monthly`` (``underpay run --month YYYY-MM``) is the one entry point: under the warehouse
+lock and recorded in ``runs``, it calls ``compare_month`` then ``render_month``. The nightly run
+uses the same steps for several months: ``compare_months`` (one pass when cheaper) and
+``render_months`` (worker processes). The month is the payment month (BPR16), as in
+``underpay compare``, and a :class:`~pipelines.core.months.Month` throughout (``run_monthly``
+also takes ``'YYYY-MM'`` or a date from a library caller). Output goes to ``<reports>/YYYY-MM/``:
+the monthly review HTML and the worklist / per-code exports (CSV, XLSX), all created
+owner-only by the reports package.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.core.months import parse_month
 from pipelines.core.config import Settings
 from pipelines.core.errors import UnderpayError
-from pipelines.core.warehouse import connect
+from pipelines.core.lock import run_lock
+from pipelines.core.months import Month
 from pipelines.core.sql import read_sql
+from pipelines.core.warehouse import connect
+from pipelines.runs.records import RunCounts, finish_run, start_run, update_run
 
 
 @dataclass
@@ -56,19 +60,16 @@ class MonthResult:
                 f"no contract {self.no_contract_lines:,}, not priced {self.not_priced_lines:,}")
 
 
-def previous_month(today: date | None = None) -> str:
-    today = today or date.today()
-    first = date(today.year, today.month, 1)
-    prev = date(first.year - 1, 12, 1) if first.month == 1 else date(first.year, first.month - 1, 1)
-    return prev.strftime("%Y-%m")
+def previous_month(today: date | None = None) -> Month:
+    """The calendar month before ``today``'s (``underpay run``'s default)."""
+    return Month.of(today or date.today()).add(-1)
 
 
-def month_summary(con: duckdb.DuckDBPyConnection, month: str) -> MonthResult:
-    start = parse_month(month)
-    cur = con.execute(read_sql("pipelines.runs.sql", "month_summary.sql"), {"month_start": start})
+def month_summary(con: duckdb.DuckDBPyConnection, month: Month) -> MonthResult:
+    cur = con.execute(read_sql("pipelines.runs.sql", "month_summary.sql"), {"month_start": month.start})
     names = [d[0] for d in cur.description]
     row = dict(zip(names, cur.fetchall()[0]))
-    return MonthResult(month=start.strftime("%Y-%m"), **row)
+    return MonthResult(month=month.label, **row)
 
 
 def _check_contracts(contracts_dir: str | Path) -> Path:
@@ -79,57 +80,34 @@ def _check_contracts(contracts_dir: str | Path) -> Path:
     return folder
 
 
-def compare_month(con: duckdb.DuckDBPyConnection, month: str | date, *, contracts_dir: str | Path,
+def compare_month(con: duckdb.DuckDBPyConnection, month: Month, *, contracts_dir: str | Path,
                   settings: Settings | None = None, payer: str | None = None) -> float:
     """Refill ``variances`` for the lines paid in the month; returns seconds."""
     from pipelines.compare.compare import compare
 
     t0 = time.perf_counter()
-    compare(con, _check_contracts(contracts_dir), month=parse_month(month).strftime("%Y-%m"), payer=payer,
-            settings=settings)
+    compare(con, _check_contracts(contracts_dir), month=month, payer=payer, settings=settings)
     return time.perf_counter() - t0
 
 
-def render_month(con: duckdb.DuckDBPyConnection, month: str | date, *, reports_dir: str | Path,
+def render_month(con: duckdb.DuckDBPyConnection, month: Month, *, reports_dir: str | Path,
                  payer: str | None = None, show_phi: bool = False, exports: bool = True) -> MonthResult:
     """Write the month's review and exports into <reports>/YYYY-MM/ (reads the warehouse only)."""
     from reports.monthly import report_month
 
     t0 = time.perf_counter()
-    start = parse_month(month)
-    label = start.strftime("%Y-%m")
-    out_dir = Path(reports_dir) / label
+    out_dir = Path(reports_dir) / month.label
     out_dir.mkdir(parents=True, exist_ok=True)
-    rendered = report_month(con, start, payer=payer, out_dir=out_dir, show_phi=show_phi,
+    rendered = report_month(con, month, payer=payer, out_dir=out_dir, show_phi=show_phi,
                             formats=("csv", "xlsx") if exports else ())
-    result = month_summary(con, label)
+    result = month_summary(con, month)
     result.report = Path(rendered.html)
     result.exports = [Path(p) for p in rendered.exports]
     result.report_seconds = result.seconds = time.perf_counter() - t0
     return result
 
 
-def run_month(db_or_con: str | Path | duckdb.DuckDBPyConnection, month: str | date, *,
-              contracts_dir: str | Path, reports_dir: str | Path,
-              settings: Settings | None = None, payer: str | None = None,
-              show_phi: bool = False, exports: bool = True) -> MonthResult:
-    """Compare the month's lines against the contracts, then render its review and exports
-    (reports.monthly.report_month: the HTML review plus worklist / per-code CSV and XLSX)."""
-    own = not isinstance(db_or_con, duckdb.DuckDBPyConnection)
-    con = connect(db_or_con) if own else db_or_con
-    try:
-        took = compare_month(con, month, contracts_dir=contracts_dir, settings=settings, payer=payer)
-        result = render_month(con, month, reports_dir=reports_dir, payer=payer, show_phi=show_phi,
-                              exports=exports)
-    finally:
-        if own:
-            con.close()
-    result.compare_seconds = took
-    result.seconds += took
-    return result
-
-
-def compare_months(con: duckdb.DuckDBPyConnection, months: list[str], *, contracts_dir: str | Path,
+def compare_months(con: duckdb.DuckDBPyConnection, months: list[Month], *, contracts_dir: str | Path,
                    settings: Settings | None = None) -> float:
     """Refill ``variances`` for several payment months, in one pass when that is cheaper.
 
@@ -142,8 +120,8 @@ def compare_months(con: duckdb.DuckDBPyConnection, months: list[str], *, contrac
 
     t0 = time.perf_counter()
     folder = _check_contracts(contracts_dir)
-    by_month = dict(con.execute(read_sql("pipelines.runs.sql", "lines_by_month.sql")).fetchall())
-    touched = sum(by_month.get(m, 0) for m in months)
+    by_month = dict(con.execute(read_sql("pipelines.runs.sql", "lines_by_month.sql")).fetchall())  # YYYY-MM -> lines
+    touched = sum(by_month.get(m.label, 0) for m in months)
     if len(months) > 1 and touched * 2 >= sum(by_month.values()):
         compare(con, folder, settings=settings)
     else:
@@ -179,7 +157,7 @@ def _peak_rss_mb() -> float | None:
     return None
 
 
-def _render_worker(db: str, month: str, reports_dir: str, show_phi: bool) -> MonthResult:
+def _render_worker(db: str, month: Month, reports_dir: str, show_phi: bool) -> MonthResult:
     _die_with_parent()
     con = duckdb.connect(db, read_only=True)
     try:
@@ -190,7 +168,7 @@ def _render_worker(db: str, month: str, reports_dir: str, show_phi: bool) -> Mon
     return result
 
 
-def render_months(db: str | Path, months: list[str], *, reports_dir: str | Path, show_phi: bool = False,
+def render_months(db: str | Path, months: list[Month], *, reports_dir: str | Path, show_phi: bool = False,
                   workers: int | None = None, on_done=None) -> list[MonthResult]:
     """Render several months' reports in worker processes (one per core, at most 2 by default)
     that read the warehouse read-only; the caller must not hold a read-write connection to it.
@@ -214,21 +192,20 @@ def render_months(db: str | Path, months: list[str], *, reports_dir: str | Path,
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = {pool.submit(_render_worker, str(db), m, str(reports_dir), show_phi): m for m in months}
-        done: dict[str, MonthResult] = {}
+        done: dict[Month, MonthResult] = {}
         for f in as_completed(futures):
             done[futures[f]] = f.result()
             on_done(done[futures[f]])
         return [done[m] for m in months]
 
 
-def run_monthly(db: str | Path, month: str | date, *, contracts_dir: str | Path, reports_dir: str | Path,
-                settings: Settings | None = None, payer: str | None = None,
-                show_phi: bool = False) -> MonthResult:
-    """``underpay run``: ``run_month`` under the warehouse lock, recorded in ``runs``."""
-    from pipelines.core.lock import run_lock
-    from pipelines.runs.records import finish_run, start_run, update_run, RunCounts
-
-    label = parse_month(month).strftime("%Y-%m")
+def run_monthly(db: str | Path, month: Month | date | str, *, contracts_dir: str | Path,
+                reports_dir: str | Path, settings: Settings | None = None, payer: str | None = None,
+                show_phi: bool = False, exports: bool = True) -> MonthResult:
+    """``underpay run``: under the warehouse lock, compare the month's lines against the contracts
+    (``compare_month``), then render its review and exports (``render_month``: the HTML review
+    plus worklist / per-code CSV and XLSX); the run is recorded in ``runs``."""
+    month = Month.coerce(month)
     if not Path(db).exists():
         raise UnderpayError(f"{db}: no warehouse here; load remittances first with "
                             f"`underpay ingest FILES --db {db}` or pass --db")
@@ -237,12 +214,15 @@ def run_monthly(db: str | Path, month: str | date, *, contracts_dir: str | Path,
         try:
             run_id = start_run(con, "monthly")
             try:
-                result = run_month(con, label, contracts_dir=contracts_dir, reports_dir=reports_dir,
-                                   settings=settings, payer=payer, show_phi=show_phi)
+                took = compare_month(con, month, contracts_dir=contracts_dir, settings=settings, payer=payer)
+                result = render_month(con, month, reports_dir=reports_dir, payer=payer, show_phi=show_phi,
+                                      exports=exports)
+                result.compare_seconds = took
+                result.seconds += took
             except BaseException as exc:
-                finish_run(con, run_id, "failed", f"{label}: {exc}")
+                finish_run(con, run_id, "failed", f"{month}: {exc}")
                 raise
-            update_run(con, run_id, RunCounts(), [label])
+            update_run(con, run_id, RunCounts(), [month])
             finish_run(con, run_id, "ok", result.summary())
         finally:
             con.close()

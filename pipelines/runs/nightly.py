@@ -9,7 +9,7 @@ Order of work, chosen so that ``kill -9`` at any moment loses nothing and double
    with ``<name>.error.txt`` (rejected). A file whose load committed but was not moved yet is
    re-read next time, recognised by its sha256 as a duplicate, and archived: never loaded twice.
 4. Recompute the payment months this run (and any interrupted run) loaded, plus any month with
-   lines never compared, and refresh their reports (``run_month``).
+   lines never compared (``compare_months``), and refresh their reports (``render_months``).
 5. Close the ``runs`` row: ok (exit 0), quarantined (exit 1) or failed (exit 2).
 
 Half-written files: a file modified in the last ``settle_seconds`` (default 60), a hidden file
@@ -32,11 +32,20 @@ from pipelines.core.config import Settings
 from pipelines.core.errors import AlreadyRunning, UnderpayError
 from pipelines.core.lock import run_lock
 from pipelines.core.logs import EventLog, NullLog
-from pipelines.runs.records import (
-    RunCounts, finish_run, mark_redone, months_loaded_by_runs, months_without_variances, owed_runs,
-    recover_stale_runs, start_run, update_run,
-)
+from pipelines.core.months import Month
 from pipelines.core.warehouse import connect, private_open
+from pipelines.runs.monthly import MonthResult, compare_months, render_months
+from pipelines.runs.records import (
+    RunCounts,
+    finish_run,
+    mark_redone,
+    months_loaded_by_runs,
+    months_without_variances,
+    owed_runs,
+    recover_stale_runs,
+    start_run,
+    update_run,
+)
 
 TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".filepart", ".crdownload", ".download",
                  ".swp", ".lock", "~")
@@ -46,7 +55,10 @@ EXIT_OK, EXIT_QUARANTINED, EXIT_FAILED = 0, 1, 2
 
 
 @dataclass
-class FileOutcome:
+class InboxFile:
+    """What the run did with one inbox file: the ingest's verdict (pipelines.ingest.load's
+    ``FileOutcome``, condensed) and where the file was moved."""
+
     name: str                    # path relative to the inbox
     status: str                  # loaded | duplicate | rejected
     moved_to: Path | None = None
@@ -61,9 +73,9 @@ class NightlyResult:
     run_id: int | None = None
     status: str = "ok"           # ok | quarantined | failed
     exit_code: int = EXIT_OK
-    files: list[FileOutcome] = field(default_factory=list)
+    files: list[InboxFile] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    months: list = field(default_factory=list)   # MonthResult per month recomputed
+    months: list[MonthResult] = field(default_factory=list)   # one per month recomputed
     message: str = ""
     seconds: float = 0.0
 
@@ -90,7 +102,8 @@ class NightlyResult:
 def inbox_files(inbox: Path, settle_seconds: int, now: float | None = None) -> tuple[list[Path], list[Path]]:
     """(ready, not yet): settled regular files under the inbox in name order, and the rest."""
     now = time.time() if now is None else now
-    ready, waiting = [], []
+    ready: list[Path] = []
+    waiting: list[Path] = []
     if not inbox.is_dir():
         return ready, waiting
     for path in sorted(inbox.rglob("*")):
@@ -170,7 +183,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_error_note(dest_file: Path, outcome: FileOutcome, original: Path, sha: str | None) -> Path:
+def write_error_note(dest_file: Path, outcome: InboxFile, original: Path, sha: str | None) -> Path:
     """``<name>.error.txt`` beside a quarantined file: what was wrong and what to do next."""
     note = dest_file.with_name(dest_file.name + ERROR_SUFFIX)
     note.parent.mkdir(parents=True, exist_ok=True)
@@ -186,13 +199,13 @@ def write_error_note(dest_file: Path, outcome: FileOutcome, original: Path, sha:
     return note
 
 
-def _ingest_one(con, path: Path, run_id: int) -> FileOutcome:
+def _ingest_one(con, path: Path, run_id: int) -> InboxFile:
     """Load one file in its own transaction (pipelines.ingest.load.ingest_file, which records it in
     era_files as loaded, duplicate or rejected and never raises for a bad file)."""
     from pipelines.ingest.load import ingest_file
 
     f = ingest_file(con, path, run_id=run_id)
-    return FileOutcome(name=path.name, status=f.status, reason=f.reason, claims=f.claims, lines=f.lines,
+    return InboxFile(name=path.name, status=f.status, reason=f.reason, claims=f.claims, lines=f.lines,
                        sha256=f.sha256)
 
 
@@ -282,20 +295,18 @@ def run_nightly(settings: Settings, *, log: EventLog | None = None, settle_secon
     return result
 
 
-def _recompute(con, settings: Settings, months: list[str], result: NightlyResult, log: EventLog,
+def _recompute(con, settings: Settings, months: list[Month], result: NightlyResult, log: EventLog,
                show_phi: bool):
     """Compare the months (committed), then render their reports in worker processes that read
     the warehouse read-only: the read-write connection is closed meanwhile (the lock stays
     held) and a new one is returned."""
-    from pipelines.runs.monthly import compare_months, render_months
-
     if not months:
         return con
     took = compare_months(con, months, contracts_dir=settings.contracts, settings=settings)
-    log.event("compared", months=months, seconds=round(took, 3))
+    log.event("compared", months=[m.label for m in months], seconds=round(took, 3))
     con.close()   # run_nightly reopens it (_live) should rendering fail
 
-    def done(m) -> None:
+    def done(m: MonthResult) -> None:
         log.event("month_done", month=m.month, lines=m.lines, underpaid_lines=m.underpaid_lines,
                   underpaid_dollars=m.underpaid_dollars, denied_lines=m.denied_lines,
                   report=str(m.report), seconds=round(m.seconds, 3))

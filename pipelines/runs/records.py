@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 
+from pipelines.core.months import Month
 from pipelines.core.sql import read_sql
 
 # Open a run row. $kind: nightly | monthly | demo | ingest.
@@ -59,11 +60,13 @@ MARK_REDONE = "UPDATE runs SET redone_by = $by_run WHERE list_contains($run_ids,
 
 def utcnow() -> datetime:
     """Timestamps in ``runs`` are UTC, without zone (DuckDB TIMESTAMP)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
 class RunCounts:
+    """Inbox files a run has handled so far, by outcome (``runs.files_*``)."""
+
     seen: int = 0
     loaded: int = 0
     duplicate: int = 0
@@ -77,10 +80,11 @@ def start_run(con: duckdb.DuckDBPyConnection, kind: str) -> int:
 
 
 def update_run(con: duckdb.DuckDBPyConnection, run_id: int, counts: RunCounts,
-               months: list[str] | None = None) -> None:
+               months: list[Month] | None = None) -> None:
+    """Write a run's counters and the payment months it touched (``months_touched``, as YYYY-MM)."""
     con.execute(UPDATE_RUN_COUNTS, {"run_id": run_id, "seen": counts.seen, "loaded": counts.loaded,
                                     "duplicate": counts.duplicate, "rejected": counts.rejected,
-                                    "months": sorted(months or [])})
+                                    "months": [m.label for m in sorted(months or [])]})
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: int, status: str, message: str | None = None) -> None:
@@ -105,16 +109,16 @@ def mark_redone(con: duckdb.DuckDBPyConnection, run_ids: list[int], by_run: int)
         con.execute(MARK_REDONE, {"run_ids": run_ids, "by_run": by_run})
 
 
-def months_loaded_by_runs(con: duckdb.DuckDBPyConnection, run_ids: list[int]) -> list[str]:
-    """Payment months (YYYY-MM) of the payments the given runs loaded."""
+def months_loaded_by_runs(con: duckdb.DuckDBPyConnection, run_ids: list[int]) -> list[Month]:
+    """Payment months of the payments the given runs loaded."""
     if not run_ids:
         return []
     rows = con.execute(read_sql("pipelines.runs.sql", "months_loaded_by_runs.sql"),
                        {"run_ids": run_ids}).fetchall()
-    return [r[0] for r in rows]
+    return [Month.parse(r[0]) for r in rows]     # the SQL gives YYYY-MM
 
 
-def months_without_variances(con: duckdb.DuckDBPyConnection) -> list[str]:
+def months_without_variances(con: duckdb.DuckDBPyConnection) -> list[Month]:
     """Payment months holding lines that were loaded but never compared."""
     rows = con.execute(read_sql("pipelines.runs.sql", "months_without_variances.sql")).fetchall()
-    return [r[0] for r in rows]
+    return [Month.parse(r[0]) for r in rows]

@@ -17,17 +17,15 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 
+from pipelines.core.money import MONEY, ZERO, to_cent
 from pipelines.synthetic import codes as codebook
 
 WRITER_VERSION = 2        # bump when the bytes written for a given seed change (benchmarks re-generate)
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
-MONEY = pl.Decimal(14, 2)
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ def money(value) -> Decimal:
     """Half-up to the cent (never float arithmetic: floats go through str first)."""
     if not isinstance(value, Decimal):
         value = Decimal(str(value))
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return to_cent(value)
 
 
 def x12_amount(value: Decimal) -> str:
@@ -197,7 +195,7 @@ class _Line:
     def sequestration(self) -> Decimal:
         return sum((a for g, r, a in self.cas if r == "253"), ZERO)
 
-    def negated(self) -> "_Line":
+    def negated(self) -> _Line:
         return _Line(self.code, self.modifiers, self.pricing_modifier, self.units, -self.billed,
                      self.contract, -self.allowed, -self.paid, [(g, r, -a) for g, r, a in self.cas],
                      list(self.remarks), self.write_allowed, "reversed", ZERO, self.carc,

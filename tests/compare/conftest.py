@@ -12,6 +12,7 @@ import pytest
 from pipelines.core.warehouse import connect
 
 D = Decimal
+NO_CHARGE = Decimal("0")
 
 
 class Builder:
@@ -31,7 +32,7 @@ class Builder:
             [pid, paid_on, payer_id, n1_id if n1_id is not None else payer_id, ref_2u, trn03, payer_name, payee_tin])
         return pid
 
-    def claim(self, payment_id, *, status="1", pos="11", pcn=None, icn=None, charge=D("0"),
+    def claim(self, payment_id, *, status="1", pos="11", pcn=None, icn=None, charge=NO_CHARGE,
               reverses=None) -> int:
         cid = next(self.ids)
         self.con.execute(

@@ -17,12 +17,12 @@ from decimal import Decimal as D
 import polars as pl
 import pytest
 
-from pipelines.synthetic import codes as codebook
 from pipelines.compare.compare import VarianceRows, compare
 from pipelines.core.config import Settings
-from pipelines.ingest.load import ingest_paths
-from pipelines.synthetic.writer import SynthSpec, default_payers, write_remittances
 from pipelines.core.warehouse import connect
+from pipelines.ingest.load import ingest_paths
+from pipelines.synthetic import codes as codebook
+from pipelines.synthetic.writer import SynthSpec, default_payers, write_remittances
 
 _spec = importlib.util.spec_from_file_location("cmp_conftest_e2e", pathlib.Path(__file__).with_name("conftest.py"))
 _helpers = importlib.util.module_from_spec(_spec)

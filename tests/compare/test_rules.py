@@ -7,17 +7,18 @@ involved), never read back from the code under test.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import pathlib
 from decimal import Decimal as D
 
 import duckdb
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from pipelines.compare.compare import VarianceRows, compare
 from pipelines.core.config import Settings
-
-import importlib.util
-import pathlib
 
 _spec = importlib.util.spec_from_file_location("cmp_conftest", pathlib.Path(__file__).with_name("conftest.py"))
 _helpers = importlib.util.module_from_spec(_spec)
@@ -455,7 +456,7 @@ def test_percent_steps_round_half_up_exactly(amount, pct):
     from pipelines.core.sql import read_sql
 
     con = duckdb.connect()
-    con.execute(read_sql("pipelines.compare.sql", "macros.sql"))
+    con.execute(read_sql("pipelines.compare.sql", "00_macros.sql"))
     got = con.execute("SELECT cmp_pct_of(CAST(? AS DECIMAL(14,2)), CAST(? AS DECIMAL(9,3)))", [amount, pct]).fetchone()[0]
     assert got == cents(amount * pct / 100)
 

@@ -1,29 +1,50 @@
-"""download() against a real local HTTP server serving ../shared/cms (the mirror layout), and a folder mirror."""
+"""download() against a real local HTTP server serving the CMS mirror (../shared/cms layout), and a folder mirror;
+find_release's order (mirror -> shared -> cache -> download) and its fast failure offline, on small folders
+built here (file names as CMS ships them; their bytes are never parsed by these look-ups)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
-import shutil
+import socket
 import threading
+import time
 
 import pytest
 
-from fee_schedules.download import DownloadError, default_cache_dir, download, download_and_import, verify_cache
+from fee_schedules import download as download_mod
+from fee_schedules.download import (
+    DownloadError,
+    ReleaseNotFound,
+    default_cache_dir,
+    download,
+    download_and_import,
+    find_release,
+    verify_cache,
+)
 from pipelines.core.warehouse import connect
-from tests.conftest import CMS
 
 
-@pytest.fixture(scope="module")
-def mirror_url():
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(CMS))
+@contextlib.contextmanager
+def serving(folder):
+    """A real HTTP server listing ``folder`` (http.server's directory pages), on a free local port."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     handler.log_message = lambda *a, **k: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def mirror_url(cms_dir):
+    with serving(cms_dir) as url:
+        yield url
 
 
 def test_download_from_http_mirror_then_import(mirror_url, tmp_path):
@@ -52,10 +73,10 @@ def test_corrupt_cache_is_detected(mirror_url, tmp_path):
     assert verify_cache(folder) == ["PPRRVU2026_Jul_nonQPP.csv"]
 
 
-def test_folder_mirror_with_bad_checksum(tmp_path, cms_dir):
+def test_folder_mirror_with_bad_checksum(tmp_path):
     mirror = tmp_path / "mirror" / "2026"
     mirror.mkdir(parents=True)
-    shutil.copy(cms_dir / "2026" / "PPRRVU2026_Jul_nonQPP.csv", mirror)
+    (mirror / "PPRRVU2026_Jul_nonQPP.csv").write_text("any bytes: only the checksum is compared\n")
     (mirror / "SHA256SUMS").write_text("0" * 64 + "  PPRRVU2026_Jul_nonQPP.csv\n")
     with pytest.raises(DownloadError, match="does not match the mirror's SHA256SUMS"):
         download(2026, mirror=tmp_path / "mirror", cache_dir=tmp_path / "cache")
@@ -85,3 +106,95 @@ def test_cli_download_then_price(mirror_url, tmp_path):
     assert got.exit_code == 0 and "Imported MPFS 2026 release C" in got.output and "GPCI2026.csv" in got.output
     got = runner.invoke(main, ["price", "99213", "--year", "2026", "--national", "--db", str(db)])
     assert got.exit_code == 0 and "Allowed amount: $95.19" in got.output    # (1.30+1.46+0.09) x 33.4009
+
+
+# ---------------------------------------------------------------- find_release: where a year's files come from
+
+def fake_release(root, year=2025, later="RVU25D"):
+    """``root/<year>/`` laid out as a mirror: a first release on top and one later release folder."""
+    top = root / str(year)
+    (top / later).mkdir(parents=True)
+    for name in (f"PPRRVU{year % 100}_JAN.csv", f"GPCI{year}.csv"):
+        (top / name).write_text(f"{root.name} {name}\n")
+    (top / later / f"PPRRVU{year}_Oct.csv").write_text("later\n")
+    return root
+
+
+@pytest.fixture()
+def places(tmp_path, monkeypatch):
+    """No mirror, an empty shared folder, an empty cache, and a cms.gov that refuses at once."""
+    monkeypatch.delenv("UNDERPAY_CMS_MIRROR", raising=False)
+    monkeypatch.setenv("UNDERPAY_SHARED", str(tmp_path / "shared"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    with socket.socket() as s:                     # a port nothing listens on: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(download_mod, "CMS_RVU_PAGE", f"http://127.0.0.1:{port}/pfs-relative-value-files")
+    return tmp_path
+
+
+def test_find_release_order_mirror_then_shared_then_cache(places, monkeypatch):
+    cache = places / "data" / "underpay" / "cms"
+    download(2025, mirror=fake_release(places / "seed"), cache_dir=cache)
+    assert find_release(2025) == cache / "2025"
+    fake_release(places / "shared" / "cms")
+    assert find_release(2025) == places / "shared" / "cms" / "2025"
+    monkeypatch.setenv("UNDERPAY_CMS_MIRROR", str(fake_release(places / "mirror")))
+    assert find_release(2025) == places / "mirror" / "2025"
+    explicit = fake_release(places / "explicit")
+    assert find_release(2025, explicit) == explicit / "2025"
+    assert download_mod.release_folders(find_release(2025, explicit)) == [explicit / "2025", explicit / "2025" / "RVU25D"]
+
+
+def test_mirror_variable_without_the_year_is_passed_over_but_an_explicit_one_is_an_error(places, monkeypatch):
+    fake_release(places / "shared" / "cms")
+    monkeypatch.setenv("UNDERPAY_CMS_MIRROR", str(fake_release(places / "mirror", 2026, "RVU26C")))
+    assert find_release(2025) == places / "shared" / "cms" / "2025"
+    with pytest.raises(DownloadError, match="no 2025/ folder of CMS files there"):
+        find_release(2025, places / "mirror")
+
+
+def test_url_mirror_is_fetched_once_into_the_cache(places, monkeypatch):
+    with serving(fake_release(places / "served")) as url:
+        monkeypatch.setenv("UNDERPAY_CMS_MIRROR", url)
+        first = find_release(2025)
+    assert first == places / "data" / "underpay" / "cms" / "2025"
+    assert sorted(p.name for p in first.iterdir()) == ["GPCI2025.csv", "PPRRVU25_JAN.csv", "RVU25D", "SHA256SUMS"]
+    assert find_release(2025) == first             # the server is gone: the verified cache answers
+
+
+def test_corrupt_cache_is_not_used(places):
+    cache = places / "data" / "underpay" / "cms"
+    folder = download(2025, mirror=fake_release(places / "seed"), cache_dir=cache)
+    assert find_release(2025, fetch=False) == folder
+    (folder / "GPCI2025.csv").write_text("changed\n")
+    with pytest.raises(ReleaseNotFound, match="not in the cache"):
+        find_release(2025, fetch=False)
+
+
+def test_nothing_anywhere_and_offline_names_what_is_missing(places):
+    t0 = time.perf_counter()
+    with pytest.raises(ReleaseNotFound) as info:
+        find_release(2025)
+    assert time.perf_counter() - t0 < 5
+    msg = str(info.value)
+    assert msg.startswith("CMS 2025 release not found (no 2025/ in ")
+    assert str(places / "shared" / "cms") in msg and str(places / "data" / "underpay" / "cms" / "2025") in msg
+    assert "download failed" in msg and "UNDERPAY_CMS_MIRROR" in msg and "../shared" in msg
+    assert info.value.failure and "127.0.0.1" in info.value.failure
+
+
+def test_a_silent_cms_gov_fails_after_the_probe_timeout_not_the_transfer_timeout(places, monkeypatch):
+    silent = socket.socket()                       # accepts connections (backlog) but never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        monkeypatch.setattr(download_mod, "CMS_RVU_PAGE", f"http://127.0.0.1:{silent.getsockname()[1]}/page")
+        monkeypatch.setattr(download_mod, "PROBE_TIMEOUT", 0.5)
+        monkeypatch.setattr(download_mod, "TIMEOUT", 60)
+        t0 = time.perf_counter()
+        with pytest.raises(ReleaseNotFound, match="timed out"):
+            find_release(2025)
+        assert time.perf_counter() - t0 < 5
+    finally:
+        silent.close()

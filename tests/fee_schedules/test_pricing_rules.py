@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fee_schedules.importer import import_release
-from fee_schedules.pricing import (FACILITY_POS, is_facility_pos, medicare_payment, medicare_payment_expr,
-                                   price_lines)
+from fee_schedules.pricing import FACILITY_POS, is_facility_pos, medicare_payment, medicare_payment_expr, price_lines
 from pipelines.core.errors import ReferenceDataMissing
 from pipelines.core.warehouse import connect
 

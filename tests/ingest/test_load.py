@@ -8,9 +8,11 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from pipelines.ingest import load as ingest_mod
 from pipelines.core.errors import UnderpayError
+from pipelines.ingest import load as ingest_mod
 from pipelines.ingest.load import expand_paths, ingest_paths
+from pipelines.ingest.schedule import LoadPlan
+from tests.conftest import needs_shared
 from tests.ingest.conftest import table_counts
 
 
@@ -215,8 +217,18 @@ def test_progress_callback_sees_every_file(fixtures, con):
     assert seen == [("loaded", 1, 2), ("rejected", 2, 2)]
 
 
-def test_loading_in_slices_gives_the_same_tables(con, monkeypatch):
-    """Big files are parsed and loaded a slice of whole transactions at a time: same result."""
+@needs_shared("samples", "era", "oopfactory_4010_deident_02.835")
+@pytest.mark.parametrize("plan", [
+    LoadPlan(slice_segments=1500),
+    # short edges, one slice built ahead, every slice checked alone, every piece of the scan tiny
+    # and shared by two threads, the next file never read ahead
+    LoadPlan(slice_segments=2000, edge_segments=300, build_ahead=1, check_segments=1, read_ahead_bytes=0,
+             scan_two_threads_bytes=1, scan_chunk_bytes=4096, scan_block_segments=700),
+], ids=["small-slices", "tiny-everything"])
+def test_loading_in_slices_gives_the_same_tables(con, plan):
+    """Big files are parsed and loaded a slice of whole transactions at a time: whatever the plan
+    (slice sizes, build-ahead, check batches, scan pieces), the same rows as the default plan
+    (where this file is one slice)."""
     from tests.conftest import ERA_SAMPLES
 
     sample = ERA_SAMPLES / "oopfactory_4010_deident_02.835"   # 6 transactions, 13,002 segments
@@ -224,15 +236,16 @@ def test_loading_in_slices_gives_the_same_tables(con, monkeypatch):
     whole = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
              for t in ("payments", "claims", "service_lines", "adjustments", "provider_adjustments")}
     issues = con.execute("SELECT * EXCLUDE (file_id) FROM validation_issues ORDER BY ALL").fetchall()
-    monkeypatch.setattr(ingest_mod, "SLICE_SEGMENTS", 1500)
     other = duckdb.connect()
     from pipelines.core.warehouse import ensure_schema
     ensure_schema(other)
-    f = ingest_paths([sample], other).files[0]
+    f = ingest_paths([sample], other, plan=plan).files[0]
     assert f.status == "loaded" and f.claims == len(whole["claims"])
-    from pipelines.ingest.tables import prepare
     from pipelines.ingest.scan import scan
-    assert len(prepare(scan(sample.read_bytes(), sample), sample).slices(1500)) == 3
+    from pipelines.ingest.tables import prepare
+    prep = prepare(scan(sample.read_bytes(), sample), sample)
+    assert len(prep.slices(LoadPlan().slice_segments, LoadPlan().edge_segments)) == 1
+    assert len(prep.slices(plan.slice_segments, plan.edge_segments)) >= 3
     for t, rows in whole.items():
         assert other.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() == rows, t
     assert other.execute("SELECT * EXCLUDE (file_id) FROM validation_issues ORDER BY ALL").fetchall() == issues

@@ -10,7 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import ERA_SAMPLES
+from tests.conftest import ERA_SAMPLES, needs_shared
+
+pytestmark = needs_shared("samples", "era")     # third-party files: the module skips, in one line, without them
 
 SAMPLES = sorted(ERA_SAMPLES.glob("*.835"))
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.ingest.tables import parse_835
 from pipelines.ingest.scan import tokenize
+from pipelines.ingest.tables import parse_835
 
 
 def isa(el="*", comp=":", rep="^", ctrl=1, pad=0):
@@ -138,23 +138,21 @@ def test_several_interchanges_in_one_file():
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(claims=st.lists(claim, min_size=1, max_size=5), style=layout, threshold=st.integers(1, 400),
-       chunk=st.integers(1, 300), block=st.integers(1, 40))
-def test_scanning_in_pieces_on_two_threads_finds_the_same_segments(claims, style, threshold, chunk, block):
+@given(claims=st.lists(claim, min_size=1, max_size=5), style=layout, chunk=st.integers(1, 300),
+       block=st.integers(1, 40))
+def test_scanning_in_pieces_on_two_threads_finds_the_same_segments(claims, style, chunk, block):
     """The scan finds terminators a chunk of bytes at a time and trims / codes segments a block at a
     time, a big file's pieces shared by two threads: wherever chunks and blocks end (CR/LF,
     indentation, stray '~'), the segments are the same as with one piece on one thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from pipelines.ingest import scan as x12
 
     data = build(claims, **style)
     whole = x12.scan(data, "x")
-    saved = x12._PARALLEL_BYTES, x12._SCAN_CHUNK, x12._BLOCK
-    x12._PARALLEL_BYTES, x12._SCAN_CHUNK, x12._BLOCK = threshold, chunk, block   # every file is "big"
-    try:
-        halves = x12.scan(data, "x")
-    finally:
-        x12._PARALLEL_BYTES, x12._SCAN_CHUNK, x12._BLOCK = saved
-    assert len(data) < saved[1] and len(whole) < saved[2]     # the reference scan is in one piece
+    assert len(data) < x12.SCAN_CHUNK_BYTES and len(whole) < x12.BLOCK_SEGMENTS  # the reference: one piece
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        halves = x12.scan(data, "x", pool=pool, chunk_bytes=chunk, block_segments=block)
     assert (halves.starts == whole.starts).all() and (halves.ends == whole.ends).all()
     assert (halves.code == whole.code).all() and halves.tolerated == whole.tolerated
     assert halves.texts().to_list() == whole.texts().to_list()

@@ -1,4 +1,10 @@
-"""Fixtures for the pipeline tests: a small synthetic inbox, contracts, a warehouse with the MPFS."""
+"""Fixtures for the pipeline tests: a small synthetic inbox, contracts, a warehouse with an MPFS release.
+
+These tests exercise orchestration (ingest -> compare -> reports, locks, reruns), not CMS's figures:
+their warehouse holds the tests' own small release (tests/tiny_mpfs.py, invented rows in CMS's file
+layouts, imported by the real importer), so they run without ../shared and offline. The real CMS
+release is exercised by tests/fee_schedules, tests/compare and the demo test.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,15 @@ from pipelines.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "contracts" / "examples"
+
+
+@pytest.fixture(scope="session")
+def mpfs_template(tmp_path_factory) -> Path:
+    """Overrides the suite's CMS warehouse (tests/conftest.py) for this folder: the tiny release imported."""
+    from tests.tiny_mpfs import build_warehouse
+
+    folder = tmp_path_factory.mktemp("tiny-mpfs")
+    return build_warehouse(folder / "mpfs.duckdb", folder / "cms")
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,8 @@ import duckdb
 import pytest
 
 
-
 @pytest.mark.slow
-def test_demo_finds_the_injected_underpayments(tmp_path, run_cli):
+def test_demo_finds_the_injected_underpayments(tmp_path, run_cli, cms_dir):   # cms_dir: skips without CMS files
     out = tmp_path / "demo"
     proc = run_cli([sys.executable, "-m", "pipelines.cli", "demo", "--out", str(out),
                     "--claims-per-month", "250"], cwd=tmp_path, timeout=240)

@@ -6,7 +6,8 @@ import io
 import json
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipelines.core.config import load_settings
 from pipelines.core.logs import EventLog

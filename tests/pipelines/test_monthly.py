@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 from pipelines.cli.main import main
 from pipelines.core.errors import UnderpayError
-from pipelines.runs.monthly import parse_month, previous_month, run_month
+from pipelines.core.months import Month, parse_month
+from pipelines.runs.monthly import previous_month, run_monthly
 from pipelines.runs.nightly import run_nightly
 
 
@@ -44,7 +45,7 @@ def test_run_recomputes_month_and_writes_review_and_exports(site, tmp_path):
 def test_run_summary_matches_nightly_summary(site):
     first = run_nightly(site)
     m = first.months[0]
-    again = run_month(site.warehouse, m.month, contracts_dir=site.contracts, reports_dir=site.reports)
+    again = run_monthly(site.warehouse, m.month, contracts_dir=site.contracts, reports_dir=site.reports)
     assert (again.lines, again.underpaid_lines, again.underpaid_dollars, again.denied_lines) == \
         (m.lines, m.underpaid_lines, m.underpaid_dollars, m.denied_lines)
 
@@ -59,5 +60,5 @@ def test_bad_month_and_missing_warehouse_are_clear_errors(tmp_path):
 def test_previous_month():
     from datetime import date
 
-    assert previous_month(date(2026, 1, 15)) == "2025-12"
-    assert previous_month(date(2025, 7, 1)) == "2025-06"
+    assert previous_month(date(2026, 1, 15)) == Month(2025, 12)
+    assert previous_month(date(2025, 7, 1)).label == "2025-06"

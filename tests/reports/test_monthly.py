@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 from datetime import date
 from decimal import Decimal
@@ -11,11 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pipelines.core.errors import UnderpayError
+from pipelines.core.months import Month
 from reports.monthly import build_context, render_html, render_monthly, report_month
 from reports.render import file_mode, money
-from pipelines.core.errors import UnderpayError
 
-import sys  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report_helpers import HOSTILE, ReportPage, read_page  # noqa: E402
 
@@ -121,7 +122,7 @@ def test_worklist_sorted_by_dollars_with_explanations(march):
 
 
 def test_worklist_capped_in_html_full_in_export(sample_con, tmp_path):
-    ctx = build_context(sample_con, "2026-03", worklist_rows=1)
+    ctx = build_context(sample_con, Month.parse("2026-03"), worklist_rows=1)
     page = read_page_text(render_html(ctx))
     assert len(page.tables["worklist-table"]["rows"]) == 1
     capped = [n for n in page.notes if "capped" in n.get("class", "")]

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.core.errors import InputFileError, UnderpayError
+from pipelines.core.months import Month
 from reports.negotiate import build_context, negotiation_pack, render_negotiation
 from reports.proposal import load_proposal
 from reports.render import file_mode
@@ -24,7 +25,7 @@ def rows_by_code(ctx):
 
 def test_codes_over_twelve_months(sample_con):
     ctx = build_context(sample_con, "ACME1")
-    assert (ctx.first.isoformat(), ctx.through.isoformat()) == ("2025-04-01", "2026-03-01")
+    assert (ctx.first.start.isoformat(), ctx.through.start.isoformat()) == ("2025-04-01", "2026-03-01")
     codes = rows_by_code(ctx)
     # 20553 allowed $80.00 (March) and $70.00 (February); the denied 99214 line does not count
     assert codes[("20553", "")]["volume"] == 2 and codes[("20553", "")]["avg_allowed"] == Decimal("75.00")
@@ -32,7 +33,7 @@ def test_codes_over_twelve_months(sample_con):
     assert codes[("20553", "")]["pct_of_medicare"] == Decimal("111.8")
     assert codes[("99214", "")]["avg_allowed"] == Decimal("120.00")
     assert codes[("99214", "")]["denied_lines"] == 1
-    assert ctx.totals["current_revenue"] == Decimal("80") + 70 + 100 + 100 + 110 + 120 + 50
+    assert ctx.totals.current_revenue == Decimal("80") + 70 + 100 + 100 + 110 + 120 + 50
     assert "practice location not set" in ctx.medicare_note
 
 
@@ -60,7 +61,7 @@ def test_proposal_rate_table(sample_con, tmp_path):
     assert codes[("20553", "")]["effect"] == Decimal("30.00")
     assert codes[("99214", "")]["effect"] == Decimal("30.00")
     assert codes[("99213", "")]["effect"] is None and codes[("99213", "")]["basis"] == "not in the proposal"
-    assert ctx.totals["effect"] == Decimal("60.00") and ctx.totals["priced_codes"] == 2
+    assert ctx.totals.effect == Decimal("60.00") and ctx.totals.priced_codes == 2
 
 
 def test_proposal_percent_of_medicare(sample_con, tmp_path):
@@ -74,7 +75,7 @@ def test_proposal_percent_of_medicare(sample_con, tmp_path):
     assert codes[("99213", "")]["proposed_rate"] == Decimal("104.00")       # 80.00 x 130%
     assert codes[("0001U", "")]["basis"] == "no Medicare amount for the percent"
     page = read_page(render_negotiation(sample_con, "ACME1", proposal=f, out_dir=tmp_path))
-    assert Decimal(page.figures["effect"]["value"]) == ctx.totals["effect"]
+    assert Decimal(page.figures["effect"]["value"]) == ctx.totals.effect
 
 
 @pytest.mark.parametrize("text, message", [
@@ -105,7 +106,7 @@ def test_bad_yaml_proposals(tmp_path):
 
 
 def test_through_month_and_unknown_payer(sample_con):
-    ctx = build_context(sample_con, "ACME1", through="2026-02")
+    ctx = build_context(sample_con, "ACME1", through=Month.parse("2026-02"))
     assert rows_by_code(ctx)[("20553", "")]["avg_allowed"] == Decimal("70.00")
     with pytest.raises(UnderpayError, match="payer ids in the warehouse: ACME1, HOST1, MCR"):
         build_context(sample_con, "NOPE")
@@ -131,7 +132,6 @@ def test_medicare_priced_at_practice_location(mpfs_db_or_skip, tmp_path):
     from datetime import date
 
     import duckdb
-
     from report_helpers import WarehouseBuilder, build_sample
 
     b = build_sample(WarehouseBuilder())
@@ -141,13 +141,13 @@ def test_medicare_priced_at_practice_location(mpfs_db_or_skip, tmp_path):
            medicare="1.00")   # a stored amount that must NOT be used when the location prices the code
     b.write(mpfs_db_or_skip)
     con = duckdb.connect(str(mpfs_db_or_skip))
-    ctx = build_context(con, "ACME1", through="2025-11", zip="10001")
+    ctx = build_context(con, "ACME1", through=Month.parse("2025-11"), zip="10001")
     row = rows_by_code(ctx)[("99213", "")]
     assert row["medicare_source"] == "practice location", ctx.medicare_note
     assert Decimal("80") < row["medicare"] < Decimal("200")       # CY2025 Manhattan 99213, non-facility
     assert "priced at ZIP 10001" in ctx.medicare_note and "MPFS 2025" in ctx.medicare_note
     # 2026 has no GPCI file: the pack says so and falls back to the amounts on the compared lines
-    ctx26 = build_context(con, "ACME1", through="2026-03", zip="10001")
+    ctx26 = build_context(con, "ACME1", through=Month.parse("2026-03"), zip="10001")
     assert rows_by_code(ctx26)[("99213", "")]["medicare_source"] == "compared lines"
     assert "no code priced" in ctx26.medicare_note and "not priced:" in ctx26.medicare_note
     con.close()

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from pipelines.core.config import Settings
+from pipelines.core.errors import ConfigError
+from pipelines.core.months import Month
 
 
 def settings(ctx: click.Context | None = None) -> Settings:
@@ -28,8 +30,21 @@ def contracts_option(f):
     )(f)
 
 
-def month_type():
-    return click.DateTime(formats=["%Y-%m"])
+class MonthType(click.ParamType):
+    """``--month YYYY-MM`` -> :class:`Month`, parsed here once; a bad value is a usage error (exit 2)."""
+
+    name = "YYYY-MM"
+
+    def convert(self, value, param, ctx) -> Month:
+        if isinstance(value, Month):
+            return value
+        try:
+            return Month.parse(value)
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+MONTH = MonthType()
 
 
 def resolve_db(db: Path | None) -> Path:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from pipelines.cli.commands.common import contracts_option, db_option, month_type, resolve_contracts, resolve_db, settings
+from pipelines.cli.commands.common import MONTH, contracts_option, db_option, resolve_contracts, resolve_db, settings
 
 
 @click.command("compare")
-@click.option("--month", type=month_type(), default=None,
+@click.option("--month", type=MONTH, default=None,
               help="Only remittances paid in this month (BPR16), YYYY-MM [default: every loaded line].")
 @click.option("--payer", default=None, help="Only this payer (835 payer id, e.g. ACME1).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from pipelines.core.process import limit_blas_threads
+
 
 @click.command("demo")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("demo-output"), show_default=True,
@@ -28,6 +30,7 @@ def command(out, claims_per_month, seed, cms_mirror):
     then runs ingest -> validate -> price -> compare -> report and prints the report path
     and a summary. Exit status 2 when any stage failed (the summary says which).
     """
+    limit_blas_threads()     # before numpy is imported: underpay does no linear algebra
     from pipelines.runs.demo import run_demo
 
     result = run_demo(out, claims_per_month=claims_per_month, seed=seed, mirror=cms_mirror)

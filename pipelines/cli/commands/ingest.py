@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -13,14 +11,6 @@ import click
 from pipelines.cli.commands.common import db_option, resolve_db
 
 LOG_EVERY = 50   # without a terminal: one log line per this many files
-
-# polars' allocator hands freed memory back to the system after 0.5 s. An ingest frees and takes
-# again slice-sized buffers every few tenths of a second, and each page handed back and taken again
-# costs a page fault and zeroing (a fifth of an ingest's CPU went to the kernel). Keeping freed
-# pages 5 s measured ~3-4% faster on 1M service lines for ~100 MB more peak memory, so this command
-# (not the others: a nightly run's compare and reports would just hold more memory) sets it.
-# polars appends it to its own defaults when it is imported; a user's own setting is left alone.
-INGEST_ALLOCATOR = "dirty_decay_ms:5000,muzzy_decay_ms:5000"
 
 
 def _money(value) -> str:
@@ -64,21 +54,24 @@ def command(paths: tuple[str, ...], db: Path | None) -> None:
     bytes) is recorded as a duplicate; a broken file is rejected with the reason.
     Exit status 0 when every file loaded or was a duplicate, 1 when any was rejected.
     """
-    os.environ.setdefault("_RJEM_MALLOC_CONF", INGEST_ALLOCATOR)   # before polars is imported
-    from pipelines.ingest import read as reading
+    from pipelines.core.process import tune_for_ingest
+
+    # allocator and BLAS settings, before numpy and polars are imported (pipelines.core.process)
+    tuning = tune_for_ingest()
     from pipelines.core.paths import expand_paths
+    from pipelines.ingest.schedule import IngestSchedule
 
     files = expand_paths(paths)
-    first = reading.start(files[0]) if files else None   # reads and scans while the rest imports
-    from pipelines.ingest.load import ingest_paths
+    with IngestSchedule() as schedule:
+        if files:
+            schedule.start_reading(files[0])     # reads and scans while the rest imports
+        from pipelines.ingest.load import ingest_paths
 
-    # the objects of the libraries just imported live as long as the process: set aside, the
-    # garbage collector stops walking them on every full collection (55 -> 32 ms per 1M lines)
-    gc.freeze()
+        tuning.freeze_imports()      # what was just imported is not walked by every full GC again
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    target = resolve_db(db)
-    result = ingest_paths(files, target, progress=_reporter(), first=first)
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+        target = resolve_db(db)
+        result = ingest_paths(files, target, progress=_reporter(), schedule=schedule)
     for f in result.files:
         if f.status == "rejected":
             click.echo(f"rejected: {f.reason}", err=True)

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from pipelines.cli.commands.common import db_option, month_type, resolve_db, settings
+from pipelines.cli.commands.common import MONTH, db_option, resolve_db, settings
 
 
 @click.command("negotiate")
 @click.option("--payer", required=True, help="Payer id to negotiate with (variances.payer_id).")
 @click.option("--proposal", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="Proposed rates: CSV code,modifier,rate or YAML (percent_of_medicare, rates); see docs/reports.md.")
-@click.option("--through", type=month_type(), default=None,
+@click.option("--through", type=MONTH, default=None,
               help="Last payment month of the 12-month window [default: latest in the warehouse].")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="Folder for the HTML and exports [default: paths.reports, else reports/out].")
@@ -31,11 +31,11 @@ def command(payer, proposal, through, out, zip_code, locality, show_phi, db):
     s = settings()
     if not (zip_code or locality):
         zip_code, locality = (None, s.practice_locality) if s.practice_locality else (s.practice_zip, None)
-    from pipelines.core.warehouse import connect   # DuckDB is imported only by commands that use it
+    from pipelines.core.warehouse import connect  # DuckDB is imported only by commands that use it
 
     con = connect(resolve_db(db), read_only=True)
     try:
-        result = negotiation_pack(con, payer, proposal=proposal, through=through.date() if through else None,
+        result = negotiation_pack(con, payer, proposal=proposal, through=through,
                                   out_dir=out or s.reports, show_phi=show_phi, zip=zip_code, locality=locality)
     finally:
         con.close()

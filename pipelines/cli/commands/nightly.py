@@ -9,7 +9,7 @@ import click
 
 from pipelines.cli.commands.common import contracts_option, db_option, settings
 from pipelines.core.errors import UnderpayError
-
+from pipelines.core.process import limit_blas_threads
 
 # In text mode a line per file and per month as they happen; the summary closes the run.
 TEXT_EVENTS = frozenset({"file_loaded", "file_duplicate", "file_rejected", "file_left", "month_done",
@@ -50,6 +50,7 @@ def command(inbox, archive, quarantine, contracts, reports, db, settle_seconds, 
     temporary suffix (.tmp, .part, ...), hidden files and files modified in the last
     --settle-seconds are left for the next run.
     """
+    limit_blas_threads()     # before numpy is imported: underpay does no linear algebra
     from pipelines.core.logs import EventLog
     from pipelines.runs.nightly import run_nightly
 

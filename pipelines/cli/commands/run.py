@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
-from pipelines.cli.commands.common import contracts_option, db_option, resolve_contracts, resolve_db, settings
+from pipelines.cli.commands.common import MONTH, contracts_option, db_option, resolve_contracts, resolve_db, settings
+from pipelines.core.process import limit_blas_threads
 
 
 @click.command("run")
-@click.option("--month", "month", metavar="YYYY-MM", default=None,
+@click.option("--month", "month", type=MONTH, default=None,
               help="Payment month (BPR16) to recompute [default: the previous calendar month].")
 @contracts_option
 @click.option("--reports", "reports", type=click.Path(path_type=Path), default=None,
@@ -30,6 +31,7 @@ def command(month, contracts, reports, db, payer, show_phi):
 
         underpay run --month 2025-03
     """
+    limit_blas_threads()     # before numpy is imported: underpay does no linear algebra
     from pipelines.runs.monthly import previous_month, run_monthly
 
     s = settings()

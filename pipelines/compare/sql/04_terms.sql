@@ -1,21 +1,23 @@
--- The contract term (or rate-sheet row) that prices each distinct (contract, code, modifiers, setting).
+-- Step 04, cmp_terms: the contract term (or rate-sheet row) that prices each distinct
+-- (contract, code, modifiers, setting) of the matched lines.
 -- Grain: one row per distinct key of the matched lines (a few thousand, not one per line).
+-- Inputs: cmp_lines (02), cmp_match (03), ct_contracts, ct_terms, ct_rates, ct_modpct.
 -- Rules: a rates_csv row beats the terms; its lookup falls back from exact code+modifier to the
 -- code's own row (the modifier percent then applies). Terms match top to bottom, first wins; a
 -- term listing modifiers matches a line carrying any of them; price-neutral modifiers (25, 59, LT..)
 -- never stop a match because nothing else looks at them. Also the modifier -> percent table factor
 -- (contracts whose modifier_adjustments is a table), skipping the modifier the term or row already
 -- prices, and 26/TC for Medicare- and charge-based methods (their base is already the component).
-WITH keys AS (
+WITH price_keys AS (        -- the distinct keys a term is looked up for
     SELECT m.contract_idx, l.procedure_code, l.modifiers_key, l.facility, any_value(l.modifiers) AS modifiers
     FROM cmp_lines l JOIN cmp_match m ON m.line_id = l.line_id
     WHERE m.contract_idx IS NOT NULL
     GROUP BY ALL
 ),
-term_hit AS (
+first_matching_term AS (    -- per key: the first term (top to bottom) whose codes, modifiers and setting match
     SELECT k.contract_idx, k.procedure_code, k.modifiers_key, k.modifiers, k.facility,
            t.term_idx, t.term_line, t.term_label, t.method, t.term_value, t.exclude, t.term_modifiers
-    FROM keys k
+    FROM price_keys k
     JOIN ct_terms t
       ON t.contract_idx = k.contract_idx
      AND (t.any_code OR (length(k.procedure_code) = t.code_len
@@ -25,9 +27,9 @@ term_hit AS (
     QUALIFY row_number() OVER (PARTITION BY k.contract_idx, k.procedure_code, k.modifiers_key, k.facility
                                ORDER BY t.term_idx) = 1
 ),
-rate_hit AS (
+best_rate_row AS (          -- per key: the rate-sheet row, code+modifier before the code's own row
     SELECT k.contract_idx, k.procedure_code, k.modifiers_key, k.modifiers, k.facility, r.rate, r.rate_modifier, r.rate_row
-    FROM keys k
+    FROM price_keys k
     JOIN ct_rates r
       ON r.contract_idx = k.contract_idx AND r.rate_code = k.procedure_code
      AND (r.rate_modifier = '' OR list_contains(k.modifiers, r.rate_modifier))
@@ -37,7 +39,7 @@ rate_hit AS (
                                         coalesce(list_position(k.modifiers, r.rate_modifier), 0),
                                         (r.rate_setting IS NOT NULL) DESC) = 1
 ),
-chosen AS (
+price_source AS (           -- per key: the rate row if any, else the term; what it prices already
     SELECT k.contract_idx, k.procedure_code, k.modifiers_key, k.modifiers, k.facility,
            CASE WHEN rh.rate IS NOT NULL THEN 'rates_csv' ELSE th.method END AS method,
            rh.rate IS NULL AND coalesce(th.exclude, false)                    AS excluded,
@@ -47,32 +49,48 @@ chosen AS (
            CASE WHEN rh.rate IS NOT NULL
                 THEN CASE WHEN rh.rate_modifier = '' THEN [] ELSE [rh.rate_modifier] END
                 ELSE coalesce(th.term_modifiers, []) END                      AS priced_modifiers
-    FROM keys k
-    LEFT JOIN term_hit th USING (contract_idx, procedure_code, modifiers_key, facility)
-    LEFT JOIN rate_hit rh USING (contract_idx, procedure_code, modifiers_key, facility)
+    FROM price_keys k
+    LEFT JOIN first_matching_term th USING (contract_idx, procedure_code, modifiers_key, facility)
+    LEFT JOIN best_rate_row rh USING (contract_idx, procedure_code, modifiers_key, facility)
 ),
-table_mods AS (
+modifier_table_percents AS (   -- per key of a 'table' contract: the percents of its other modifiers, in order
     SELECT u.contract_idx, u.procedure_code, u.modifiers_key, u.facility,
            list(mp.percent ORDER BY u.pos)                                    AS pcts,
            string_agg('modifier ' || mp.modifier || ' ' || cmp_num(mp.percent) || '%', ', ' ORDER BY u.pos) AS what
-    FROM (SELECT ch.contract_idx, ch.procedure_code, ch.modifiers_key, ch.facility, ch.method, ch.priced_modifiers,
-                 unnest(ch.modifiers) AS modifier, generate_subscripts(ch.modifiers, 1) AS pos
-          FROM chosen ch
-          JOIN ct_contracts c ON c.contract_idx = ch.contract_idx AND c.modifier_mode = 'table') u
+    FROM (SELECT ps.contract_idx, ps.procedure_code, ps.modifiers_key, ps.facility, ps.method, ps.priced_modifiers,
+                 unnest(ps.modifiers) AS modifier, generate_subscripts(ps.modifiers, 1) AS pos
+          FROM price_source ps
+          JOIN ct_contracts c ON c.contract_idx = ps.contract_idx AND c.modifier_mode = 'table') u
     JOIN ct_modpct mp ON mp.contract_idx = u.contract_idx AND mp.modifier = u.modifier
     WHERE NOT list_contains(u.priced_modifiers, u.modifier)
       AND NOT (u.modifier IN ('26', 'TC') AND u.method NOT IN ('rate', 'rates_csv'))
     GROUP BY u.contract_idx, u.procedure_code, u.modifiers_key, u.facility
 )
-SELECT ch.*,
-       CASE WHEN ch.method = 'rates_csv' THEN 'rate sheet ' || c.rates_file || ' row ' || ch.rate_row
-            ELSE ch.term_label || ' (line ' || ch.term_line || ')' END AS term_text,
-       CASE WHEN tm.pcts IS NULL THEN CAST(100 AS DECIMAL(9,3))
-            ELSE cmp_pct_mul(cmp_pct_mul(cmp_pct_mul(coalesce(tm.pcts[1], 100), coalesce(tm.pcts[2], 100)),
-                                          coalesce(tm.pcts[3], 100)), coalesce(tm.pcts[4], 100)) END AS table_percent,
-       tm.what AS table_reason
-FROM chosen ch
-JOIN ct_contracts c ON c.contract_idx = ch.contract_idx
-LEFT JOIN table_mods tm
-       ON tm.contract_idx = ch.contract_idx AND tm.procedure_code = ch.procedure_code
-      AND tm.modifiers_key = ch.modifiers_key AND tm.facility = ch.facility
+SELECT
+    CAST(ps.contract_idx AS INTEGER)           AS contract_idx,
+    CAST(ps.procedure_code AS VARCHAR)         AS procedure_code,
+    CAST(ps.modifiers_key AS VARCHAR)          AS modifiers_key,
+    CAST(ps.modifiers AS VARCHAR[])            AS modifiers,
+    CAST(ps.facility AS BOOLEAN)               AS facility,
+    CAST(ps.method AS VARCHAR)                 AS method,
+    CAST(ps.excluded AS BOOLEAN)               AS excluded,
+    CAST(ps.term_idx AS INTEGER)               AS term_idx,
+    CAST(ps.term_line AS INTEGER)              AS term_line,
+    CAST(ps.term_label AS VARCHAR)             AS term_label,
+    CAST(ps.term_value AS DECIMAL(14,3))       AS term_value,
+    CAST(ps.rate AS DECIMAL(14,2))             AS rate,
+    CAST(ps.rate_modifier AS VARCHAR)          AS rate_modifier,
+    CAST(ps.rate_row AS INTEGER)               AS rate_row,
+    CAST(ps.priced_modifiers AS VARCHAR[])     AS priced_modifiers,
+    CAST(CASE WHEN ps.method = 'rates_csv' THEN 'rate sheet ' || c.rates_file || ' row ' || ps.rate_row
+              ELSE ps.term_label || ' (line ' || ps.term_line || ')' END AS VARCHAR) AS term_text,
+    CAST(CASE WHEN tm.pcts IS NULL THEN CAST(100 AS DECIMAL(9,3))
+              ELSE cmp_pct_mul(cmp_pct_mul(cmp_pct_mul(coalesce(tm.pcts[1], 100), coalesce(tm.pcts[2], 100)),
+                                           coalesce(tm.pcts[3], 100)), coalesce(tm.pcts[4], 100)) END
+         AS DECIMAL(9,3))                      AS table_percent,
+    CAST(tm.what AS VARCHAR)                   AS table_reason
+FROM price_source ps
+JOIN ct_contracts c ON c.contract_idx = ps.contract_idx
+LEFT JOIN modifier_table_percents tm
+       ON tm.contract_idx = ps.contract_idx AND tm.procedure_code = ps.procedure_code
+      AND tm.modifiers_key = ps.modifiers_key AND tm.facility = ps.facility

@@ -1,10 +1,12 @@
 -- Text and arithmetic helpers for the comparison queries (temporary macros, one connection).
--- Grain: none (scalar macros). Percent arithmetic multiplies by 0.01 because DuckDB turns
--- DECIMAL / DECIMAL into DOUBLE, and amounts must stay exact.
+-- Grain: none (scalar macros, created before step 01). Percent arithmetic multiplies by 0.01
+-- because DuckDB turns DECIMAL / DECIMAL into DOUBLE, and amounts must stay exact.
+-- A number as text without trailing zeros: 62.500 -> '62.5', 150.000 -> '150'.
 CREATE OR REPLACE TEMP MACRO cmp_num(x) AS
     CASE WHEN contains(CAST(x AS VARCHAR), '.') THEN rtrim(rtrim(CAST(x AS VARCHAR), '0'), '.')
          ELSE CAST(x AS VARCHAR) END;
--- x is always a 2-place DECIMAL here (every money column is DECIMAL(14,2)).
+-- An amount as text, '$12.30' / '-$4.00'; x is always a 2-place DECIMAL here (every money
+-- column is DECIMAL(14,2)).
 CREATE OR REPLACE TEMP MACRO cmp_money(x) AS
     CASE WHEN x < 0 THEN '-$' || CAST(-x AS VARCHAR) ELSE '$' || CAST(x AS VARCHAR) END;
 -- amount x percent, rounded half-up to the cent (DECIMAL(14,2)).

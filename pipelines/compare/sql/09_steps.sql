@@ -1,6 +1,11 @@
--- The money of the comparison: expected allowed per line, each step rounded half-up and kept.
--- Grain: one row per line of cmp_lines (materialized as cmp_steps; compare_variances.sql adds the
--- categories and explanations). Narrow on purpose: only what the arithmetic needs travels here.
+-- Step 09, cmp_steps: the money of the comparison: expected allowed per line, each step rounded
+-- half-up to the cent and kept.
+-- Grain: one row per line of cmp_lines. Narrow on purpose: the line's own columns stay in
+-- cmp_lines; this table holds the contract, the Medicare price and the derivation.
+-- Inputs: cmp_lines (02), cmp_match (03), cmp_terms (04), cmp_line_price (07), cmp_prices (08),
+-- ct_contracts.
+-- Parameters: $tolerance_amount, $tolerance_percent (defaults when a contract states none),
+--             $pricing_note (why nothing could be priced, or NULL).
 -- Order of the money steps, each rounded half-up to the cent and kept:
 --   step_base      rate | Medicare unit amount (price_lines) | billed charge
 --   step_percent   x contract percent (percent_of_medicare / percent_of_charges)
@@ -10,17 +15,16 @@
 -- MPPR: lines of one claim on one date whose RVU MULT PROC indicator is 2/3 (1/2/3 with a custom
 -- `mppr` list) are ranked by their full expected amount (after bilateral/assistant/table percents),
 -- whatever the payer did with them; rank 1 keeps 100%, the others 50% (or the contract's list).
--- Parameters: $tolerance_amount, $tolerance_percent (defaults when a contract states none),
---             $pricing_note (why nothing could be priced, or NULL).
--- Needs: cmp_lines, cmp_match, cmp_terms, cmp_line_price, cmp_prices, ct_contracts.
-WITH priced AS (
-    SELECT lp.line_id, pr.*
+WITH line_medicare_price AS (   -- each priced line with its key's Medicare amount
+    SELECT lp.line_id, pr.status, pr.not_priced_reason, pr.amount, pr.opps_capped, pr.mpfs_year, pr.mpfs_release,
+           pr.locality_code, pr.setting, pr.work_rvu, pr.pe_rvu, pr.mp_rvu, pr.work_gpci, pr.pe_gpci, pr.mp_gpci,
+           pr.conversion_factor, pr.mult_proc, pr.bilat_surg, pr.asst_surg, pr.medicare_text
     FROM cmp_line_price lp
     JOIN cmp_prices pr ON pr.price_row = lp.price_row
 ),
-base AS (
-    SELECT l.line_id, l.claim_id, l.line_number, l.claim_status, l.service_date, l.procedure_code,
-           l.modifiers, l.units, l.billed, l.actual_allowed,
+line_inputs AS (            -- per line: what the arithmetic needs from the line, contract, term and price
+    SELECT l.line_id, l.claim_id, l.line_number, l.claim_status, l.service_date,
+           l.modifiers, l.units, l.billed,
            m.contract_idx, m.payer_has_contract,
            c.lesser_of_charges, c.modifier_mode, c.mppr,
            CAST(coalesce(c.tolerance_amount, $tolerance_amount) AS DECIMAL(14,2)) AS tolerance_amount,
@@ -30,19 +34,19 @@ base AS (
            coalesce(t.table_percent, CAST(100 AS DECIMAL(9,3))) AS table_percent, t.table_reason,
            p.status AS price_status, p.not_priced_reason AS price_reason,
            CAST(p.amount AS DECIMAL(14,2)) AS medicare_unit_amount,
-           p.fee_schedule_amount, p.opps_amount, coalesce(p.opps_capped, false) AS opps_capped,
-           p.mpfs_year, p.mpfs_release, p.locality_code, p.rvu_modifier, p.setting,
+           coalesce(p.opps_capped, false) AS opps_capped,
+           p.mpfs_year, p.mpfs_release, p.locality_code, p.setting,
            p.work_rvu, p.pe_rvu, p.mp_rvu, p.work_gpci, p.pe_gpci, p.mp_gpci, p.conversion_factor,
-           p.mult_proc, p.bilat_surg, p.asst_surg, p.co_surg, p.medicare_text
+           p.mult_proc, p.bilat_surg, p.asst_surg, p.medicare_text
     FROM cmp_lines l
     JOIN cmp_match m ON m.line_id = l.line_id
     LEFT JOIN ct_contracts c ON c.contract_idx = m.contract_idx
     LEFT JOIN cmp_terms t
            ON t.contract_idx = m.contract_idx AND t.procedure_code = l.procedure_code
           AND t.modifiers_key = l.modifiers_key AND t.facility = l.facility
-    LEFT JOIN priced p ON p.line_id = l.line_id
+    LEFT JOIN line_medicare_price p ON p.line_id = l.line_id
 ),
-step1 AS (
+base_amount AS (            -- step_base and the contract percent; which Medicare modifier rules apply
     SELECT *,
            CASE method
                WHEN 'rate' THEN CAST(term_value AS DECIMAL(14,2))
@@ -58,18 +62,18 @@ step1 AS (
                AND NOT list_has_any(priced_modifiers, ['80', '81', '82', 'AS']) AS has_assistant,
            modifier_mode = 'medicare' AND list_contains(modifiers, '62')
                AND NOT list_contains(priced_modifiers, '62') AS has_cosurgeon
-    FROM base
+    FROM line_inputs
 ),
-step2 AS (
+contract_percent_applied AS (   -- step_percent; the Medicare modifier percents (bilateral, assistant, co-surgeon)
     SELECT *,
            CASE WHEN contract_percent IS NULL THEN step_base ELSE cmp_pct_of(step_base, contract_percent) END AS step_percent,
            CASE WHEN has_bilateral THEN CASE bilat_surg WHEN '1' THEN 150 WHEN '3' THEN 200 ELSE 100 END END AS bilateral_percent,
            CASE WHEN has_assistant THEN CASE WHEN asst_surg = '1' THEN 0
                                              WHEN list_contains(modifiers, 'AS') THEN 13.6 ELSE 16 END END AS assistant_percent,
            CASE WHEN has_cosurgeon THEN 62.5 END AS cosurgeon_percent
-    FROM step1
+    FROM base_amount
 ),
-step3 AS (
+pre_rank_reduction AS (     -- the modifier percents combined; whether the line takes part in MPPR
     SELECT *,
            cmp_pct_mul(cmp_pct_mul(cmp_pct_mul(table_percent, coalesce(bilateral_percent, 100)),
                                    coalesce(assistant_percent, 100)), coalesce(cosurgeon_percent, 100)) AS pre_rank_percent,
@@ -77,27 +81,23 @@ step3 AS (
                     AND claim_status <> '22'
                     AND ((mppr IS NOT NULL AND mult_proc IN ('1', '2', '3'))
                          OR (mppr IS NULL AND modifier_mode = 'medicare' AND mult_proc IN ('2', '3'))), false) AS mppr_eligible
-    FROM step2
+    FROM contract_percent_applied
 ),
-ranks AS (   -- narrow on purpose: a window over every column of every line is the slow way
+mppr_ranks AS (             -- narrow on purpose: a window over every column of every line is the slow way
     SELECT line_id,
            row_number() OVER (PARTITION BY claim_id, service_date
                               ORDER BY cmp_pct_of(step_percent, pre_rank_percent) DESC, line_number, line_id) AS mppr_rank
-    FROM step3
+    FROM pre_rank_reduction
     WHERE mppr_eligible
 ),
-ranked AS (
-    SELECT s.*, r.mppr_rank
-    FROM step3 s LEFT JOIN ranks r ON r.line_id = s.line_id
+mppr_percents AS (          -- the rank's percent: 100 / 50, or the contract's mppr list
+    SELECT s.*, r.mppr_rank,
+           CASE WHEN r.mppr_rank IS NULL THEN NULL
+                WHEN s.mppr IS NOT NULL THEN s.mppr[least(r.mppr_rank, len(s.mppr))]
+                WHEN r.mppr_rank = 1 THEN 100 ELSE 50 END AS mppr_percent
+    FROM pre_rank_reduction s LEFT JOIN mppr_ranks r ON r.line_id = s.line_id
 ),
-step4 AS (
-    SELECT *,
-           CASE WHEN mppr_rank IS NULL THEN NULL
-                WHEN mppr IS NOT NULL THEN mppr[least(mppr_rank, len(mppr))]
-                WHEN mppr_rank = 1 THEN 100 ELSE 50 END AS mppr_percent
-    FROM ranked
-),
-step5 AS (
+reductions AS (             -- reduction_percent and the reasons for it, in words
     SELECT *,
            cmp_pct_mul(pre_rank_percent, coalesce(mppr_percent, 100)) AS reduction_percent,
            nullif(concat_ws('; ',
@@ -108,19 +108,19 @@ step5 AS (
                CASE WHEN has_cosurgeon THEN 'co-surgeon 62 62.5%' END,
                CASE WHEN mppr_rank IS NOT NULL THEN 'multiple procedure rank ' || mppr_rank || ' ' || cmp_num(mppr_percent) || '%' END
            ), '') AS reduction_reason
-    FROM step4
+    FROM mppr_percents
 ),
-step6 AS (
+reduction_applied AS (      -- step_modifier
     SELECT *, cmp_pct_of(step_percent, reduction_percent) AS step_modifier
-    FROM step5
+    FROM reductions
 ),
-step7 AS (
+units_applied AS (          -- step_units
     SELECT *,
            CASE WHEN method = 'percent_of_charges' THEN step_modifier
                 ELSE CAST(round(step_modifier * units, 2) AS DECIMAL(14,2)) END AS step_units
-    FROM step6
+    FROM reduction_applied
 ),
-step8 AS (
+lesser_of_applied AS (      -- step_lesser_of; the line's Medicare amount; why it was not priced
     SELECT *,
            coalesce(lesser_of_charges AND billed IS NOT NULL AND billed < step_units, false) AS lesser_applied,
            CASE WHEN coalesce(lesser_of_charges AND billed IS NOT NULL AND billed < step_units, false)
@@ -130,7 +130,51 @@ step8 AS (
                 coalesce(price_reason, $pricing_note,
                          'no Medicare locality: set medicare.zip or medicare.locality in the contract, or [practice] zip in underpay.toml')
            END AS not_priced_reason
-    FROM step7
+    FROM units_applied
 )
-SELECT * EXCLUDE (has_bilateral, has_assistant, has_cosurgeon, mppr_eligible, pre_rank_percent, priced_modifiers, table_percent, table_reason)
-FROM step8
+SELECT
+    CAST(line_id AS BIGINT)                    AS line_id,
+    -- the contract and the term or rate row that priced the line
+    CAST(contract_idx AS INTEGER)              AS contract_idx,
+    CAST(payer_has_contract AS BOOLEAN)        AS payer_has_contract,
+    CAST(method AS VARCHAR)                    AS method,
+    CAST(excluded AS BOOLEAN)                  AS excluded,
+    CAST(term_idx AS INTEGER)                  AS term_idx,
+    CAST(term_line AS INTEGER)                 AS term_line,
+    CAST(term_label AS VARCHAR)                AS term_label,
+    CAST(term_text AS VARCHAR)                 AS term_text,
+    CAST(rate_modifier AS VARCHAR)             AS rate_modifier,
+    CAST(rate_row AS INTEGER)                  AS rate_row,
+    CAST(tolerance_amount AS DECIMAL(14,2))    AS tolerance_amount,
+    CAST(tolerance_percent AS DECIMAL(9,3))    AS tolerance_percent,
+    -- the Medicare price (cmp_prices)
+    CAST(price_status AS VARCHAR)              AS price_status,
+    CAST(price_reason AS VARCHAR)              AS price_reason,
+    CAST(medicare_unit_amount AS DECIMAL(14,2)) AS medicare_unit_amount,
+    CAST(opps_capped AS BOOLEAN)               AS opps_capped,
+    CAST(mpfs_year AS INTEGER)                 AS mpfs_year,
+    CAST(mpfs_release AS VARCHAR)              AS mpfs_release,
+    CAST(locality_code AS VARCHAR)             AS locality_code,
+    CAST(setting AS VARCHAR)                   AS setting,
+    CAST(work_rvu AS DECIMAL(9,2))             AS work_rvu,
+    CAST(pe_rvu AS DECIMAL(9,2))               AS pe_rvu,
+    CAST(mp_rvu AS DECIMAL(9,2))               AS mp_rvu,
+    CAST(work_gpci AS DECIMAL(9,3))            AS work_gpci,
+    CAST(pe_gpci AS DECIMAL(9,3))              AS pe_gpci,
+    CAST(mp_gpci AS DECIMAL(9,3))              AS mp_gpci,
+    CAST(conversion_factor AS DECIMAL(9,4))    AS conversion_factor,
+    CAST(medicare_text AS VARCHAR)             AS medicare_text,
+    CAST(medicare_allowed AS DECIMAL(14,2))    AS medicare_allowed,
+    CAST(not_priced_reason AS VARCHAR)         AS not_priced_reason,
+    -- the money steps
+    CAST(step_base AS DECIMAL(14,2))           AS step_base,
+    CAST(contract_percent AS DECIMAL(9,3))     AS contract_percent,
+    CAST(step_percent AS DECIMAL(14,2))        AS step_percent,
+    CAST(reduction_percent AS DECIMAL(9,3))    AS reduction_percent,
+    CAST(reduction_reason AS VARCHAR)          AS reduction_reason,
+    CAST(mppr_rank AS INTEGER)                 AS mppr_rank,
+    CAST(step_modifier AS DECIMAL(14,2))       AS step_modifier,
+    CAST(step_units AS DECIMAL(14,2))          AS step_units,
+    CAST(lesser_applied AS BOOLEAN)            AS lesser_applied,
+    CAST(step_lesser_of AS DECIMAL(14,2))      AS step_lesser_of
+FROM lesser_of_applied

@@ -1,0 +1,169 @@
+"""pandera models of the fee-schedule warehouse tables (``fee_schedules/sql/schema.sql``).
+
+One model per ``mpfs_*`` table, as the importer writes it (typed: DECIMAL, DATE, BOOLEAN).
+``fee_schedules/schemas.py`` holds the other side: the CMS *files* as read (all text), checked
+before they are cast. ``tests/test_ddl_models.py`` checks each model here against the table a
+fresh warehouse has (column names in order, types, NOT NULL).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+from pandera.engines import polars_engine as pe
+
+from fee_schedules.files import KIND_PATTERNS
+
+RELEASES = ["A", "B", "C", "D"]
+FILE_KINDS = list(KIND_PATTERNS)      # rvu, gpci, locco, anes, oppscap, zip5, zip9
+RURAL = ["", "R", "B"]                # urban, rural, super rural
+N: dict[str, Any] = {"nullable": True}   # typed Any so mypy accepts pa.Field(**N)
+
+
+def _dec(precision: int, scale: int, **kw):
+    return pa.Field(dtype_kwargs={"precision": precision, "scale": scale}, **kw)
+
+
+class _Base(pa.DataFrameModel):
+    class Config:
+        strict = True       # exactly the table's columns
+        coerce = False
+
+
+class _Release(_Base):
+    """The (year, release) key every table starts with."""
+    year: pl.Int32
+    release: pl.String = pa.Field(isin=RELEASES)
+
+
+class MpfsReleases(_Release):
+    """Manifest: one row per imported release."""
+    effective_from: pl.Date
+    effective_through: pl.Date
+    source: pl.String
+    imported_at: pl.Datetime
+
+
+class MpfsReleaseFiles(_Release):
+    """Manifest: one row per (release, file kind), shipped or inherited."""
+    kind: pl.String = pa.Field(isin=FILE_KINDS)
+    file_name: pl.String
+    sha256: pl.String
+    bytes: pl.Int64
+    row_count: pl.Int64
+    inherited_from: pl.String = pa.Field(isin=RELEASES, nullable=True)
+
+
+class MpfsRvu(_Release):
+    """PPRRVU: one row per (year, release, hcpcs, modifier)."""
+    hcpcs: pl.String
+    modifier: pl.String = pa.Field(isin=["", "26", "TC", "53"])
+    status_code: pl.String
+    work_rvu: pe.Decimal = _dec(9, 2)
+    nf_pe_rvu: pe.Decimal = _dec(9, 2)
+    nf_na: pl.Boolean
+    f_pe_rvu: pe.Decimal = _dec(9, 2)
+    f_na: pl.Boolean
+    mp_rvu: pe.Decimal = _dec(9, 2)
+    pctc: pl.String
+    global_days: pl.String
+    mult_proc: pl.String
+    bilat_surg: pl.String
+    asst_surg: pl.String
+    co_surg: pl.String
+    team_surg: pl.String
+    pric_ind: pl.String = pa.Field(**N)
+    endo_base: pl.String = pa.Field(**N)
+    conversion_factor: pe.Decimal = _dec(9, 4)
+    supervision: pl.String = pa.Field(**N)
+    calc_flag: pl.String = pa.Field(**N)
+    imaging_family: pl.String = pa.Field(**N)
+    opps_nf_pe_rvu: pe.Decimal = _dec(9, 2)
+    opps_f_pe_rvu: pe.Decimal = _dec(9, 2)
+    opps_mp_rvu: pe.Decimal = _dec(9, 2)
+
+
+class MpfsGpci(_Release):
+    """GPCI (Addendum E): one row per (year, release, carrier, locality)."""
+    carrier: pl.String
+    locality: pl.String
+    state: pl.String
+    locality_name: pl.String
+    work_gpci: pe.Decimal = _dec(9, 3)
+    pe_gpci: pe.Decimal = _dec(9, 3)
+    mp_gpci: pe.Decimal = _dec(9, 3)
+
+
+class MpfsLocalityCounties(_Release):
+    """LOCCO: one row per (year, release, carrier, locality, fee schedule area)."""
+    carrier: pl.String
+    locality: pl.String
+    state: pl.String
+    fee_schedule_area: pl.String
+    counties: pl.String
+
+
+class MpfsAnesthesiaCf(_Release):
+    """Anesthesia conversion factor: one row per (year, release, carrier, locality)."""
+    carrier: pl.String
+    locality: pl.String
+    locality_name: pl.String
+    anesthesia_cf: pe.Decimal = _dec(9, 2)
+
+
+class MpfsOppsCap(_Release):
+    """OPPSCAP: one row per (year, release, hcpcs, modifier, carrier, locality)."""
+    hcpcs: pl.String
+    modifier: pl.String
+    proc_status: pl.String
+    carrier: pl.String
+    locality: pl.String
+    gpci_carrier: pl.String = pa.Field(**N)
+    facility_price: pe.Decimal = _dec(14, 2)
+    nonfacility_price: pe.Decimal = _dec(14, 2)
+
+
+class MpfsZip5(_Release):
+    """ZIP5 to carrier locality: one row per (year, release, zip5)."""
+    state: pl.String
+    zip5: pl.String
+    carrier: pl.String
+    locality: pl.String
+    rural: pl.String = pa.Field(isin=RURAL)
+    plus_four_flag: pl.Boolean
+    year_quarter: pl.String
+
+
+class MpfsZip9(_Release):
+    """ZIP9 exceptions: one row per (year, release, zip5, plus4)."""
+    state: pl.String
+    zip5: pl.String
+    plus4: pl.String
+    carrier: pl.String
+    locality: pl.String
+    rural: pl.String = pa.Field(isin=RURAL)
+    year_quarter: pl.String
+
+
+class MpfsConversionFactors(_Release):
+    """Conversion factors: one row per (year, release, qp)."""
+    qp: pl.Boolean
+    conversion_factor: pe.Decimal = _dec(9, 4)
+    anesthesia_cf: pe.Decimal = _dec(9, 4, nullable=True)
+    source: pl.String
+
+
+TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "mpfs_releases": MpfsReleases,
+    "mpfs_release_files": MpfsReleaseFiles,
+    "mpfs_rvu": MpfsRvu,
+    "mpfs_gpci": MpfsGpci,
+    "mpfs_locality_counties": MpfsLocalityCounties,
+    "mpfs_anesthesia_cf": MpfsAnesthesiaCf,
+    "mpfs_opps_cap": MpfsOppsCap,
+    "mpfs_zip5": MpfsZip5,
+    "mpfs_zip9": MpfsZip9,
+    "mpfs_conversion_factors": MpfsConversionFactors,
+}

@@ -1,0 +1,20 @@
+-- Step 06, cmp_price_rows: the distinct Medicare pricing keys of the lines in scope (what
+-- fee_schedules.pricing.price_lines is asked to price); price_row numbers them.
+-- Grain: one row per distinct (code, component modifier, date, year, zip, locality, setting, qp).
+-- Tens of thousands of rows for a million lines.
+-- Inputs: cmp_line_keys (05).
+WITH distinct_keys AS (
+    SELECT DISTINCT procedure_code, price_modifier, service_date, k_year, k_zip, k_locality, facility, qp
+    FROM cmp_line_keys
+)
+SELECT
+    CAST(row_number() OVER () AS BIGINT)       AS price_row,
+    CAST(procedure_code AS VARCHAR)            AS procedure_code,
+    CAST(price_modifier AS VARCHAR)            AS price_modifier,
+    CAST(service_date AS DATE)                 AS service_date,
+    CAST(k_year AS INTEGER)                    AS k_year,
+    CAST(k_zip AS VARCHAR)                     AS k_zip,
+    CAST(k_locality AS VARCHAR)                AS k_locality,
+    CAST(facility AS BOOLEAN)                  AS facility,
+    CAST(qp AS BOOLEAN)                        AS qp
+FROM distinct_keys
