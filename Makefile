@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo-output
 
-.PHONY: install demo test bench browser clean
+.PHONY: install demo test lint bench browser clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "underpay needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -30,7 +30,13 @@ browser:
 	        || echo "warning: could not install chromium; browser tests will be skipped"; \
 	    else echo "note: chromium not found and not root; browser tests will be skipped (apt-get install chromium)"; fi; }
 
-test: install browser
+# ruff (lint + format check) and mypy (core and ingest; settings in pyproject.toml) before the tests.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: install browser lint
 	$(BIN)/python -m pytest -n 2 -q
 
 # The peer parsers get their own environment: what they pull in (pandas) stays out of the one

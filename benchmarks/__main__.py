@@ -19,8 +19,9 @@ OUT = Path(__file__).resolve().parent / "out"
 
 
 def _names() -> list[str]:
-    return sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules(benchmarks.__path__)
-                  if m.name.startswith("bench_"))
+    return sorted(
+        m.name[len("bench_") :] for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_")
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -79,21 +79,22 @@ def _contracts(folder: Path) -> None:
             mods = "medicare" if i % 2 else '{"26": 40, "50": 150}'
             last = methods[(i + v) % len(methods)]
             (folder / f"{payer}_{v}.yaml").write_text(
-                f"name: {payer} v{v}\npayer: {{ids: [\"{payer}\"]}}\npayee_tins: [\"123456789\"]\n"
-                f"effective: {start}\nexpires: {end}\nmedicare: {{zip: \"10001\", year: {year}}}\n"
+                f'name: {payer} v{v}\npayer: {{ids: ["{payer}"]}}\npayee_tins: ["123456789"]\n'
+                f'effective: {start}\nexpires: {end}\nmedicare: {{zip: "10001", year: {year}}}\n'
                 f"lesser_of_charges: {str(i % 2 == 0).lower()}\n"
                 f"modifier_adjustments: {mods}\n"
                 "terms:\n"
-                "  - codes: [\"20552\", \"20553\"]\n    rate: 118\n"
-                "  - codes: [\"99202-99215\"]\n    percent_of_medicare: 125\n"
-                "  - codes: [\"71046\"]\n    modifiers: [\"26\"]\n    percent_of_medicare: 140\n"
-                "  - codes: [\"*\"]\n    " + last + "\n")
+                '  - codes: ["20552", "20553"]\n    rate: 118\n'
+                '  - codes: ["99202-99215"]\n    percent_of_medicare: 125\n'
+                '  - codes: ["71046"]\n    modifiers: ["26"]\n    percent_of_medicare: 140\n'
+                '  - codes: ["*"]\n    ' + last + "\n"
+            )
 
 
 def _build(db: Path) -> None:
     from fee_schedules.importer import import_release
-    from pipelines.synthetic import codes as codebook
     from pipelines.core.warehouse import connect
+    from pipelines.synthetic import codes as codebook
 
     tmp = db.with_suffix(".building")
     for p in (tmp, Path(str(tmp) + ".wal")):
@@ -103,8 +104,9 @@ def _build(db: Path) -> None:
     import_release(con, SHARED_CMS / "2025" / "RVU25D", 2025, "D")
     codes = ", ".join(f"({i}, '{c.code}', '{c.pctc}', {c.charge})" for i, c in enumerate(codebook.COMMON_CODES))
     n_claims = N_LINES // 3 + 1
-    for statement in BUILD.format(codes=codes, claims=n_claims, lines=N_LINES,
-                                  ncodes=len(codebook.COMMON_CODES)).split(";"):
+    for statement in BUILD.format(codes=codes, claims=n_claims, lines=N_LINES, ncodes=len(codebook.COMMON_CODES)).split(
+        ";"
+    ):
         if statement.strip():
             con.execute(statement)
     con.execute("CHECKPOINT")
@@ -120,8 +122,14 @@ def run(workdir: Path) -> list[dict]:
     contracts = workdir / "compare_contracts"
     _contracts(contracts)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(db), str(contracts)], capture_output=True,
-                         text=True, check=True, env=env, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(db), str(contracts)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=ROOT,
+    )
     got = json.loads(out.stdout.strip().splitlines()[-1])
     cats = got["categories"]
     return [
@@ -130,8 +138,12 @@ def run(workdir: Path) -> list[dict]:
         {"metric": "compare wall time", "value": f"{got['seconds']:.2f}", "unit": "s", "target": "< 10 s"},
         {"metric": "CPU time of compare() (user+sys, both cores)", "value": f"{got['cpu']:.2f}", "unit": "s"},
         {"metric": "machine load average during the run", "value": f"{got['load']:.1f}", "unit": "(2 cores)"},
-        {"metric": "peak memory of the compare process", "value": f"{got['peak_mb']:.0f}", "unit": "MB",
-         "target": "< 2048 MB"},
+        {
+            "metric": "peak memory of the compare process",
+            "value": f"{got['peak_mb']:.0f}",
+            "unit": "MB",
+            "target": "< 2048 MB",
+        },
         {"metric": "lines per second", "value": f"{got['lines'] / got['seconds']:,.0f}", "unit": "lines/s"},
         {"metric": "categories", "value": ", ".join(f"{k} {v}" for k, v in cats.items() if v), "unit": ""},
     ]

@@ -99,17 +99,27 @@ def run(workdir: Path) -> list[dict]:
         label = f"{n // 1000:,}k lines" if n < 1_000_000 else f"{n // 1_000_000}M lines"
         target = "< 60 s" if n == 1_000_000 else None
         rows += [
-            {"metric": f"{label}: end to end (inbox -> report)", "value": f"{got['seconds']:.1f}", "unit": "s",
-             "target": target},
+            {
+                "metric": f"{label}: end to end (inbox -> report)",
+                "value": f"{got['seconds']:.1f}",
+                "unit": "s",
+                "target": target,
+            },
             {"metric": f"{label}:   ingest (parse, validate, load)", "value": f"{got['ingest']:.1f}", "unit": "s"},
             {"metric": f"{label}:   compare (price, variances)", "value": f"{got['compare']:.1f}", "unit": "s"},
-            {"metric": f"{label}:   reports + exports ({len(got['months'])} months)",
-             "value": f"{got['reports']:.1f}", "unit": "s"},
+            {
+                "metric": f"{label}:   reports + exports ({len(got['months'])} months)",
+                "value": f"{got['reports']:.1f}",
+                "unit": "s",
+            },
             {"metric": f"{label}: lines compared", "value": f"{got['lines']:,}", "unit": "lines"},
             {"metric": f"{label}: throughput", "value": f"{n / got['seconds']:,.0f}", "unit": "lines/s"},
             {"metric": f"{label}: peak memory (RSS), run", "value": f"{got['peak_mb']:,.0f}", "unit": "MB"},
-            {"metric": f"{label}: peak memory (RSS), report worker", "value": f"{got['worker_peak_mb']:,.0f}",
-             "unit": "MB"},
+            {
+                "metric": f"{label}: peak memory (RSS), report worker",
+                "value": f"{got['worker_peak_mb']:,.0f}",
+                "unit": "MB",
+            },
         ]
         shutil.rmtree(root, ignore_errors=True)
     return rows

@@ -64,15 +64,24 @@ warnings.filterwarnings("ignore")
 PATH = sys.argv[1]
 """
 PEERS: dict[str, dict] = {
-    "oxedi": {"module": "oxedi", "copy": "full", "tiers": ("10", "100"), "code": r"""
+    "oxedi": {
+        "module": "oxedi",
+        "copy": "full",
+        "tiers": ("10", "100"),
+        "code": r"""
 import oxedi
 t = time.perf_counter()
 r = oxedi.parse_file(PATH)
 seconds = time.perf_counter() - t
 print(json.dumps({"seconds": seconds, "claims": r.count_claims(),
                   "lines": r.tables["services"].to_polars().height}))
-"""},
-    "openx12": {"module": "openx12", "copy": "full", "tiers": ("10", "100"), "code": r"""
+""",
+    },
+    "openx12": {
+        "module": "openx12",
+        "copy": "full",
+        "tiers": ("10", "100"),
+        "code": r"""
 from openx12 import x835
 t = time.perf_counter()
 with open(PATH) as f:
@@ -80,8 +89,13 @@ with open(PATH) as f:
 seconds = time.perf_counter() - t
 print(json.dumps({"seconds": seconds, "claims": len(era.claims),
                   "lines": sum(len(c.get("services") or []) for c in era.claims)}))
-"""},
-    "edi-835-parser": {"module": "edi_835_parser", "copy": "single", "tiers": ("10", "100"), "code": r"""
+""",
+    },
+    "edi-835-parser": {
+        "module": "edi_835_parser",
+        "copy": "single",
+        "tiers": ("10", "100"),
+        "code": r"""
 from edi_835_parser import parse
 t = time.perf_counter()
 ts = parse(PATH)
@@ -89,8 +103,13 @@ seconds = time.perf_counter() - t
 claims = sum(len(x.claims) for x in ts.transaction_sets)
 lines = sum(len(c.services) for x in ts.transaction_sets for c in x.claims)
 print(json.dumps({"seconds": seconds, "claims": claims, "lines": lines}))
-"""},
-    "x12sdk": {"module": "x12sdk", "copy": "full", "tiers": ("10",), "code": r"""
+""",
+    },
+    "x12sdk": {
+        "module": "x12sdk",
+        "copy": "full",
+        "tiers": ("10",),
+        "code": r"""
 from x12sdk.io import X12ModelReader
 t = time.perf_counter()
 claims = lines = 0
@@ -101,8 +120,13 @@ with X12ModelReader(PATH) as reader:
             lines += len(claim.service_lines or [])
 seconds = time.perf_counter() - t
 print(json.dumps({"seconds": seconds, "claims": claims, "lines": lines}))
-"""},
-    "pyx12": {"module": "pyx12", "copy": "full", "tiers": ("10",), "code": r"""
+""",
+    },
+    "pyx12": {
+        "module": "pyx12",
+        "copy": "full",
+        "tiers": ("10",),
+        "code": r"""
 import pyx12.error_handler, pyx12.params, pyx12.x12context
 t = time.perf_counter()
 claims = lines = 0
@@ -114,19 +138,26 @@ with open(PATH) as fd:
             lines += len(list(node.select("2110")))
 seconds = time.perf_counter() - t
 print(json.dumps({"seconds": seconds, "claims": claims, "lines": lines}))
-"""},
+""",
+    },
 }
 
 
 def _measure(cmd: list[str], timeout: float, cwd: Path | None = None) -> dict:
     """Run cmd under the wrapper; returns rc, wall, rss_mb, stdout, stderr (or timeout=True)."""
-    proc = subprocess.Popen([sys.executable, "-c", _WRAPPER, *cmd], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=cwd,
-                            env=user_env())
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRAPPER, *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=cwd,
+        env=user_env(),
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)          # the wrapper and the command it started
+        os.killpg(proc.pid, signal.SIGKILL)  # the wrapper and the command it started
         proc.communicate()
         return {"timeout": True}
     try:
@@ -142,14 +173,19 @@ def _files(workdir: Path, tiers: list[str]) -> tuple[dict[str, Path], dict[str, 
             stale.unlink()
     for tier in tiers:
         stem, n_lines = TIERS[tier]
-        path = workdir / f"{stem}.v{WRITER_VERSION}.835"     # a writer change re-generates
+        path = workdir / f"{stem}.v{WRITER_VERSION}.835"  # a writer change re-generates
         if not path.exists():
             t = time.perf_counter()
             write_big(path.with_suffix(".tmp"), n_lines, seed=1)
             seconds = time.perf_counter() - t
             path.with_suffix(".tmp").rename(path)
-            rows.append({"metric": f"generate {stem} ({n_lines:,} lines)", "value": f"{seconds:.1f}",
-                         "unit": f"s ({path.stat().st_size / 1e6 / seconds:.0f} MB/s)"})
+            rows.append(
+                {
+                    "metric": f"generate {stem} ({n_lines:,} lines)",
+                    "value": f"{seconds:.1f}",
+                    "unit": f"s ({path.stat().st_size / 1e6 / seconds:.0f} MB/s)",
+                }
+            )
         full[tier] = path
         if tier in ("10", "100"):
             one = workdir / f"{stem}_1st.v{WRITER_VERSION}.835"
@@ -174,7 +210,7 @@ def _ingest_rows(files: dict[str, Path], workdir: Path) -> list[dict]:
     rows: list[dict] = []
     per_mb: dict[str, float] = {}
     startup = _measure([*_underpay(), "ingest", "--help"], 120, cwd=workdir)
-    if startup.get("rc") == 0:    # fixed cost in every wall time below (interpreter + imports)
+    if startup.get("rc") == 0:  # fixed cost in every wall time below (interpreter + imports)
         rows.append({"metric": "underpay start-up (ingest --help)", "value": f"{startup['wall']:.2f}", "unit": "s"})
     for tier, path in files.items():
         stem, n_lines = TIERS[tier]
@@ -199,22 +235,50 @@ def _ingest_rows(files: dict[str, Path], workdir: Path) -> list[dict]:
         wall = statistics.median(walls)
         got = {"wall": wall, "rss_mb": max(r["rss_mb"] for r in runs)}
         per_mb[tier] = wall / mb
-        rows.append({"metric": f"{label} wall", "value": f"{wall:.2f}",
-                     "unit": f"s (median of {len(walls)}: {walls[0]:.2f} .. {walls[-1]:.2f})"})
-        rows.append({"metric": f"{label} throughput", "value": f"{mb / wall:.1f}", "unit": "MB/s",
-                     "target": ">= 40 MB/s" if tier == "100" else None})
+        rows.append(
+            {
+                "metric": f"{label} wall",
+                "value": f"{wall:.2f}",
+                "unit": f"s (median of {len(walls)}: {walls[0]:.2f} .. {walls[-1]:.2f})",
+            }
+        )
+        rows.append(
+            {
+                "metric": f"{label} throughput",
+                "value": f"{mb / wall:.1f}",
+                "unit": "MB/s",
+                "target": ">= 40 MB/s" if tier == "100" else None,
+            }
+        )
         rows.append({"metric": f"{label} service lines/s", "value": f"{n_lines / wall:,.0f}", "unit": "lines/s"})
-        rows.append({"metric": f"{label} peak RSS", "value": f"{got['rss_mb']:.0f}", "unit": "MB",
-                     "target": "< 2048 MB" if tier == "200" else None})
+        rows.append(
+            {
+                "metric": f"{label} peak RSS",
+                "value": f"{got['rss_mb']:.0f}",
+                "unit": "MB",
+                "target": "< 2048 MB" if tier == "200" else None,
+            }
+        )
         db.unlink(missing_ok=True)
     if "10" in per_mb and "100" in per_mb:
-        rows.append({"metric": "ingest linearity (s/MB at 100 MB / s/MB at 10 MB)",
-                     "value": f"{per_mb['100'] / per_mb['10']:.2f}", "unit": "x", "target": "<= ~1.2 (linear)"})
+        rows.append(
+            {
+                "metric": "ingest linearity (s/MB at 100 MB / s/MB at 10 MB)",
+                "value": f"{per_mb['100'] / per_mb['10']:.2f}",
+                "unit": "x",
+                "target": "<= ~1.2 (linear)",
+            }
+        )
         mb10, mb100 = (files[t].stat().st_size / 1e6 for t in ("10", "100"))
         extra = per_mb["100"] * mb100 - per_mb["10"] * mb10
-        if extra > 0:   # the fixed start-up cost cancels out: the rate of each further MB
-            rows.append({"metric": "ingest marginal throughput 10 -> 100 MB", "value": f"{(mb100 - mb10) / extra:.1f}",
-                         "unit": "MB/s"})
+        if extra > 0:  # the fixed start-up cost cancels out: the rate of each further MB
+            rows.append(
+                {
+                    "metric": "ingest marginal throughput 10 -> 100 MB",
+                    "value": f"{(mb100 - mb10) / extra:.1f}",
+                    "unit": "MB/s",
+                }
+            )
     return rows
 
 
@@ -247,9 +311,14 @@ def _peer_rows(full: dict[str, Path], single: dict[str, Path]) -> list[dict]:
                 continue
             seconds = result["seconds"]
             claims = f"{result['claims']:,} claims" if result.get("claims") is not None else ""
-            rows.append({"metric": label, "value": f"{mb / seconds:.2f}",
-                         "unit": f"MB/s ({seconds:.1f} s, {TIERS[tier][1] / seconds:,.0f} lines/s, "
-                                 f"peak {got['rss_mb']:.0f} MB, {claims})"})
+            rows.append(
+                {
+                    "metric": label,
+                    "value": f"{mb / seconds:.2f}",
+                    "unit": f"MB/s ({seconds:.1f} s, {TIERS[tier][1] / seconds:,.0f} lines/s, "
+                    f"peak {got['rss_mb']:.0f} MB, {claims})",
+                }
+            )
     return rows
 
 

@@ -36,26 +36,32 @@ def _warehouse(workdir: Path):
 
 def make_lines(con, n: int, seed: int = 0) -> pl.DataFrame:
     """n lines drawn (seeded) from real codes, localities and ZIPs of the imported 2025 release."""
-    codes = con.sql("SELECT hcpcs, modifier FROM mpfs_rvu WHERE year = 2025 AND release = 'A' "
-                    "AND status_code IN ('A','R','T','C','B') ORDER BY hcpcs, modifier").pl()
-    localities = con.sql("SELECT carrier || locality AS loc FROM mpfs_gpci WHERE year = 2025 AND release = 'A' "
-                         "ORDER BY 1").pl()["loc"]
+    codes = con.sql(
+        "SELECT hcpcs, modifier FROM mpfs_rvu WHERE year = 2025 AND release = 'A' "
+        "AND status_code IN ('A','R','T','C','B') ORDER BY hcpcs, modifier"
+    ).pl()
+    localities = con.sql(
+        "SELECT carrier || locality AS loc FROM mpfs_gpci WHERE year = 2025 AND release = 'A' ORDER BY 1"
+    ).pl()["loc"]
     zips = con.sql("SELECT zip5 FROM mpfs_zip5 WHERE year = 2025 AND release = 'A' ORDER BY 1").pl()["zip5"]
     extra = pl.Series(["", "", "", "", "50", "51", "59", "80", "AS", "62", "25", "LT"])
     drawn = codes.sample(n, with_replacement=True, seed=seed)
     i = pl.int_range(n, dtype=pl.Int64)
-    frame = pl.DataFrame({
-        "row_id": pl.int_range(n, dtype=pl.Int64, eager=True),
-        "procedure_code": drawn["hcpcs"],
-        "rvu_mod": drawn["modifier"],
-        "extra": extra.sample(n, with_replacement=True, seed=seed + 1),
-        "zip": zips.sample(n, with_replacement=True, seed=seed + 2),
-        "locality": localities.sample(n, with_replacement=True, seed=seed + 3),
-        "day": pl.Series(range(545)).sample(n, with_replacement=True, seed=seed + 4),   # 2025-01-01..2026-06-29
-        "r": pl.Series(range(100)).sample(n, with_replacement=True, seed=seed + 5),
-    })
+    frame = pl.DataFrame(
+        {
+            "row_id": pl.int_range(n, dtype=pl.Int64, eager=True),
+            "procedure_code": drawn["hcpcs"],
+            "rvu_mod": drawn["modifier"],
+            "extra": extra.sample(n, with_replacement=True, seed=seed + 1),
+            "zip": zips.sample(n, with_replacement=True, seed=seed + 2),
+            "locality": localities.sample(n, with_replacement=True, seed=seed + 3),
+            "day": pl.Series(range(545)).sample(n, with_replacement=True, seed=seed + 4),  # 2025-01-01..2026-06-29
+            "r": pl.Series(range(100)).sample(n, with_replacement=True, seed=seed + 5),
+        }
+    )
     return frame.select(
-        "row_id", "procedure_code",
+        "row_id",
+        "procedure_code",
         pl.concat_list("rvu_mod", "extra").list.eval(pl.element().filter(pl.element() != "")).alias("modifiers"),
         (pl.date(2025, 1, 1) + pl.duration(days=pl.col("day"))).alias("service_date"),
         # 2026 dates priced "at 2025 Medicare" (no 2026 GPCI file exists): the year override path
@@ -86,14 +92,25 @@ def run(workdir: Path) -> list[dict]:
     seconds26 = time.perf_counter() - t1
     con.close()
     return [
-        {"metric": f"price {N_LINES:,} lines (apply_policy)", "value": f"{seconds:.2f}", "unit": "s",
-         "target": f"< {TARGET_SECONDS:.0f} s"},
+        {
+            "metric": f"price {N_LINES:,} lines (apply_policy)",
+            "value": f"{seconds:.2f}",
+            "unit": "s",
+            "target": f"< {TARGET_SECONDS:.0f} s",
+        },
         {"metric": "lines per second", "value": f"{N_LINES / seconds:,.0f}", "unit": "lines/s"},
         {"metric": "CPU seconds (all threads of this process)", "value": f"{cpu:.2f}", "unit": "s"},
-        {"metric": "1-minute load average during the run", "value": f"{load:.1f}", "unit": "",
-         "target": "wall time is only meaningful near 0"},
+        {
+            "metric": "1-minute load average during the run",
+            "value": f"{load:.1f}",
+            "unit": "",
+            "target": "wall time is only meaningful near 0",
+        },
         {"metric": "lines priced (rest: not_priced with reason)", "value": f"{priced:,}", "unit": "lines"},
         {"metric": "price 200,000 lines 2026 national", "value": f"{seconds26:.2f}", "unit": "s"},
-        {"metric": "2026 national lines priced", "value": f"{int((out26['status'] == 'priced').sum()):,}",
-         "unit": "lines"},
+        {
+            "metric": "2026 national lines priced",
+            "value": f"{int((out26['status'] == 'priced').sum()):,}",
+            "unit": "lines",
+        },
     ]

@@ -30,9 +30,15 @@ def check_folder(folder, con: duckdb.DuckDBPyConnection | None = None) -> list[P
     for c in contracts:
         problems += unreachable_terms(c)
         if any(t.method == "percent_of_medicare" for t in c.terms) and not (c.medicare_zip or c.medicare_locality):
-            problems.append(Problem(str(c.file), c.line, "percent_of_medicare terms but no medicare zip or locality",
-                                    "medicare: {zip: \"10001\"} (until then the practice zip of underpay.toml is used)",
-                                    "warning"))
+            problems.append(
+                Problem(
+                    str(c.file),
+                    c.line,
+                    "percent_of_medicare terms but no medicare zip or locality",
+                    'medicare: {zip: "10001"} (until then the practice zip of underpay.toml is used)',
+                    "warning",
+                )
+            )
     if con is not None:
         problems += unknown_codes(contracts, con)
     return problems
@@ -50,16 +56,21 @@ def overlapping_versions(contracts: list[Contract]) -> list[Problem]:
     out = []
     ordered = sorted(contracts, key=lambda c: (c.effective, str(c.file)))
     for i, a in enumerate(ordered):
-        for b in ordered[i + 1:]:
+        for b in ordered[i + 1 :]:
             if _overlap(a, b):
-                payer = ", ".join(sorted(set(a.payer_ids) & set(b.payer_ids)) or
-                                  sorted(set(a.payer_names) & set(b.payer_names)))
-                out.append(Problem(
-                    str(b.file), b.lines.get("effective", b.line),
-                    f"version effective {b.effective} overlaps {a.file.name} ({a.effective} to "
-                    f"{a.expires or 'open-ended'}) for payer {payer}",
-                    f"{a.file.name} to expire on {b.effective - dt.timedelta(days=1)} (the day before this "
-                    f"version starts); until then lines in the overlap use the later version"))
+                payer = ", ".join(
+                    sorted(set(a.payer_ids) & set(b.payer_ids)) or sorted(set(a.payer_names) & set(b.payer_names))
+                )
+                out.append(
+                    Problem(
+                        str(b.file),
+                        b.lines.get("effective", b.line),
+                        f"version effective {b.effective} overlaps {a.file.name} ({a.effective} to "
+                        f"{a.expires or 'open-ended'}) for payer {payer}",
+                        f"{a.file.name} to expire on {b.effective - dt.timedelta(days=1)} (the day before this "
+                        f"version starts); until then lines in the overlap use the later version",
+                    )
+                )
     return out
 
 
@@ -76,11 +87,16 @@ def unreachable_terms(contract: Contract) -> list[Problem]:
     for j, later in enumerate(contract.terms):
         for earlier in contract.terms[:j]:
             if later.codes and _shadows(earlier, later):
-                out.append(Problem(
-                    str(contract.file), later.line,
-                    f"term {later.index} can never match: term {earlier.index} (line {earlier.line}) "
-                    f"takes all its codes first",
-                    "more specific terms above broader ones (first match wins)", "warning"))
+                out.append(
+                    Problem(
+                        str(contract.file),
+                        later.line,
+                        f"term {later.index} can never match: term {earlier.index} (line {earlier.line}) "
+                        f"takes all its codes first",
+                        "more specific terms above broader ones (first match wins)",
+                        "warning",
+                    )
+                )
                 break
     return out
 
@@ -93,7 +109,7 @@ def unknown_codes(contracts: list[Contract], con: duckdb.DuckDBPyConnection) -> 
         return []
     if not known_rows:
         return []
-    wanted: list[tuple[str, str, int]] = []   # (code, file, line)
+    wanted: list[tuple[str, str, int]] = []  # (code, file, line)
     for c in contracts:
         for t in c.terms:
             wanted += [(s.low, str(c.file), t.line) for s in t.codes if s.text != "*" and s.low == s.high]
@@ -101,9 +117,21 @@ def unknown_codes(contracts: list[Contract], con: duckdb.DuckDBPyConnection) -> 
     if not wanted:
         return []
     codes = sorted({w[0] for w in wanted})
-    known = {row[0] for row in con.execute(
-        "SELECT DISTINCT hcpcs FROM mpfs_rvu WHERE list_contains(CAST($codes AS VARCHAR[]), hcpcs)",
-        {"codes": codes}).fetchall()}
-    return [Problem(file, line, f"code {code} is not in any imported Medicare fee schedule",
-                    "a current CPT/HCPCS code (check for typos or deleted codes)", "warning")
-            for code, file, line in wanted if code not in known]
+    known = {
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT hcpcs FROM mpfs_rvu WHERE list_contains(CAST($codes AS VARCHAR[]), hcpcs)",
+            {"codes": codes},
+        ).fetchall()
+    }
+    return [
+        Problem(
+            file,
+            line,
+            f"code {code} is not in any imported Medicare fee schedule",
+            "a current CPT/HCPCS code (check for typos or deleted codes)",
+            "warning",
+        )
+        for code, file, line in wanted
+        if code not in known
+    ]

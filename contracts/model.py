@@ -20,8 +20,19 @@ from pipelines.core.errors import ContractError
 METHODS = ("rate", "percent_of_medicare", "percent_of_charges")
 SETTINGS = ("facility", "non-facility")
 TOP_KEYS = {
-    "name", "payer", "payee_tins", "effective", "expires", "medicare", "lesser_of_charges",
-    "tolerance", "terms", "rates_csv", "modifier_adjustments", "mppr", "notes",
+    "name",
+    "payer",
+    "payee_tins",
+    "effective",
+    "expires",
+    "medicare",
+    "lesser_of_charges",
+    "tolerance",
+    "terms",
+    "rates_csv",
+    "modifier_adjustments",
+    "mppr",
+    "notes",
 }
 TERM_KEYS = {"codes", "modifiers", "setting", "exclude", "name", "note", *METHODS}
 
@@ -34,7 +45,7 @@ class Problem:
     line: int
     message: str
     expected: str | None = None
-    severity: str = "error"          # "error" (exit 1) or "warning"
+    severity: str = "error"  # "error" (exit 1) or "warning"
 
     def __str__(self) -> str:
         text = f"{self.file}:{self.line}: {self.message}"
@@ -47,12 +58,12 @@ class Problem:
 
 @dataclass(frozen=True)
 class Term:
-    index: int                       # 1-based position in `terms`
+    index: int  # 1-based position in `terms`
     line: int
     codes: tuple[CodeSpec, ...]
     modifiers: tuple[str, ...] | None  # None: any modifiers
-    setting: str | None              # None | "facility" | "non-facility"
-    method: str | None               # rate | percent_of_medicare | percent_of_charges | None (exclude)
+    setting: str | None  # None | "facility" | "non-facility"
+    method: str | None  # rate | percent_of_medicare | percent_of_charges | None (exclude)
     value: Decimal | None
     exclude: bool = False
     name: str | None = None
@@ -76,10 +87,10 @@ class Term:
 @dataclass(frozen=True)
 class RateRow:
     code: str
-    modifier: str                    # "" = no modifier
+    modifier: str  # "" = no modifier
     rate: Decimal
     setting: str | None
-    row: int                         # 1-based row in the sheet (header = 1)
+    row: int  # 1-based row in the sheet (header = 1)
 
 
 @dataclass(frozen=True)
@@ -94,7 +105,7 @@ class Contract:
     expires: dt.date | None
     medicare_zip: str | None = None
     medicare_locality: str | None = None
-    medicare_year: int | None = None     # None = year of the date of service
+    medicare_year: int | None = None  # None = year of the date of service
     medicare_qp: bool = False
     lesser_of_charges: bool = False
     tolerance_amount: Decimal | None = None
@@ -102,10 +113,10 @@ class Contract:
     terms: tuple[Term, ...] = ()
     rates_file: Path | None = None
     rates: tuple[RateRow, ...] = ()
-    modifier_mode: str = "none"          # medicare | none | table
-    modifier_percents: dict = field(default_factory=dict)   # modifier -> Decimal percent
-    mppr: tuple[Decimal, ...] | None = None                 # custom multiple-procedure percents
-    lines: dict = field(default_factory=dict)               # key -> line, for the checker
+    modifier_mode: str = "none"  # medicare | none | table
+    modifier_percents: dict = field(default_factory=dict)  # modifier -> Decimal percent
+    mppr: tuple[Decimal, ...] | None = None  # custom multiple-procedure percents
+    lines: dict = field(default_factory=dict)  # key -> line, for the checker
 
 
 def _pct(value: Decimal) -> str:
@@ -122,8 +133,9 @@ class _Reader:
     def error(self, line: int, message: str, expected: str | None = None) -> None:
         self.problems.append(Problem(str(self.path), line, message, expected))
 
-    def decimal(self, value, line: int, what: str, *, minimum: Decimal = Decimal(0),
-                maximum: Decimal | None = None) -> Decimal | None:
+    def decimal(
+        self, value, line: int, what: str, *, minimum: Decimal = Decimal(0), maximum: Decimal | None = None
+    ) -> Decimal | None:
         if isinstance(value, bool) or value is None:
             self.error(line, f"{what} is {value!r}", "a number")
             return None
@@ -210,18 +222,26 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
         if "ids" in payer:
             payer_ids = tuple(s.upper() for s in r.strings(payer["ids"], payer.line_of("ids"), "payer id"))
         if "names" in payer:
-            payer_names = tuple(" ".join(s.upper().split())
-                                for s in r.strings(payer["names"], payer.line_of("names"), "payer name"))
+            payer_names = tuple(
+                " ".join(s.upper().split()) for s in r.strings(payer["names"], payer.line_of("names"), "payer name")
+            )
         if not payer_ids and not payer_names:
-            r.error(doc.line_of("payer"), "payer has no ids and no names", "at least one payer id (N1*PR REF*2U / N1*PR04 / TRN03)")
+            r.error(
+                doc.line_of("payer"),
+                "payer has no ids and no names",
+                "at least one payer id (N1*PR REF*2U / N1*PR04 / TRN03)",
+            )
 
     tins: tuple[str, ...] = ()
     if "payee_tins" in doc:
         tins = r.strings(doc["payee_tins"], doc.line_of("payee_tins"), "payee TIN")
         for i, tin in enumerate(tins):
             if not (len(tin) == 9 and tin.isdigit()):
-                r.error(_line(doc["payee_tins"], i, doc.line_of("payee_tins")),
-                        f"payee TIN {tin!r} is not 9 digits", "a quoted 9-digit TIN such as \"123456789\"")
+                r.error(
+                    _line(doc["payee_tins"], i, doc.line_of("payee_tins")),
+                    f"payee TIN {tin!r} is not 9 digits",
+                    'a quoted 9-digit TIN such as "123456789"',
+                )
 
     effective = None
     if "effective" not in doc:
@@ -232,8 +252,11 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
     if doc.get("expires") is not None:
         expires = r.date(doc["expires"], doc.line_of("expires"), "expires")
         if effective and expires and expires < effective:
-            r.error(doc.line_of("expires"), f"expires {expires} is before effective {effective}",
-                    "a date on or after effective")
+            r.error(
+                doc.line_of("expires"),
+                f"expires {expires} is before effective {effective}",
+                "a date on or after effective",
+            )
 
     mzip = mloc = None
     myear: int | None = None
@@ -241,7 +264,7 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
     med = doc.get("medicare")
     if med is not None:
         if not isinstance(med, LineDict):
-            r.error(doc.line_of("medicare"), "'medicare' is not a mapping", "medicare: {zip: \"10001\", year: service}")
+            r.error(doc.line_of("medicare"), "'medicare' is not a mapping", 'medicare: {zip: "10001", year: service}')
         else:
             for key in med:
                 if key not in ("zip", "locality", "year", "qp"):
@@ -249,13 +272,19 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
             if med.get("zip") is not None:
                 mzip = str(med["zip"]).strip()
                 if not (mzip.isdigit() and len(mzip) in (5, 9)):
-                    r.error(med.line_of("zip"), f"medicare zip {med['zip']!r} is not a ZIP code",
-                            "a quoted 5- or 9-digit ZIP such as \"10001\"")
+                    r.error(
+                        med.line_of("zip"),
+                        f"medicare zip {med['zip']!r} is not a ZIP code",
+                        'a quoted 5- or 9-digit ZIP such as "10001"',
+                    )
             if med.get("locality") is not None:
                 mloc = str(med["locality"]).strip().replace("-", "")
                 if not (mloc.isdigit() and len(mloc) == 7):
-                    r.error(med.line_of("locality"), f"medicare locality {med['locality']!r} is not carrier+locality",
-                            "7 digits: 5-digit MAC carrier + 2-digit locality, e.g. \"1320201\"")
+                    r.error(
+                        med.line_of("locality"),
+                        f"medicare locality {med['locality']!r} is not carrier+locality",
+                        '7 digits: 5-digit MAC carrier + 2-digit locality, e.g. "1320201"',
+                    )
             year = med.get("year", "service")
             if isinstance(year, int) and not isinstance(year, bool) and 1992 <= year <= 2100:
                 myear = year
@@ -284,8 +313,9 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
             if "amount" in tol:
                 tol_amount = r.decimal(tol["amount"], tol.line_of("amount"), "tolerance amount")
             if "percent" in tol:
-                tol_percent = r.decimal(tol["percent"], tol.line_of("percent"), "tolerance percent",
-                                        maximum=Decimal(100))
+                tol_percent = r.decimal(
+                    tol["percent"], tol.line_of("percent"), "tolerance percent", maximum=Decimal(100)
+                )
 
     terms = _parse_terms(r, doc)
 
@@ -312,14 +342,17 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
             try:
                 mod = parse_modifier(key)
             except ValueError as exc:
-                r.error(madj.line_of(key), str(exc), "modifier: percent, e.g. \"50\": 150")
+                r.error(madj.line_of(key), str(exc), 'modifier: percent, e.g. "50": 150')
                 continue
             pct = r.decimal(value, madj.line_of(key), f"modifier {mod} percent", maximum=Decimal(1000))
             if pct is not None:
                 mod_pcts[mod] = pct
     else:
-        r.error(doc.line_of("modifier_adjustments"), f"modifier_adjustments {madj!r}",
-                "medicare, none, or a mapping of modifier -> percent")
+        r.error(
+            doc.line_of("modifier_adjustments"),
+            f"modifier_adjustments {madj!r}",
+            "medicare, none, or a mapping of modifier -> percent",
+        )
 
     mppr = None
     if doc.get("mppr") is not None:
@@ -327,20 +360,38 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
         if not isinstance(raw, LineList) or not raw:
             r.error(doc.line_of("mppr"), f"mppr {raw!r}", "a list of percents by rank, e.g. [100, 50, 25]")
         else:
-            vals = [r.decimal(v, raw.line_of(i), f"mppr rank {i + 1} percent", maximum=Decimal(100))
-                    for i, v in enumerate(raw)]
+            vals = [
+                r.decimal(v, raw.line_of(i), f"mppr rank {i + 1} percent", maximum=Decimal(100))
+                for i, v in enumerate(raw)
+            ]
             if all(v is not None for v in vals):
                 mppr = tuple(vals)
 
     if r.problems or effective is None:
         return None, r.problems
     return Contract(
-        name=name.strip(), file=path, line=doc.line, payer_ids=payer_ids, payer_names=payer_names,
-        payee_tins=tins, effective=effective, expires=expires, medicare_zip=mzip,
-        medicare_locality=mloc, medicare_year=myear, medicare_qp=qp, lesser_of_charges=lesser,
-        tolerance_amount=tol_amount, tolerance_percent=tol_percent, terms=tuple(terms),
-        rates_file=rates_file, rates=rates, modifier_mode=mode, modifier_percents=mod_pcts,
-        mppr=mppr, lines=lines,
+        name=name.strip(),
+        file=path,
+        line=doc.line,
+        payer_ids=payer_ids,
+        payer_names=payer_names,
+        payee_tins=tins,
+        effective=effective,
+        expires=expires,
+        medicare_zip=mzip,
+        medicare_locality=mloc,
+        medicare_year=myear,
+        medicare_qp=qp,
+        lesser_of_charges=lesser,
+        tolerance_amount=tol_amount,
+        tolerance_percent=tol_percent,
+        terms=tuple(terms),
+        rates_file=rates_file,
+        rates=rates,
+        modifier_mode=mode,
+        modifier_percents=mod_pcts,
+        mppr=mppr,
+        lines=lines,
     ), r.problems
 
 
@@ -357,22 +408,29 @@ def _parse_terms(r: _Reader, doc: LineDict) -> list[Term]:
     for i, item in enumerate(raw, start=1):
         tline = raw.line_of(i - 1)
         if not isinstance(item, LineDict):
-            r.error(tline, f"term {i} is not a mapping", "- codes: [...] with rate, percent_of_medicare or percent_of_charges")
+            r.error(
+                tline,
+                f"term {i} is not a mapping",
+                "- codes: [...] with rate, percent_of_medicare or percent_of_charges",
+            )
             continue
         for key in item:
             if key not in TERM_KEYS:
                 r.error(item.line_of(key), f"term {i}: unknown key {key!r}", f"one of {', '.join(sorted(TERM_KEYS))}")
         codes: list[CodeSpec] = []
         if "codes" not in item:
-            r.error(tline, f"term {i} has no 'codes'", "codes: [\"99213\", \"99202-99215\"] or [\"*\"]")
+            r.error(tline, f"term {i} has no 'codes'", 'codes: ["99213", "99202-99215"] or ["*"]')
         else:
             values = item["codes"] if isinstance(item["codes"], list) else [item["codes"]]
             for j, value in enumerate(values):
                 try:
                     codes.append(parse_code_spec(value))
                 except ValueError as exc:
-                    r.error(_line(item["codes"], j, item.line_of("codes")), f"term {i}: {exc}",
-                            "\"99213\", \"99202-99215\" or \"*\"")
+                    r.error(
+                        _line(item["codes"], j, item.line_of("codes")),
+                        f"term {i}: {exc}",
+                        '"99213", "99202-99215" or "*"',
+                    )
         modifiers = None
         if item.get("modifiers") is not None:
             mods = []
@@ -381,8 +439,11 @@ def _parse_terms(r: _Reader, doc: LineDict) -> list[Term]:
                 try:
                     mods.append(parse_modifier(value))
                 except ValueError as exc:
-                    r.error(_line(item["modifiers"], j, item.line_of("modifiers")), f"term {i}: {exc}",
-                            "two characters such as \"26\" or \"TC\"")
+                    r.error(
+                        _line(item["modifiers"], j, item.line_of("modifiers")),
+                        f"term {i}: {exc}",
+                        'two characters such as "26" or "TC"',
+                    )
             modifiers = tuple(mods)
         setting = item.get("setting")
         if setting is not None and setting not in SETTINGS:
@@ -396,18 +457,37 @@ def _parse_terms(r: _Reader, doc: LineDict) -> list[Term]:
         method = value = None
         if exclude:
             if given:
-                r.error(item.line_of(given[0]), f"term {i} is excluded and also priced", "either exclude: true or one price")
+                r.error(
+                    item.line_of(given[0]), f"term {i} is excluded and also priced", "either exclude: true or one price"
+                )
         elif len(given) != 1:
-            r.error(tline, f"term {i} has {len(given)} prices ({', '.join(given) or 'none'})",
-                    "exactly one of rate, percent_of_medicare, percent_of_charges (or exclude: true)")
+            r.error(
+                tline,
+                f"term {i} has {len(given)} prices ({', '.join(given) or 'none'})",
+                "exactly one of rate, percent_of_medicare, percent_of_charges (or exclude: true)",
+            )
         else:
             method = given[0]
-            value = r.decimal(item[method], item.line_of(method), f"term {i} {method}",
-                              maximum=Decimal(100000) if method == "rate" else Decimal(1000))
+            value = r.decimal(
+                item[method],
+                item.line_of(method),
+                f"term {i} {method}",
+                maximum=Decimal(100000) if method == "rate" else Decimal(1000),
+            )
         tname = item.get("name")
-        terms.append(Term(index=i, line=tline, codes=tuple(codes), modifiers=modifiers, setting=setting,
-                          method=method, value=value, exclude=exclude,
-                          name=str(tname) if tname is not None else None))
+        terms.append(
+            Term(
+                index=i,
+                line=tline,
+                codes=tuple(codes),
+                modifiers=modifiers,
+                setting=setting,
+                method=method,
+                value=value,
+                exclude=exclude,
+                name=str(tname) if tname is not None else None,
+            )
+        )
     return terms
 
 
@@ -431,6 +511,8 @@ def load_contracts(folder: Path) -> list[Contract]:
             out.append(contract)
     if problems:
         listing = "\n".join(str(p) for p in problems)
-        raise ContractError(f"{len(problems)} contract problem(s):\n{listing}\n"
-                            f"Fix them (see docs/contracts.md) and run `underpay contracts check {folder}`")
+        raise ContractError(
+            f"{len(problems)} contract problem(s):\n{listing}\n"
+            f"Fix them (see docs/contracts.md) and run `underpay contracts check {folder}`"
+        )
     return out

@@ -94,8 +94,13 @@ def read_rates(path: Path):
                 continue
         key = (code, mod, setting)
         if key in seen:
-            problems.append((n, f"{code}{'-' + mod if mod else ''} appears again (first on row {seen[key]})",
-                             "one row per code, modifier and setting"))
+            problems.append(
+                (
+                    n,
+                    f"{code}{'-' + mod if mod else ''} appears again (first on row {seen[key]})",
+                    "one row per code, modifier and setting",
+                )
+            )
             continue
         seen[key] = n
         out.append(RateRow(code=code, modifier=mod, rate=to_cent(rate), setting=setting, row=n))

@@ -44,12 +44,13 @@ from fee_schedules.files import KIND_PATTERNS
 from pipelines.core.errors import UnderpayError
 
 CMS_RVU_PAGE = "https://www.cms.gov/medicare/payment/fee-schedules/physician/pfs-relative-value-files"
-CMS_ZIP_PAGE = ("https://www.cms.gov/medicare/payment/fee-schedules/physician-fee-schedule/"
-                "zip-code-carrier-locality-files")
+CMS_ZIP_PAGE = (
+    "https://www.cms.gov/medicare/payment/fee-schedules/physician-fee-schedule/zip-code-carrier-locality-files"
+)
 USER_AGENT = "underpay-fee-schedule-download/0.1 (+https://github.com/; open-source underpayment detection)"
-TIMEOUT = 120          # seconds a transfer may stall before it fails
-PROBE_TIMEOUT = 10     # seconds the first request to cms.gov may take: an offline machine fails fast
-PROJECT = Path(__file__).resolve().parents[1]     # the checkout: fee_schedules/download.py
+TIMEOUT = 120  # seconds a transfer may stall before it fails
+PROBE_TIMEOUT = 10  # seconds the first request to cms.gov may take: an offline machine fails fast
+PROJECT = Path(__file__).resolve().parents[1]  # the checkout: fee_schedules/download.py
 RELEASE_DIR = re.compile(r"^rvu\d{2}[a-d]", re.I)
 MANIFEST = "SHA256SUMS"
 
@@ -63,8 +64,10 @@ class ReleaseNotFound(DownloadError):
 
     def __init__(self, year: int, looked: list[str], failure: str | None = None):
         self.year, self.looked, self.failure = year, looked, failure
-        how = (f"set UNDERPAY_CMS_MIRROR to a folder holding {year}/, place ../shared beside the checkout, "
-               f"or run `underpay fee-schedule download --year {year}` once while online")
+        how = (
+            f"set UNDERPAY_CMS_MIRROR to a folder holding {year}/, place ../shared beside the checkout, "
+            f"or run `underpay fee-schedule download --year {year}` once while online"
+        )
         tried = "; ".join(looked) + (f"; download failed: {failure}" if failure else "")
         super().__init__(f"CMS {year} release not found ({tried}): {how}")
 
@@ -79,6 +82,7 @@ def _is_cms_file(name: str) -> bool:
 
 
 # ---------------------------------------------------------------- fetching
+
 
 def _is_url(source) -> bool:
     return bool(re.match(r"^https?://", str(source)))
@@ -121,14 +125,16 @@ def _listing(base: str) -> tuple[list[str], list[str]]:
         folder = Path(base)
         if not folder.is_dir():
             raise DownloadError(f"{folder}: mirror folder not found")
-        return ([p.name for p in sorted(folder.iterdir()) if p.is_file()],
-                [p.name for p in sorted(folder.iterdir()) if p.is_dir()])
+        return (
+            [p.name for p in sorted(folder.iterdir()) if p.is_file()],
+            [p.name for p in sorted(folder.iterdir()) if p.is_dir()],
+        )
     base = base.rstrip("/") + "/"
     files, dirs = [], []
     for link in _links(base):
         if not link.startswith(base):
             continue
-        rest = urllib.parse.unquote(link[len(base):])
+        rest = urllib.parse.unquote(link[len(base) :])
         if not rest or "?" in rest or "/" in rest.rstrip("/"):
             continue
         (dirs if rest.endswith("/") else files).append(rest.rstrip("/"))
@@ -143,9 +149,10 @@ def _read(base: str, name: str) -> bytes:
 
 # ---------------------------------------------------------------- cache
 
+
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")     # two test workers may fill one cache
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")  # two test workers may fill one cache
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
@@ -180,8 +187,8 @@ def verify_cache(year_dir: Path) -> list[str]:
 class DownloadResult:
     year: int
     folder: Path
-    files: list[tuple[str, int, str]] = field(default_factory=list)   # (relative path, bytes, sha256)
-    releases: list = field(default_factory=list)                       # ImportResult per imported release
+    files: list[tuple[str, int, str]] = field(default_factory=list)  # (relative path, bytes, sha256)
+    releases: list = field(default_factory=list)  # ImportResult per imported release
     seconds: float = 0.0
 
     def __str__(self) -> str:
@@ -203,23 +210,28 @@ def _download(year: int, mirror, cache_dir) -> DownloadResult:
     wanted = _from_mirror(str(mirror), year) if mirror is not None else _from_cms(year)
     if not wanted:
         where = mirror if mirror is not None else CMS_RVU_PAGE
-        raise DownloadError(f"{where}: no {year} fee schedule files found "
-                            f"(expected a {year}/ folder with PPRRVU*/GPCI*/… files, or rvu{year % 100:02d}a.zip)")
+        raise DownloadError(
+            f"{where}: no {year} fee schedule files found "
+            f"(expected a {year}/ folder with PPRRVU*/GPCI*/… files, or rvu{year % 100:02d}a.zip)"
+        )
     manifest = _manifest(year_dir)
     result = DownloadResult(year, year_dir)
     for rel, data, expected_sha in wanted:
         sha = hashlib.sha256(data).hexdigest()
         if expected_sha and expected_sha != sha:
-            raise DownloadError(f"{rel}: sha256 {sha} does not match the mirror's SHA256SUMS ({expected_sha}); "
-                                f"the mirror copy is corrupt, fetch it again")
+            raise DownloadError(
+                f"{rel}: sha256 {sha} does not match the mirror's SHA256SUMS ({expected_sha}); "
+                f"the mirror copy is corrupt, fetch it again"
+            )
         _write(year_dir / rel, data)
         manifest[rel] = (sha, len(data))
         result.files.append((rel, len(data), sha))
     _save_manifest(year_dir, manifest)
     bad = verify_cache(year_dir)
     if bad:
-        raise DownloadError(f"{year_dir}: cached file(s) {', '.join(bad)} do not match {MANIFEST}; "
-                            f"delete them and download again")
+        raise DownloadError(
+            f"{year_dir}: cached file(s) {', '.join(bad)} do not match {MANIFEST}; delete them and download again"
+        )
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -235,12 +247,15 @@ def _from_mirror(mirror: str, year: int) -> list[tuple[str, bytes, str | None]]:
                 sums[parts[-1]] = parts[0]
     out = [(name, _read(base, name), sums.get(name)) for name in files if _is_cms_file(name)]
     for sub in dirs:
-        if not RELEASE_DIR.match(sub):       # e.g. PFREV25C/, partial_unverified/: not a release
+        if not RELEASE_DIR.match(sub):  # e.g. PFREV25C/, partial_unverified/: not a release
             continue
         sub_base = base.rstrip("/") + "/" + sub
         sub_files, _ = _listing(sub_base)
-        out += [(f"{sub}/{name}", _read(sub_base, name), sums.get(f"{sub}/{name}"))
-                for name in sub_files if _is_cms_file(name)]
+        out += [
+            (f"{sub}/{name}", _read(sub_base, name), sums.get(f"{sub}/{name}"))
+            for name in sub_files
+            if _is_cms_file(name)
+        ]
     return out
 
 
@@ -250,15 +265,18 @@ def _from_cms(year: int) -> list[tuple[str, bytes, str | None]]:
     for link in _links(CMS_RVU_PAGE, PROBE_TIMEOUT):
         m = re.search(rf"/files/zip/(rvu{yy}([a-d])[^/]*\.zip)$", link, re.I)
         if m:
-            newest[m.group(2).upper()] = link        # the page lists newer corrections later
+            newest[m.group(2).upper()] = link  # the page lists newer corrections later
     out: list[tuple[str, bytes, str | None]] = []
     first = min(newest) if newest else None
     for letter, url in sorted(newest.items()):
         name = urllib.parse.urlparse(url).path.rsplit("/", 1)[-1]
         folder = "" if letter == first else f"RVU{yy}{letter}/"
         out += [(folder + n, d, None) for n, d in _unzip(name, _fetch(url))]
-    zips = [link for link in _links(CMS_ZIP_PAGE)
-            if re.search(r"/files/zip/zip-code[^/]*\.zip$", link, re.I) and str(year) in link]
+    zips = [
+        link
+        for link in _links(CMS_ZIP_PAGE)
+        if re.search(r"/files/zip/zip-code[^/]*\.zip$", link, re.I) and str(year) in link
+    ]
     if zips:
         out += [(n, d, None) for n, d in _unzip("zip-code-carrier-locality.zip", _fetch(zips[-1]))]
     return out
@@ -282,8 +300,9 @@ def _unzip(name: str, data: bytes) -> list[tuple[str, bytes]]:
 
 def release_folders(year_dir: Path) -> list[Path]:
     """The year folder (first release) and its release-named sub-folders, in release order."""
-    subs = sorted((p for p in year_dir.iterdir() if p.is_dir() and RELEASE_DIR.match(p.name)),
-                  key=lambda p: p.name.lower())
+    subs = sorted(
+        (p for p in year_dir.iterdir() if p.is_dir() and RELEASE_DIR.match(p.name)), key=lambda p: p.name.lower()
+    )
     zips = sorted(p for p in year_dir.iterdir() if p.is_file() and re.match(r"^rvu\d{2}[a-d].*\.zip$", p.name, re.I))
     has_top = any(p.is_file() and any(k.match(p.name) for k in KIND_PATTERNS.values()) for p in year_dir.iterdir())
     return ([year_dir] if has_top else []) + subs + zips
@@ -296,7 +315,7 @@ def download_and_import(con, year: int, mirror=None, cache_dir=None) -> Download
     result = _download(int(year), mirror, cache_dir)
     t0 = time.perf_counter()
     folders = release_folders(result.folder)
-    for folder in folders:                       # verify shapes of everything before importing anything
+    for folder in folders:  # verify shapes of everything before importing anything
         load_release(folder, int(year))
     for folder in folders:
         result.releases.append(import_release(con, folder, int(year)))
@@ -305,6 +324,7 @@ def download_and_import(con, year: int, mirror=None, cache_dir=None) -> Download
 
 
 # ---------------------------------------------------------------- finding a year's release
+
 
 def shared_cms_dirs() -> list[Path]:
     """Where ``../shared/cms`` may be: ``$UNDERPAY_SHARED/cms`` when set, else beside the checkout or the cwd."""
@@ -321,8 +341,9 @@ def local_mirror(year: int, mirror: str | os.PathLike | None = None) -> Path | N
     """
     if mirror is not None and not _is_url(mirror):
         if not (Path(mirror) / str(year)).is_dir():
-            raise DownloadError(f"{mirror}: no {year}/ folder of CMS files there; "
-                                f"point the mirror at the folder that holds {year}/")
+            raise DownloadError(
+                f"{mirror}: no {year}/ folder of CMS files there; point the mirror at the folder that holds {year}/"
+            )
         return Path(mirror)
     env = os.environ.get("UNDERPAY_CMS_MIRROR")
     for cand in ([env] if env and not _is_url(env) else []) + shared_cms_dirs():
@@ -331,8 +352,13 @@ def local_mirror(year: int, mirror: str | os.PathLike | None = None) -> Path | N
     return None
 
 
-def find_release(year: int, mirror: str | os.PathLike | None = None, *,
-                 cache_dir: str | os.PathLike | None = None, fetch: bool = True) -> Path:
+def find_release(
+    year: int,
+    mirror: str | os.PathLike | None = None,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    fetch: bool = True,
+) -> Path:
     """The folder of the year's CMS files (first release on top, later ones in ``RVU<yy><x>/``).
 
     Looked for in order: a local mirror (``local_mirror``: the argument, ``$UNDERPAY_CMS_MIRROR``,
@@ -351,8 +377,10 @@ def find_release(year: int, mirror: str | os.PathLike | None = None, *,
     cached = cache_root / str(year)
     if cached.is_dir() and release_folders(cached) and not verify_cache(cached):
         return cached
-    looked = [f"no {year}/ in {' or '.join(map(str, [*([env] if env else []), *shared_cms_dirs()]))}",
-              f"not in the cache {cached}"]
+    looked = [
+        f"no {year}/ in {' or '.join(map(str, [*([env] if env else []), *shared_cms_dirs()]))}",
+        f"not in the cache {cached}",
+    ]
     if not fetch:
         raise ReleaseNotFound(year, looked)
     try:

@@ -28,8 +28,12 @@ KIND_PATTERNS: dict[str, re.Pattern] = {
 KINDS = tuple(KIND_PATTERNS)
 # What each kind is called in messages, and the file CMS ships for it (format with yy/yyyy).
 KIND_FILES = {
-    "rvu": "PPRRVU{yyyy}_<Mon>.csv", "gpci": "GPCI{yyyy}.csv", "locco": "{yy}LOCCO.csv",
-    "anes": "ANES{yyyy}.csv", "oppscap": "OPPSCAP_<Mon>.csv", "zip5": "ZIP5_<MON>{yyyy}.txt",
+    "rvu": "PPRRVU{yyyy}_<Mon>.csv",
+    "gpci": "GPCI{yyyy}.csv",
+    "locco": "{yy}LOCCO.csv",
+    "anes": "ANES{yyyy}.csv",
+    "oppscap": "OPPSCAP_<Mon>.csv",
+    "zip5": "ZIP5_<MON>{yyyy}.txt",
     "zip9": "ZIP9_<MON>{yyyy}.txt",
 }
 _EXT_RANK = {".csv": 0, ".xlsx": 1, ".txt": 2}
@@ -40,8 +44,8 @@ RELEASES = ("A", "B", "C", "D")
 @dataclass(frozen=True)
 class SourceFile:
     kind: str
-    name: str            # the file's own name, e.g. GPCI2025.csv
-    origin: str          # where it was read from (path, or zip!member), for messages
+    name: str  # the file's own name, e.g. GPCI2025.csv
+    origin: str  # where it was read from (path, or zip!member), for messages
     data: bytes
 
     @property
@@ -83,8 +87,12 @@ def _entries(path: Path) -> list[tuple[str, str, callable]]:
             out.append((name, f"{path}!{info.filename}", lambda i=info: zf.read(i)))
         return out
     if path.exists():
-        raise InputFileError(path, "not a CMS release", expected="a release .zip or an unpacked release folder",
-                             hint="Pass the folder or zip CMS ships, e.g. rvu25a.zip")
+        raise InputFileError(
+            path,
+            "not a CMS release",
+            expected="a release .zip or an unpacked release folder",
+            hint="Pass the folder or zip CMS ships, e.g. rvu25a.zip",
+        )
     raise InputFileError(path, "no such file or folder", hint="Check the path")
 
 
@@ -115,8 +123,11 @@ def find_release_files(path: Path) -> dict[str, list[SourceFile]]:
 
 def _single(kind, chosen, path):
     names = ", ".join(sorted(c[0] for c in chosen))
-    raise InputFileError(path, f"several {kind} files in one release ({names})",
-                         hint="A release holds one file of each kind; import each release folder separately")
+    raise InputFileError(
+        path,
+        f"several {kind} files in one release ({names})",
+        hint="A release holds one file of each kind; import each release folder separately",
+    )
 
 
 def infer_release(path: Path, files: dict[str, list[SourceFile]]) -> str | None:

@@ -45,8 +45,12 @@ KNOWN_QP_CF: dict[int, tuple[Decimal, str]] = {
 KNOWN_ANESTHESIA_CF: dict[int, Decimal] = {2025: Decimal("20.3178"), 2026: Decimal("20.4976")}
 
 _YEAR_IN_NAME = {
-    "rvu": r"^PPRRVU(\d{2}|\d{4})_", "gpci": r"^GPCI(\d{4})", "locco": r"^(\d{2})LOCCO",
-    "anes": r"^ANES(\d{4})", "zip5": r"(\d{4})\.txt$", "zip9": r"(\d{4})\.txt$",
+    "rvu": r"^PPRRVU(\d{2}|\d{4})_",
+    "gpci": r"^GPCI(\d{4})",
+    "locco": r"^(\d{2})LOCCO",
+    "anes": r"^ANES(\d{4})",
+    "zip5": r"(\d{4})\.txt$",
+    "zip9": r"(\d{4})\.txt$",
 }
 
 
@@ -66,18 +70,22 @@ class ImportResult:
     source: str
     effective_from: date
     files: list[ImportedFile] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)     # kinds neither shipped nor inheritable
+    missing: list[str] = field(default_factory=list)  # kinds neither shipped nor inheritable
     seconds: float = 0.0
 
     def __str__(self) -> str:
-        lines = [f"Imported MPFS {self.year} release {self.release} (effective {self.effective_from}) "
-                 f"from {self.source} in {self.seconds:.1f} s"]
+        lines = [
+            f"Imported MPFS {self.year} release {self.release} (effective {self.effective_from}) "
+            f"from {self.source} in {self.seconds:.1f} s"
+        ]
         for f in self.files:
             how = f"inherited from release {f.inherited_from}" if f.inherited_from else f"sha256 {f.sha256[:12]}…"
             lines.append(f"  {f.kind:<8} {f.name:<28} {f.rows:>7} rows  {how}")
         for kind in self.missing:
-            lines.append(f"  {kind:<8} {file_label(kind, self.year):<28} missing: not shipped and no earlier "
-                         f"{self.year} release to inherit it from")
+            lines.append(
+                f"  {kind:<8} {file_label(kind, self.year):<28} missing: not shipped and no earlier "
+                f"{self.year} release to inherit it from"
+            )
         return "\n".join(lines)
 
 
@@ -89,8 +97,11 @@ def _check_year(source: SourceFile, year: int) -> None:
     got = int(m.group(1))
     got = 2000 + got if got < 100 else got
     if got != year:
-        raise InputFileError(source.origin, f"file is for {got}, not {year}",
-                             hint=f"Import it with --year {got}, or import the {year} release")
+        raise InputFileError(
+            source.origin,
+            f"file is for {got}, not {year}",
+            hint=f"Import it with --year {got}, or import the {year} release",
+        )
 
 
 def load_release(path: Path, year: int, release: str | None = None):
@@ -98,13 +109,19 @@ def load_release(path: Path, year: int, release: str | None = None):
     path = Path(path)
     files = find_release_files(path)
     if not files:
-        raise InputFileError(path, "no CMS fee schedule files found",
-                             expected="PPRRVU*, GPCI*, *LOCCO*, ANES*, OPPSCAP*, ZIP5_*/ZIP9_* files",
-                             hint="Pass the unpacked release folder or the release .zip")
+        raise InputFileError(
+            path,
+            "no CMS fee schedule files found",
+            expected="PPRRVU*, GPCI*, *LOCCO*, ANES*, OPPSCAP*, ZIP5_*/ZIP9_* files",
+            hint="Pass the unpacked release folder or the release .zip",
+        )
     release = (release or infer_release(path, files) or "").upper()
     if release not in RELEASES:
-        raise InputFileError(path, "cannot tell which quarterly release this is",
-                             expected="--release A, B, C or D (A January, B April, C July, D October)")
+        raise InputFileError(
+            path,
+            "cannot tell which quarterly release this is",
+            expected="--release A, B, C or D (A January, B April, C July, D October)",
+        )
     frames: dict[str, tuple[list[SourceFile], pl.DataFrame]] = {}
     for kind, sources in files.items():
         for s in sources:
@@ -126,16 +143,27 @@ def _cf_rows(year: int, sources: list[SourceFile], rvu: pl.DataFrame, anes_natio
         frame = rvu if not s.is_qp else rvu_loader.load(s)
         cfs = frame["conversion_factor"].unique().to_list()
         if len(cfs) != 1:
-            raise InputFileError(s.origin, "more than one conversion factor in the CONV FACTOR column",
-                                 found=", ".join(str(c) for c in cfs))
+            raise InputFileError(
+                s.origin,
+                "more than one conversion factor in the CONV FACTOR column",
+                found=", ".join(str(c) for c in cfs),
+            )
         rows[s.is_qp] = (cfs[0], f"CONV FACTOR column of {s.name}")
     if True not in rows:
         rows[True] = KNOWN_QP_CF.get(year) or (rows[False][0], "single conversion factor for the year")
     return pl.DataFrame(
-        {"qp": [False, True], "conversion_factor": [rows[False][0], rows[True][0]],
-         "anesthesia_cf": [anes, anes], "source": [rows[False][1], rows[True][1]]},
-        schema={"qp": pl.Boolean, "conversion_factor": pl.Decimal(9, 4), "anesthesia_cf": pl.Decimal(9, 4),
-                "source": pl.String},
+        {
+            "qp": [False, True],
+            "conversion_factor": [rows[False][0], rows[True][0]],
+            "anesthesia_cf": [anes, anes],
+            "source": [rows[False][1], rows[True][1]],
+        },
+        schema={
+            "qp": pl.Boolean,
+            "conversion_factor": pl.Decimal(9, 4),
+            "anesthesia_cf": pl.Decimal(9, 4),
+            "source": pl.String,
+        },
     )
 
 
@@ -159,62 +187,89 @@ def import_release(con: duckdb.DuckDBPyConnection, path, year: int, release: str
         for table, frame in tables.items():
             con.register("_mpfs_frame", frame.to_arrow())
             try:
-                con.execute(f"INSERT INTO {table} BY NAME SELECT ?::INTEGER AS year, ?::VARCHAR AS release, * "
-                            f"FROM _mpfs_frame", [year, release])
+                con.execute(
+                    f"INSERT INTO {table} BY NAME SELECT ?::INTEGER AS year, ?::VARCHAR AS release, * FROM _mpfs_frame",
+                    [year, release],
+                )
             finally:
                 con.unregister("_mpfs_frame")
         for kind, (sources, frame) in frames.items():
             names = ", ".join(s.name for s in sources)
             sha = ", ".join(s.sha256 for s in sources)
-            con.execute("INSERT INTO mpfs_release_files VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                        [year, release, kind, names, sha, sum(len(s.data) for s in sources), frame.height])
-        con.execute("INSERT INTO mpfs_releases VALUES (?, ?, ?, ?, ?, ?)",
-                    [year, release, date(year, RELEASE_MONTH[release], 1), date(year, 12, 31),
-                     str(path), datetime.now()])
+            con.execute(
+                "INSERT INTO mpfs_release_files VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                [year, release, kind, names, sha, sum(len(s.data) for s in sources), frame.height],
+            )
+        con.execute(
+            "INSERT INTO mpfs_releases VALUES (?, ?, ?, ?, ?, ?)",
+            [year, release, date(year, RELEASE_MONTH[release], 1), date(year, 12, 31), str(path), datetime.now()],
+        )
         refresh_year(con, year)
     return _result(con, year, release, str(path), time.perf_counter() - t0)
 
 
 def refresh_year(con: duckdb.DuckDBPyConnection, year: int) -> None:
     """Recompute inherited files and effective dates of every release of ``year`` (inside a transaction)."""
-    letters = [r[0] for r in con.execute(
-        "SELECT release FROM mpfs_releases WHERE year = ? ORDER BY release", [year]).fetchall()]
+    letters = [
+        r[0]
+        for r in con.execute("SELECT release FROM mpfs_releases WHERE year = ? ORDER BY release", [year]).fetchall()
+    ]
     for i, rel in enumerate(letters):
         for kind, tables in KIND_TABLES.items():
             shipped = con.execute(
                 "SELECT count(*) FROM mpfs_release_files WHERE year = ? AND release = ? AND kind = ? "
-                "AND inherited_from IS NULL", [year, rel, kind]).fetchall()[0][0]
+                "AND inherited_from IS NULL",
+                [year, rel, kind],
+            ).fetchall()[0][0]
             if shipped:
                 continue
             for table in tables:
                 con.execute(f"DELETE FROM {table} WHERE year = ? AND release = ?", [year, rel])
-            con.execute("DELETE FROM mpfs_release_files WHERE year = ? AND release = ? AND kind = ?",
-                        [year, rel, kind])
-            earlier = [e for e in letters[:i]
-                       if con.execute("SELECT count(*) FROM mpfs_release_files WHERE year = ? AND release = ? "
-                                      "AND kind = ?", [year, e, kind]).fetchall()[0][0]]
+            con.execute("DELETE FROM mpfs_release_files WHERE year = ? AND release = ? AND kind = ?", [year, rel, kind])
+            earlier = [
+                e
+                for e in letters[:i]
+                if con.execute(
+                    "SELECT count(*) FROM mpfs_release_files WHERE year = ? AND release = ? AND kind = ?",
+                    [year, e, kind],
+                ).fetchall()[0][0]
+            ]
             if not earlier:
                 continue
             src = earlier[-1]
             for table in tables:
-                con.execute(f"INSERT INTO {table} SELECT * REPLACE (?::VARCHAR AS release) FROM {table} "
-                            f"WHERE year = ? AND release = ?", [rel, year, src])
-            con.execute("INSERT INTO mpfs_release_files SELECT * REPLACE (?::VARCHAR AS release, "
-                        "coalesce(inherited_from, ?) AS inherited_from) FROM mpfs_release_files "
-                        "WHERE year = ? AND release = ? AND kind = ?", [rel, src, year, src, kind])
+                con.execute(
+                    f"INSERT INTO {table} SELECT * REPLACE (?::VARCHAR AS release) FROM {table} "
+                    f"WHERE year = ? AND release = ?",
+                    [rel, year, src],
+                )
+            con.execute(
+                "INSERT INTO mpfs_release_files SELECT * REPLACE (?::VARCHAR AS release, "
+                "coalesce(inherited_from, ?) AS inherited_from) FROM mpfs_release_files "
+                "WHERE year = ? AND release = ? AND kind = ?",
+                [rel, src, year, src, kind],
+            )
     for i, rel in enumerate(letters):
-        through = (date(year, RELEASE_MONTH[letters[i + 1]], 1) - timedelta(days=1)
-                   if i + 1 < len(letters) else date(year, 12, 31))
-        con.execute("UPDATE mpfs_releases SET effective_through = ? WHERE year = ? AND release = ?",
-                    [through, year, rel])
+        through = (
+            date(year, RELEASE_MONTH[letters[i + 1]], 1) - timedelta(days=1)
+            if i + 1 < len(letters)
+            else date(year, 12, 31)
+        )
+        con.execute(
+            "UPDATE mpfs_releases SET effective_through = ? WHERE year = ? AND release = ?", [through, year, rel]
+        )
         con.execute(read_sql("fee_schedules.sql", "opps_cap_gpci_carrier.sql"), {"year": year, "release": rel})
 
 
 def _result(con, year: int, release: str, source: str, seconds: float) -> ImportResult:
-    eff = con.execute("SELECT effective_from FROM mpfs_releases WHERE year = ? AND release = ?",
-                      [year, release]).fetchall()[0][0]
-    got = con.execute("SELECT kind, file_name, row_count, sha256, inherited_from FROM mpfs_release_files "
-                      "WHERE year = ? AND release = ?", [year, release]).fetchall()
+    eff = con.execute(
+        "SELECT effective_from FROM mpfs_releases WHERE year = ? AND release = ?", [year, release]
+    ).fetchall()[0][0]
+    got = con.execute(
+        "SELECT kind, file_name, row_count, sha256, inherited_from FROM mpfs_release_files "
+        "WHERE year = ? AND release = ?",
+        [year, release],
+    ).fetchall()
     by_kind = {k: ImportedFile(k, n, r, s, i) for k, n, r, s, i in got}
     files = [by_kind[k] for k in KINDS if k in by_kind]
     missing = [k for k in KINDS if k not in by_kind and k != "zip9"]

@@ -32,9 +32,15 @@ class Quote:
     def __str__(self) -> str:
         r = self.row
         mods = "-" + "-".join(r["modifiers"]) if r["modifiers"] else ""
-        where = r["locality_code"] and f"{r['carrier']}-{r['locality_code'][5:]} {r['locality_name']}" \
-            or r["locality_name"] or "?"
-        head = f"{r['procedure_code']}{mods}  MPFS {r['mpfs_year']} release {r['mpfs_release']}  {where}  {r['setting']}"
+        where = (
+            r["locality_code"]
+            and f"{r['carrier']}-{r['locality_code'][5:]} {r['locality_name']}"
+            or r["locality_name"]
+            or "?"
+        )
+        head = (
+            f"{r['procedure_code']}{mods}  MPFS {r['mpfs_year']} release {r['mpfs_release']}  {where}  {r['setting']}"
+        )
         if r["status"] != "priced":
             return f"{head}\nNot priced: {r['not_priced_reason']}"
         pay = medicare_payment(r["amount"])
@@ -54,22 +60,49 @@ class Quote:
         for note in ("locality_note", "release_note"):
             if r.get(note):
                 lines.append(f"  note: {r[note]}")
-        lines.append(f"Medicare pays: ${pay['paid']} (80% = ${pay['medicare_share']}, less 2% sequestration "
-                     f"${pay['sequestration']}; patient coinsurance ${pay['coinsurance']}; deductible ignored)")
+        lines.append(
+            f"Medicare pays: ${pay['paid']} (80% = ${pay['medicare_share']}, less 2% sequestration "
+            f"${pay['sequestration']}; patient coinsurance ${pay['coinsurance']}; deductible ignored)"
+        )
         return "\n".join(lines)
 
 
-def price_one(con: duckdb.DuckDBPyConnection, code: str, *, year: int, modifiers: list[str] | None = None,
-              zip: str | None = None, locality: str | None = None, facility: bool = False,
-              service_date: date | None = None, national: bool = False, qp: bool = False,
-              apply_policy: bool = False) -> Quote:
-    frame = pl.DataFrame({
-        "row_id": [1], "procedure_code": [code], "modifiers": [list(modifiers or [])],
-        "service_date": [service_date], "year": [year], "zip": [zip], "locality": [locality],
-        "facility": [facility],
-    }, schema={"row_id": pl.Int64, "procedure_code": pl.String, "modifiers": pl.List(pl.String),
-               "service_date": pl.Date, "year": pl.Int32, "zip": pl.String, "locality": pl.String,
-               "facility": pl.Boolean})
+def price_one(
+    con: duckdb.DuckDBPyConnection,
+    code: str,
+    *,
+    year: int,
+    modifiers: list[str] | None = None,
+    zip: str | None = None,
+    locality: str | None = None,
+    facility: bool = False,
+    service_date: date | None = None,
+    national: bool = False,
+    qp: bool = False,
+    apply_policy: bool = False,
+) -> Quote:
+    frame = pl.DataFrame(
+        {
+            "row_id": [1],
+            "procedure_code": [code],
+            "modifiers": [list(modifiers or [])],
+            "service_date": [service_date],
+            "year": [year],
+            "zip": [zip],
+            "locality": [locality],
+            "facility": [facility],
+        },
+        schema={
+            "row_id": pl.Int64,
+            "procedure_code": pl.String,
+            "modifiers": pl.List(pl.String),
+            "service_date": pl.Date,
+            "year": pl.Int32,
+            "zip": pl.String,
+            "locality": pl.String,
+            "facility": pl.Boolean,
+        },
+    )
     out = price_lines(con, frame, national=national, qp=qp, apply_policy=apply_policy)
     return Quote(out.row(0, named=True))
 
@@ -82,9 +115,11 @@ class BatchResult:
     seconds: float
 
     def __str__(self) -> str:
-        return (f"Priced {self.priced} of {self.lines} lines in {self.seconds:.2f} s "
-                f"({self.lines - self.priced} not priced, see the status and not_priced_reason columns) "
-                f"-> {self.out_path}")
+        return (
+            f"Priced {self.priced} of {self.lines} lines in {self.seconds:.2f} s "
+            f"({self.lines - self.priced} not priced, see the status and not_priced_reason columns) "
+            f"-> {self.out_path}"
+        )
 
 
 def read_batch(path: Path) -> pl.DataFrame:
@@ -95,22 +130,35 @@ def read_batch(path: Path) -> pl.DataFrame:
         raise InputFileError(path, f"not a readable CSV ({exc})") from None
     cols = {c.strip().lower(): c for c in raw.columns}
     if "code" not in cols:
-        raise InputFileError(path, "missing column", row=1, column="code",
-                             expected="a header with code, modifier, year, zip or locality, facility")
+        raise InputFileError(
+            path,
+            "missing column",
+            row=1,
+            column="code",
+            expected="a header with code, modifier, year, zip or locality, facility",
+        )
     if "year" not in cols and "service_date" not in cols:
         raise InputFileError(path, "missing column", row=1, column="year", expected="year (or service_date)")
     if "zip" not in cols and "locality" not in cols:
-        raise InputFileError(path, "missing column", row=1, column="zip",
-                             expected="zip or locality (5-digit carrier + 2-digit locality)")
+        raise InputFileError(
+            path, "missing column", row=1, column="zip", expected="zip or locality (5-digit carrier + 2-digit locality)"
+        )
     raw = raw.rename({v: k for k, v in cols.items()})
     get = lambda c: pl.col(c).str.strip_chars() if c in raw.columns else pl.lit(None, pl.String)  # noqa: E731
     frame = raw.with_row_index("row_id", offset=2).select(
         pl.col("row_id").cast(pl.Int64),
         get("code").str.to_uppercase().alias("procedure_code"),
-        get("modifier").fill_null("").str.to_uppercase().str.replace_all(r"[;\s\-]+", ",")
-            .str.split(",").list.eval(pl.element().filter(pl.element() != "")).alias("modifiers"),
-        get("year").alias("_year"), get("service_date").alias("_date"),
-        get("zip").alias("zip"), get("locality").alias("locality"),
+        get("modifier")
+        .fill_null("")
+        .str.to_uppercase()
+        .str.replace_all(r"[;\s\-]+", ",")
+        .str.split(",")
+        .list.eval(pl.element().filter(pl.element() != ""))
+        .alias("modifiers"),
+        get("year").alias("_year"),
+        get("service_date").alias("_date"),
+        get("zip").alias("zip"),
+        get("locality").alias("locality"),
         get("facility").str.to_lowercase().fill_null("").alias("_facility"),
     )
     year = frame["_year"].cast(pl.Int32, strict=False)
@@ -121,26 +169,41 @@ def read_batch(path: Path) -> pl.DataFrame:
     _fail_if(bad, path, "service_date", "a date YYYY-MM-DD")
     bad = frame.filter(~pl.col("_facility").is_in(list(TRUE | FALSE)))
     _fail_if(bad, path, "facility", "true or false")
-    return frame.with_columns(year=year, service_date=sdate,
-                              facility=pl.col("_facility").is_in(list(TRUE))).drop("_year", "_date", "_facility")
+    return frame.with_columns(year=year, service_date=sdate, facility=pl.col("_facility").is_in(list(TRUE))).drop(
+        "_year", "_date", "_facility"
+    )
 
 
 def _fail_if(bad: pl.DataFrame, path: Path, column: str, expected: str) -> None:
     if bad.height:
         row = bad.row(0, named=True)
-        raise InputFileError(path, "bad value", row=row["row_id"], column=column, expected=expected,
-                             found=repr(row.get("_" + column, row.get(column))))
+        raise InputFileError(
+            path,
+            "bad value",
+            row=row["row_id"],
+            column=column,
+            expected=expected,
+            found=repr(row.get("_" + column, row.get(column))),
+        )
 
 
-def price_csv(con: duckdb.DuckDBPyConnection, in_path: Path, out_path: Path, *, national: bool = False,
-              qp: bool = False, apply_policy: bool = False) -> BatchResult:
+def price_csv(
+    con: duckdb.DuckDBPyConnection,
+    in_path: Path,
+    out_path: Path,
+    *,
+    national: bool = False,
+    qp: bool = False,
+    apply_policy: bool = False,
+) -> BatchResult:
     """Price every row of ``in_path``; write the input columns + amount, status and derivation to ``out_path``."""
     t0 = time.perf_counter()
     original = pl.read_csv(in_path, infer_schema=False)
     lines = read_batch(in_path)
     priced = price_lines(con, lines, national=national, qp=qp, apply_policy=apply_policy, on_missing="mark")
-    derived = priced.drop("row_id", "procedure_code", "modifiers", "year", "service_date", "zip", "locality",
-                          "facility").with_columns(medicare_paid=medicare_payment_expr(pl.col("amount")))
+    derived = priced.drop(
+        "row_id", "procedure_code", "modifiers", "year", "service_date", "zip", "locality", "facility"
+    ).with_columns(medicare_paid=medicare_payment_expr(pl.col("amount")))
     first = ["amount", "status", "not_priced_reason"]
     derived = derived.select(first + [c for c in derived.columns if c not in first])
     clash = [c for c in derived.columns if c in original.columns]
@@ -149,6 +212,6 @@ def price_csv(con: duckdb.DuckDBPyConnection, in_path: Path, out_path: Path, *, 
     result.write_csv(buf)
     with private_open(out_path, "w", newline="") as fh:
         fh.write(buf.getvalue())
-    return BatchResult(Path(out_path), result.height, int((priced["status"] == "priced").sum()),
-                       time.perf_counter() - t0)
-
+    return BatchResult(
+        Path(out_path), result.height, int((priced["status"] == "priced").sum()), time.perf_counter() - t0
+    )

@@ -32,6 +32,7 @@ class _Base(pa.DataFrameModel):
 
 class RvuFile(_Base):
     """PPRRVU: one row per (HCPCS, MOD)."""
+
     hcpcs: str = pa.Field(str_matches=r"^[0-9A-Z]{5}$")
     modifier: str = pa.Field(str_matches=r"^(|26|TC|53)$")
     status_code: str = pa.Field(str_matches=r"^[A-Z]$")
@@ -60,6 +61,7 @@ class RvuFile(_Base):
 
 class GpciFile(_Base):
     """GPCI (Addendum E): one row per (MAC, locality)."""
+
     carrier: str = pa.Field(str_matches=CARRIER)
     state: str = pa.Field(str_matches=r"^[A-Z]{2}$")
     locality: str = pa.Field(str_matches=LOCALITY)
@@ -75,6 +77,7 @@ class GpciFile(_Base):
 
 class LoccoFile(_Base):
     """Locality-to-county crosswalk (zero-padded after reading)."""
+
     carrier: str = pa.Field(str_matches=CARRIER)
     locality: str = pa.Field(str_matches=LOCALITY)
     state: str = pa.Field(str_matches=r"\S")
@@ -84,6 +87,7 @@ class LoccoFile(_Base):
 
 class AnesFile(_Base):
     """Anesthesia conversion factor per locality."""
+
     carrier: str = pa.Field(str_matches=CARRIER)
     locality: str = pa.Field(str_matches=LOCALITY)
     locality_name: str = pa.Field(str_matches=r"\S")
@@ -92,6 +96,7 @@ class AnesFile(_Base):
 
 class OppsCapFile(_Base):
     """OPPSCAP: CMS's capped amounts per (code, modifier, carrier, locality)."""
+
     hcpcs: str = pa.Field(str_matches=r"^[0-9A-Z]{5}$")
     modifier: str = pa.Field(str_matches=r"^(|26|TC|53)$")
     proc_status: str = pa.Field(str_matches=r"^[A-Z]$")
@@ -103,6 +108,7 @@ class OppsCapFile(_Base):
 
 class Zip5File(_Base):
     """ZIP5 fixed-width record (ZIP5lyout.txt)."""
+
     state: str = pa.Field(str_matches=r"^[A-Z0-9 ]{2}$")
     zip5: str = pa.Field(str_matches=r"^\d{5}$")
     carrier: str = pa.Field(str_matches=CARRIER)
@@ -118,6 +124,7 @@ class Zip5File(_Base):
 
 class Zip9File(_Base):
     """ZIP9 fixed-width record (ZIP9lyout.txt)."""
+
     state: str = pa.Field(str_matches=r"^[A-Z0-9 ]{2}$")
     zip5: str = pa.Field(str_matches=r"^\d{5}$")
     carrier: str = pa.Field(str_matches=CARRIER)
@@ -128,8 +135,9 @@ class Zip9File(_Base):
     year_quarter: str = pa.Field(str_matches=r"^\d{4}[1-4]$")
 
 
-def check(model: type[pa.DataFrameModel], frame: pl.DataFrame, origin: str,
-          labels: dict[str, str] | None = None) -> pl.DataFrame:
+def check(
+    model: type[pa.DataFrameModel], frame: pl.DataFrame, origin: str, labels: dict[str, str] | None = None
+) -> pl.DataFrame:
     """Validate ``frame`` (strings + ``_row``) or raise InputFileError at the first bad cell.
 
     ``labels`` maps our column names to the header CMS uses, so the message names the
@@ -146,10 +154,20 @@ def check(model: type[pa.DataFrameModel], frame: pl.DataFrame, origin: str,
         column, idx = first.get("column"), first.get("index")
         row = int(frame["_row"][int(idx)]) if idx is not None and frame.height > int(idx) else None
         if column in (None, model.__name__) or column not in frame.columns:
-            raise InputFileError(origin, f"check {first.get('check')} failed", row=row,
-                                 expected=model.__doc__.splitlines()[0] if model.__doc__ else None,
-                                 hint="Is this the file CMS ships under this name?") from None
+            raise InputFileError(
+                origin,
+                f"check {first.get('check')} failed",
+                row=row,
+                expected=model.__doc__.splitlines()[0] if model.__doc__ else None,
+                hint="Is this the file CMS ships under this name?",
+            ) from None
         found = frame[column][int(idx)] if idx is not None else first.get("failure_case")
-        raise InputFileError(origin, "unexpected value", row=row, column=labels.get(column, column),
-                             expected=str(first.get("check")), found=repr(found),
-                             hint="Is this the file CMS ships under this name? Re-download the release") from None
+        raise InputFileError(
+            origin,
+            "unexpected value",
+            row=row,
+            column=labels.get(column, column),
+            expected=str(first.get("check")),
+            found=repr(found),
+            hint="Is this the file CMS ships under this name? Re-download the release",
+        ) from None

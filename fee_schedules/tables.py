@@ -17,9 +17,9 @@ from pandera.engines import polars_engine as pe
 from fee_schedules.files import KIND_PATTERNS
 
 RELEASES = ["A", "B", "C", "D"]
-FILE_KINDS = list(KIND_PATTERNS)      # rvu, gpci, locco, anes, oppscap, zip5, zip9
-RURAL = ["", "R", "B"]                # urban, rural, super rural
-N: dict[str, Any] = {"nullable": True}   # typed Any so mypy accepts pa.Field(**N)
+FILE_KINDS = list(KIND_PATTERNS)  # rvu, gpci, locco, anes, oppscap, zip5, zip9
+RURAL = ["", "R", "B"]  # urban, rural, super rural
+N: dict[str, Any] = {"nullable": True}  # typed Any so mypy accepts pa.Field(**N)
 
 
 def _dec(precision: int, scale: int, **kw):
@@ -28,18 +28,20 @@ def _dec(precision: int, scale: int, **kw):
 
 class _Base(pa.DataFrameModel):
     class Config:
-        strict = True       # exactly the table's columns
+        strict = True  # exactly the table's columns
         coerce = False
 
 
 class _Release(_Base):
     """The (year, release) key every table starts with."""
+
     year: pl.Int32
     release: pl.String = pa.Field(isin=RELEASES)
 
 
 class MpfsReleases(_Release):
     """Manifest: one row per imported release."""
+
     effective_from: pl.Date
     effective_through: pl.Date
     source: pl.String
@@ -48,6 +50,7 @@ class MpfsReleases(_Release):
 
 class MpfsReleaseFiles(_Release):
     """Manifest: one row per (release, file kind), shipped or inherited."""
+
     kind: pl.String = pa.Field(isin=FILE_KINDS)
     file_name: pl.String
     sha256: pl.String
@@ -58,6 +61,7 @@ class MpfsReleaseFiles(_Release):
 
 class MpfsRvu(_Release):
     """PPRRVU: one row per (year, release, hcpcs, modifier)."""
+
     hcpcs: pl.String
     modifier: pl.String = pa.Field(isin=["", "26", "TC", "53"])
     status_code: pl.String
@@ -87,6 +91,7 @@ class MpfsRvu(_Release):
 
 class MpfsGpci(_Release):
     """GPCI (Addendum E): one row per (year, release, carrier, locality)."""
+
     carrier: pl.String
     locality: pl.String
     state: pl.String
@@ -98,6 +103,7 @@ class MpfsGpci(_Release):
 
 class MpfsLocalityCounties(_Release):
     """LOCCO: one row per (year, release, carrier, locality, fee schedule area)."""
+
     carrier: pl.String
     locality: pl.String
     state: pl.String
@@ -107,6 +113,7 @@ class MpfsLocalityCounties(_Release):
 
 class MpfsAnesthesiaCf(_Release):
     """Anesthesia conversion factor: one row per (year, release, carrier, locality)."""
+
     carrier: pl.String
     locality: pl.String
     locality_name: pl.String
@@ -115,6 +122,7 @@ class MpfsAnesthesiaCf(_Release):
 
 class MpfsOppsCap(_Release):
     """OPPSCAP: one row per (year, release, hcpcs, modifier, carrier, locality)."""
+
     hcpcs: pl.String
     modifier: pl.String
     proc_status: pl.String
@@ -127,6 +135,7 @@ class MpfsOppsCap(_Release):
 
 class MpfsZip5(_Release):
     """ZIP5 to carrier locality: one row per (year, release, zip5)."""
+
     state: pl.String
     zip5: pl.String
     carrier: pl.String
@@ -138,6 +147,7 @@ class MpfsZip5(_Release):
 
 class MpfsZip9(_Release):
     """ZIP9 exceptions: one row per (year, release, zip5, plus4)."""
+
     state: pl.String
     zip5: pl.String
     plus4: pl.String
@@ -149,6 +159,7 @@ class MpfsZip9(_Release):
 
 class MpfsConversionFactors(_Release):
     """Conversion factors: one row per (year, release, qp)."""
+
     qp: pl.Boolean
     conversion_factor: pe.Decimal = _dec(9, 4)
     anesthesia_cf: pe.Decimal = _dec(9, 4, nullable=True)

@@ -30,8 +30,8 @@ def _mpl():
 
     matplotlib.use("svg", force=True)
     rc = matplotlib.rcParams
-    rc["svg.fonttype"] = "none"          # keep text as text: no embedded or fetched fonts
-    rc["text.parse_math"] = False        # a '$' in a payer name is not math
+    rc["svg.fonttype"] = "none"  # keep text as text: no embedded or fetched fonts
+    rc["text.parse_math"] = False  # a '$' in a payer name is not math
     rc["font.family"] = "sans-serif"
     rc["font.size"] = 9
     rc["axes.spines.top"] = False
@@ -54,11 +54,10 @@ def _svg(fig, chart_id: str, title: str) -> Markup:
     with matplotlib.rc_context({"svg.hashsalt": chart_id}):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     text = buf.getvalue()
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg") :]
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
     # size by CSS; keep the viewBox for scaling
-    text = re.sub(r'^<svg([^>]*?) width="[^"]*" height="[^"]*"',
-                  r'<svg\1 class="chart" role="img"', text, count=1)
+    text = re.sub(r'^<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 class="chart" role="img"', text, count=1)
     from markupsafe import escape
 
     text = text.replace('role="img"', f'role="img" id="{escape(chart_id)}" aria-label="{escape(title)}"', 1)
@@ -73,8 +72,15 @@ def _money_axis(ax, percent: bool = False):
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.0f}"))
 
 
-def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence, *,
-              percent: bool = False, horizontal: bool = True) -> Markup:
+def bar_chart(
+    chart_id: str,
+    title: str,
+    labels: Sequence[str],
+    values: Sequence,
+    *,
+    percent: bool = False,
+    horizontal: bool = True,
+) -> Markup:
     """One series of bars (largest first when horizontal)."""
     _, Figure, FuncFormatter = _mpl()
     vals = [float(v or 0) for v in values]
@@ -97,8 +103,9 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence
     return _svg(fig, chart_id, title)
 
 
-def grouped_bar_chart(chart_id: str, title: str, groups: Sequence[str],
-                      series: Mapping[str, Sequence], *, percent: bool = False) -> Markup:
+def grouped_bar_chart(
+    chart_id: str, title: str, groups: Sequence[str], series: Mapping[str, Sequence], *, percent: bool = False
+) -> Markup:
     """Several series side by side per group (e.g. expected vs actual per code)."""
     _, Figure, _ = _mpl()
     names = list(series)
@@ -118,8 +125,9 @@ def grouped_bar_chart(chart_id: str, title: str, groups: Sequence[str],
     return _svg(fig, chart_id, title)
 
 
-def line_chart(chart_id: str, title: str, x_labels: Sequence[str], series: Mapping[str, Sequence],
-               *, percent: bool = False) -> Markup:
+def line_chart(
+    chart_id: str, title: str, x_labels: Sequence[str], series: Mapping[str, Sequence], *, percent: bool = False
+) -> Markup:
     """One line per series over the x labels (months); None values leave gaps."""
     _, Figure, _ = _mpl()
     fig = Figure(figsize=(7.0, 2.6))

@@ -12,9 +12,9 @@ from importlib import metadata
 class Figure:
     """One headline figure: this month's value, the previous month's, and the change."""
 
-    key: str                   # stable id (data-key in the HTML), e.g. "underpaid"
+    key: str  # stable id (data-key in the HTML), e.g. "underpaid"
     label: str
-    kind: str                  # money | int | pct
+    kind: str  # money | int | pct
     value: Decimal | int | None
     previous: Decimal | int | None
     bad_when_up: bool = False  # colours the change (a rise in underpaid dollars is bad)

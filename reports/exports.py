@@ -19,13 +19,13 @@ from reports import queries
 from reports.render import ensure_dir, safe_name, write_bytes
 
 FORMATS = ("csv", "xlsx")
-XLSX_MAX_ROWS = 1_048_575      # Excel's sheet limit less the header row
+XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit less the header row
 
 
 @dataclass
 class ExportResult:
     paths: list[Path] = field(default_factory=list)
-    rows: dict[str, int] = field(default_factory=dict)    # table name -> rows exported
+    rows: dict[str, int] = field(default_factory=dict)  # table name -> rows exported
 
 
 def write_csv(df: pl.DataFrame, path: Path) -> Path:
@@ -40,15 +40,22 @@ def write_xlsx(sheets: dict[str, pl.DataFrame], path: Path) -> Path:
     with xlsxwriter.Workbook(buf, {"in_memory": True, "default_date_format": "yyyy-mm-dd"}) as wb:
         for name, df in sheets.items():
             if df.height > XLSX_MAX_ROWS:
-                df = df.head(XLSX_MAX_ROWS)   # the CSV beside it has every row
+                df = df.head(XLSX_MAX_ROWS)  # the CSV beside it has every row
             money_fmt = {c: "#,##0.00" for c, t in df.schema.items() if isinstance(t, pl.Decimal)}
-            df.write_excel(workbook=wb, worksheet=name[:31], column_formats=money_fmt or None,
-                           autofit=df.height <= 5000, freeze_panes=(1, 0), table_style="Table Style Light 1")
+            df.write_excel(
+                workbook=wb,
+                worksheet=name[:31],
+                column_formats=money_fmt or None,
+                autofit=df.height <= 5000,
+                freeze_panes=(1, 0),
+                table_style="Table Style Light 1",
+            )
     return write_bytes(path, buf.getvalue())
 
 
-def write_tables(tables: dict[str, pl.DataFrame], out_dir: Path, stem: str,
-                 formats: tuple[str, ...] = FORMATS) -> ExportResult:
+def write_tables(
+    tables: dict[str, pl.DataFrame], out_dir: Path, stem: str, formats: tuple[str, ...] = FORMATS
+) -> ExportResult:
     """Each table as <name>-<stem>.csv, and all of them as sheets of <stem>.xlsx."""
     unknown = set(formats) - set(FORMATS)
     if unknown:
@@ -63,8 +70,9 @@ def write_tables(tables: dict[str, pl.DataFrame], out_dir: Path, stem: str,
     return result
 
 
-def monthly_tables(con: duckdb.DuckDBPyConnection, month: Month, *, payer: str | None = None,
-                   show_phi: bool = False) -> dict[str, pl.DataFrame]:
+def monthly_tables(
+    con: duckdb.DuckDBPyConnection, month: Month, *, payer: str | None = None, show_phi: bool = False
+) -> dict[str, pl.DataFrame]:
     """The monthly review's exportable tables: worklist (every claim), codes, code_payer."""
     p = dict(month=month.start, prev=None, payer=payer, show_phi=show_phi, limit=None)
     worklist = queries.frame(con, "worklist", **p).drop("total_claims", "claim_id")
@@ -73,13 +81,20 @@ def monthly_tables(con: duckdb.DuckDBPyConnection, month: Month, *, payer: str |
     return {"worklist": worklist, "codes": codes, "code_payer": code_payer}
 
 
-def export_monthly(con: duckdb.DuckDBPyConnection, month: Month, *, payer: str | None = None, out_dir,
-                   show_phi: bool = False, formats: tuple[str, ...] = FORMATS) -> ExportResult:
+def export_monthly(
+    con: duckdb.DuckDBPyConnection,
+    month: Month,
+    *,
+    payer: str | None = None,
+    out_dir,
+    show_phi: bool = False,
+    formats: tuple[str, ...] = FORMATS,
+) -> ExportResult:
     """worklist-<month>.csv, codes-<month>.csv, code_payer-<month>.csv and monthly-<month>.xlsx."""
     stem = month.label + (f"-{safe_name(payer)}" if payer else "")
     tables = monthly_tables(con, month, payer=payer, show_phi=show_phi)
     result = write_tables(tables, out_dir, stem, formats)
-    if "xlsx" in formats:   # name the workbook after the report it belongs to
+    if "xlsx" in formats:  # name the workbook after the report it belongs to
         book = result.paths[-1]
         target = book.with_name(f"monthly-{stem}.xlsx")
         book.replace(target)

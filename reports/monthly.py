@@ -28,15 +28,20 @@ from reports.meanings import meaning
 from reports.render import ensure_dir, render, safe_name, write_text
 from reports.tables import Table, cols
 
-WORKLIST_HTML_ROWS = 500      # the HTML shows this many claims; the exports hold them all
+WORKLIST_HTML_ROWS = 500  # the HTML shows this many claims; the exports hold them all
 TOP_CODES = 15
-TABLE_CAP = 200               # other long tables (balancing failures, PLB rows)
-TREND_PAYERS = 6              # lines drawn in the trend charts (largest payers by underpaid $)
+TABLE_CAP = 200  # other long tables (balancing failures, PLB rows)
+TREND_PAYERS = 6  # lines drawn in the trend charts (largest payers by underpaid $)
 
 SECTIONS = (
-    ("summary", "Headline"), ("scorecard", "Payer scorecard"), ("codes", "Top codes"),
-    ("denials", "Denials"), ("trend", "Trend"), ("worklist", "Worklist"),
-    ("data-quality", "Data quality"), ("plb", "PLB ledger"),
+    ("summary", "Headline"),
+    ("scorecard", "Payer scorecard"),
+    ("codes", "Top codes"),
+    ("denials", "Denials"),
+    ("trend", "Trend"),
+    ("worklist", "Worklist"),
+    ("data-quality", "Data quality"),
+    ("plb", "PLB ledger"),
 )
 
 
@@ -96,8 +101,9 @@ class MonthlyContext:
     def template_vars(self) -> dict:
         names = [f for f in self.__dataclass_fields__]
         out = {n: getattr(self, n) for n in names}
-        out.update(month_label=self.month_label, previous_label=self.previous_label,
-                   trend_first_label=self.trend_first_label)
+        out.update(
+            month_label=self.month_label, previous_label=self.previous_label, trend_first_label=self.trend_first_label
+        )
         return out
 
 
@@ -107,7 +113,7 @@ class MonthlyReport:
 
     html: Path
     exports: list[Path]
-    month: str                 # YYYY-MM
+    month: str  # YYYY-MM
     payer: str | None
     lines: int
     worklist_claims: int
@@ -116,8 +122,10 @@ class MonthlyReport:
     def summary(self) -> str:
         files = "\n".join(f"  {p}" for p in [self.html, *self.exports])
         who = self.payer or "all payers"
-        return (f"Monthly review {self.month} ({who}): {self.lines:,} lines, "
-                f"{self.worklist_claims:,} claims on the worklist, {self.seconds:.2f} s\n{files}")
+        return (
+            f"Monthly review {self.month} ({who}): {self.lines:,} lines, "
+            f"{self.worklist_claims:,} claims on the worklist, {self.seconds:.2f} s\n{files}"
+        )
 
 
 def monthly_stem(month: Month, payer: str | None) -> str:
@@ -125,6 +133,7 @@ def monthly_stem(month: Month, payer: str | None) -> str:
 
 
 # ---------------------------------------------------------------- headline
+
 
 def _rate(part, whole) -> Decimal | None:
     if not whole:
@@ -168,13 +177,19 @@ def headline_figures(this: dict | None, prev: dict | None) -> list[Figure]:
 
 # ---------------------------------------------------------------- context
 
-def build_context(con: duckdb.DuckDBPyConnection, month: Month, *, payer: str | None = None,
-                  show_phi: bool = False, worklist_rows: int = WORKLIST_HTML_ROWS) -> MonthlyContext:
+
+def build_context(
+    con: duckdb.DuckDBPyConnection,
+    month: Month,
+    *,
+    payer: str | None = None,
+    show_phi: bool = False,
+    worklist_rows: int = WORKLIST_HTML_ROWS,
+) -> MonthlyContext:
     m = month
     prev = m.add(-1)
     first = m.add(-11)
-    p = dict(month=m.start, prev=prev.start, payer=payer, first=first.start, show_phi=show_phi,
-             until=m.add(2).start)
+    p = dict(month=m.start, prev=prev.start, payer=payer, first=first.start, show_phi=show_phi, until=m.add(2).start)
 
     head = {r["month"]: r for r in queries.rows(con, "headline", **p)}
     this, before = head.get(m.start), head.get(prev.start)
@@ -184,114 +199,277 @@ def build_context(con: duckdb.DuckDBPyConnection, month: Month, *, payer: str | 
         payer_name = names.get(payer) or payer
 
     scorecard_rows = queries.rows(con, "payer_scorecard", **p)
-    scorecard = Table("scorecard-table", "Payer scorecard", cols(
-        ("payer_name", "Payer"), ("payer_id", "Payer id", "code"), ("lines", "Lines", "int"),
-        ("allowed", "Allowed", "money"), ("underpaid", "Underpaid $", "money"),
-        ("underpayment_rate", "Underpayment rate", "pct"), ("denial_rate", "Denial rate", "pct"),
-        ("avg_days_to_pay", "Avg days service to payment", "num"),
-        ("pct_of_medicare", "Allowed % of Medicare", "pct")), scorecard_rows,
+    scorecard = Table(
+        "scorecard-table",
+        "Payer scorecard",
+        cols(
+            ("payer_name", "Payer"),
+            ("payer_id", "Payer id", "code"),
+            ("lines", "Lines", "int"),
+            ("allowed", "Allowed", "money"),
+            ("underpaid", "Underpaid $", "money"),
+            ("underpayment_rate", "Underpayment rate", "pct"),
+            ("denial_rate", "Denial rate", "pct"),
+            ("avg_days_to_pay", "Avg days service to payment", "num"),
+            ("pct_of_medicare", "Allowed % of Medicare", "pct"),
+        ),
+        scorecard_rows,
         note="Underpayment rate: underpaid lines / compared lines (underpaid, overpaid, correct). "
-             "Denial rate: denied lines / lines. Allowed % of Medicare: allowed / Medicare amount "
-             "over allowed lines with a Medicare amount.")
+        "Denial rate: denied lines / lines. Allowed % of Medicare: allowed / Medicare amount "
+        "over allowed lines with a Medicare amount.",
+    )
 
     top = queries.rows(con, "top_codes", **p, limit=TOP_CODES)
-    top_codes = Table("top-codes", f"Top {TOP_CODES} codes by underpaid dollars", cols(
-        ("procedure_code", "Code", "code"), ("underpaid_lines", "Underpaid lines", "int"),
-        ("payers", "Payers", "int"), ("expected_allowed", "Expected allowed", "money"),
-        ("actual_allowed", "Actual allowed", "money"), ("underpaid", "Underpaid $", "money")), top)
-    code_payer = Table("code-payer", "Expected versus actual allowed per unit, by code and payer", cols(
-        ("procedure_code", "Code", "code"), ("payer_name", "Payer"), ("lines", "Lines", "int"),
-        ("units", "Units", "num"), ("expected_per_unit", "Expected / unit", "money"),
-        ("actual_per_unit", "Actual / unit", "money"), ("underpaid_lines", "Underpaid lines", "int"),
-        ("underpaid", "Underpaid $", "money")), queries.rows(con, "code_payer", **p, limit=TOP_CODES),
-        note="Per-unit averages over the compared lines (underpaid, overpaid and correct) of each code and payer.")
+    top_codes = Table(
+        "top-codes",
+        f"Top {TOP_CODES} codes by underpaid dollars",
+        cols(
+            ("procedure_code", "Code", "code"),
+            ("underpaid_lines", "Underpaid lines", "int"),
+            ("payers", "Payers", "int"),
+            ("expected_allowed", "Expected allowed", "money"),
+            ("actual_allowed", "Actual allowed", "money"),
+            ("underpaid", "Underpaid $", "money"),
+        ),
+        top,
+    )
+    code_payer = Table(
+        "code-payer",
+        "Expected versus actual allowed per unit, by code and payer",
+        cols(
+            ("procedure_code", "Code", "code"),
+            ("payer_name", "Payer"),
+            ("lines", "Lines", "int"),
+            ("units", "Units", "num"),
+            ("expected_per_unit", "Expected / unit", "money"),
+            ("actual_per_unit", "Actual / unit", "money"),
+            ("underpaid_lines", "Underpaid lines", "int"),
+            ("underpaid", "Underpaid $", "money"),
+        ),
+        queries.rows(con, "code_payer", **p, limit=TOP_CODES),
+        note="Per-unit averages over the compared lines (underpaid, overpaid and correct) of each code and payer.",
+    )
 
     reasons = queries.rows(con, "denials_by_reason", **p)
     for r in reasons:
         r["group_meaning"] = meaning("groups", r["group_code"]) if r["group_code"] else ""
         r["meaning"] = meaning("carc", r["reason_code"])
-    denials_by_reason = Table("denials-by-reason", "Denied lines by adjustment group and reason (CARC)", cols(
-        ("group_code", "Group", "code"), ("reason_code", "CARC", "code"), ("meaning", "Meaning"),
-        ("lines", "Lines", "int"), ("billed", "Billed", "money"),
-        ("expected_allowed", "Expected allowed", "money"), ("group_meaning", "Group meaning")), reasons,
-        note="A denied line with several adjustment codes counts under each of them.")
-    denials_by_payer = Table("denials-by-payer", "Denials by payer", cols(
-        ("payer_name", "Payer"), ("payer_id", "Payer id", "code"), ("denied_lines", "Denied lines", "int"),
-        ("lines", "Lines", "int"), ("denial_rate", "Denial rate", "pct"),
-        ("denied_billed", "Denied $ (billed)", "money")), queries.rows(con, "denials_by_payer", **p))
-    denials_by_code = Table("denials-by-code", "Denials by code", cols(
-        ("procedure_code", "Code", "code"), ("denied_lines", "Denied lines", "int"), ("payers", "Payers", "int"),
-        ("denied_billed", "Denied $ (billed)", "money")), queries.rows(con, "denials_by_code", **p, limit=TABLE_CAP))
+    denials_by_reason = Table(
+        "denials-by-reason",
+        "Denied lines by adjustment group and reason (CARC)",
+        cols(
+            ("group_code", "Group", "code"),
+            ("reason_code", "CARC", "code"),
+            ("meaning", "Meaning"),
+            ("lines", "Lines", "int"),
+            ("billed", "Billed", "money"),
+            ("expected_allowed", "Expected allowed", "money"),
+            ("group_meaning", "Group meaning"),
+        ),
+        reasons,
+        note="A denied line with several adjustment codes counts under each of them.",
+    )
+    denials_by_payer = Table(
+        "denials-by-payer",
+        "Denials by payer",
+        cols(
+            ("payer_name", "Payer"),
+            ("payer_id", "Payer id", "code"),
+            ("denied_lines", "Denied lines", "int"),
+            ("lines", "Lines", "int"),
+            ("denial_rate", "Denial rate", "pct"),
+            ("denied_billed", "Denied $ (billed)", "money"),
+        ),
+        queries.rows(con, "denials_by_payer", **p),
+    )
+    denials_by_code = Table(
+        "denials-by-code",
+        "Denials by code",
+        cols(
+            ("procedure_code", "Code", "code"),
+            ("denied_lines", "Denied lines", "int"),
+            ("payers", "Payers", "int"),
+            ("denied_billed", "Denied $ (billed)", "money"),
+        ),
+        queries.rows(con, "denials_by_code", **p, limit=TABLE_CAP),
+    )
     remarks = queries.rows(con, "remark_codes", **p)
     for r in remarks:
         r["meaning"] = meaning("rarc", r["remark_code"])
-    remark_codes = Table("remark-codes", "Remark codes seen (RARC)", cols(
-        ("remark_code", "RARC", "code"), ("meaning", "Meaning"), ("lines", "Lines", "int"),
-        ("denied_lines", "On denied lines", "int")), remarks)
+    remark_codes = Table(
+        "remark-codes",
+        "Remark codes seen (RARC)",
+        cols(
+            ("remark_code", "RARC", "code"),
+            ("meaning", "Meaning"),
+            ("lines", "Lines", "int"),
+            ("denied_lines", "On denied lines", "int"),
+        ),
+        remarks,
+    )
 
     trend_rows = queries.rows(con, "trend", **p)
     months = [first.add(i) for i in range(12)]
     for r in trend_rows:
         r["month_label"] = Month.of(r["month"]).label
-    trend = Table("trend-table", "Underpaid dollars and denial rate per payer and month", cols(
-        ("payer_name", "Payer"), ("month_label", "Month", "date"), ("lines", "Lines", "int"),
-        ("underpaid", "Underpaid $", "money"), ("denied_lines", "Denied lines", "int"),
-        ("denial_rate", "Denial rate", "pct")), trend_rows)
+    trend = Table(
+        "trend-table",
+        "Underpaid dollars and denial rate per payer and month",
+        cols(
+            ("payer_name", "Payer"),
+            ("month_label", "Month", "date"),
+            ("lines", "Lines", "int"),
+            ("underpaid", "Underpaid $", "money"),
+            ("denied_lines", "Denied lines", "int"),
+            ("denial_rate", "Denial rate", "pct"),
+        ),
+        trend_rows,
+    )
 
     wl = queries.rows(con, "worklist", **p, limit=worklist_rows)
     wl_total = wl[0]["total_claims"] if wl else 0
-    worklist = Table("worklist-table", "Underpaid and denied claims", cols(
-        ("patient_control_number", "Patient control #", "code"), ("payer_claim_number", "Payer claim #", "code"),
-        ("payer_name", "Payer"), ("patient", "Patient", "text", True), ("member_id", "Member id", "code", True),
-        ("service_from", "Service from", "date"), ("service_to", "Service to", "date"),
-        ("payment_date", "Paid", "date"), ("codes", "Codes", "code"), ("carc_codes", "CARC", "code"),
-        ("category", "Category"), ("expected_allowed", "Expected", "money"), ("actual_allowed", "Actual", "money"),
-        ("variance", "Variance", "money"), ("at_stake", "At stake", "money"), ("explanation", "Explanation")),
-        wl, total_rows=wl_total,
+    worklist = Table(
+        "worklist-table",
+        "Underpaid and denied claims",
+        cols(
+            ("patient_control_number", "Patient control #", "code"),
+            ("payer_claim_number", "Payer claim #", "code"),
+            ("payer_name", "Payer"),
+            ("patient", "Patient", "text", True),
+            ("member_id", "Member id", "code", True),
+            ("service_from", "Service from", "date"),
+            ("service_to", "Service to", "date"),
+            ("payment_date", "Paid", "date"),
+            ("codes", "Codes", "code"),
+            ("carc_codes", "CARC", "code"),
+            ("category", "Category"),
+            ("expected_allowed", "Expected", "money"),
+            ("actual_allowed", "Actual", "money"),
+            ("variance", "Variance", "money"),
+            ("at_stake", "At stake", "money"),
+            ("explanation", "Explanation"),
+        ),
+        wl,
+        total_rows=wl_total,
         note="At stake: the underpaid variance, plus for denied lines the expected allowed amount "
-             "(billed charges where no expected amount could be computed).")
+        "(billed charges where no expected amount could be computed).",
+    )
 
     rejected = queries.rows(con, "rejected_files", **p)
-    rejected_files = Table("rejected-files", "Files rejected (received during the month or the next)", cols(
-        ("file_name", "File"), ("loaded_at", "Received", "date"), ("error_segment", "Segment", "int"),
-        ("reason", "Reason")), rejected[:TABLE_CAP], total_rows=len(rejected))
+    rejected_files = Table(
+        "rejected-files",
+        "Files rejected (received during the month or the next)",
+        cols(
+            ("file_name", "File"),
+            ("loaded_at", "Received", "date"),
+            ("error_segment", "Segment", "int"),
+            ("reason", "Reason"),
+        ),
+        rejected[:TABLE_CAP],
+        total_rows=len(rejected),
+    )
     bal = queries.rows(con, "balancing_failures", **p)
-    balancing = Table("balancing-failures", "Balancing failures", cols(
-        ("rule", "Rule", "code"), ("severity", "Severity"), ("file_name", "File"), ("segment_number", "Segment", "int"),
-        ("payer_name", "Payer"), ("expected", "Expected"), ("actual", "Actual"), ("message", "Message")),
-        bal[:TABLE_CAP], total_rows=len(bal))
-    not_priced = Table("not-priced", "Lines not priced, and why", cols(
-        ("category", "Category", "code"), ("payer_name", "Payer"), ("reason", "Reason"), ("lines", "Lines", "int"),
-        ("billed", "Billed", "money"), ("actual_allowed", "Actual allowed", "money")),
-        queries.rows(con, "not_priced", **p))
+    balancing = Table(
+        "balancing-failures",
+        "Balancing failures",
+        cols(
+            ("rule", "Rule", "code"),
+            ("severity", "Severity"),
+            ("file_name", "File"),
+            ("segment_number", "Segment", "int"),
+            ("payer_name", "Payer"),
+            ("expected", "Expected"),
+            ("actual", "Actual"),
+            ("message", "Message"),
+        ),
+        bal[:TABLE_CAP],
+        total_rows=len(bal),
+    )
+    not_priced = Table(
+        "not-priced",
+        "Lines not priced, and why",
+        cols(
+            ("category", "Category", "code"),
+            ("payer_name", "Payer"),
+            ("reason", "Reason"),
+            ("lines", "Lines", "int"),
+            ("billed", "Billed", "money"),
+            ("actual_allowed", "Actual allowed", "money"),
+        ),
+        queries.rows(con, "not_priced", **p),
+    )
 
     plb_rows = queries.rows(con, "plb_ledger", **p)
     by_reason: dict[str, dict] = {}
     for r in plb_rows:
         r["meaning"] = meaning("plb", r["reason_code"])
-        s = by_reason.setdefault(r["reason_code"] or "", {"reason_code": r["reason_code"], "meaning": r["meaning"],
-                                                           "adjustments": 0, "amount": Decimal(0)})
+        s = by_reason.setdefault(
+            r["reason_code"] or "",
+            {"reason_code": r["reason_code"], "meaning": r["meaning"], "adjustments": 0, "amount": Decimal(0)},
+        )
         s["adjustments"] += 1
         s["amount"] += r["amount"] or 0
-    plb_summary = Table("plb-summary", "PLB adjustments by reason", cols(
-        ("reason_code", "Reason", "code"), ("meaning", "Meaning"), ("adjustments", "Adjustments", "int"),
-        ("amount", "Amount", "money")), sorted(by_reason.values(), key=lambda s: -abs(s["amount"])),
-        footer={"reason_code": "Total", "adjustments": len(plb_rows),
-                "amount": sum((r["amount"] or 0 for r in plb_rows), Decimal(0))} if plb_rows else None)
-    plb = Table("plb-ledger", "PLB ledger", cols(
-        ("payment_date", "Paid", "date"), ("payer_name", "Payer"), ("trace_number", "Check / EFT trace", "code"),
-        ("reason_code", "Reason", "code"), ("meaning", "Meaning"), ("reference_id", "Reference", "code"),
-        ("fiscal_period_date", "Fiscal period", "date"), ("amount", "Amount", "money")),
-        plb_rows[:TABLE_CAP], total_rows=len(plb_rows))
+    plb_summary = Table(
+        "plb-summary",
+        "PLB adjustments by reason",
+        cols(
+            ("reason_code", "Reason", "code"),
+            ("meaning", "Meaning"),
+            ("adjustments", "Adjustments", "int"),
+            ("amount", "Amount", "money"),
+        ),
+        sorted(by_reason.values(), key=lambda s: -abs(s["amount"])),
+        footer={
+            "reason_code": "Total",
+            "adjustments": len(plb_rows),
+            "amount": sum((r["amount"] or 0 for r in plb_rows), Decimal(0)),
+        }
+        if plb_rows
+        else None,
+    )
+    plb = Table(
+        "plb-ledger",
+        "PLB ledger",
+        cols(
+            ("payment_date", "Paid", "date"),
+            ("payer_name", "Payer"),
+            ("trace_number", "Check / EFT trace", "code"),
+            ("reason_code", "Reason", "code"),
+            ("meaning", "Meaning"),
+            ("reference_id", "Reference", "code"),
+            ("fiscal_period_date", "Fiscal period", "date"),
+            ("amount", "Amount", "money"),
+        ),
+        plb_rows[:TABLE_CAP],
+        total_rows=len(plb_rows),
+    )
 
     title = f"Monthly review {m.label}" + (f": {payer_name}" if payer else "")
     ctx = MonthlyContext(
-        title=title, month=m, previous=prev, trend_first=first, payer=payer, payer_name=payer_name,
-        show_phi=show_phi, lines=int(this["lines"]) if this else 0, headline=headline_figures(this, before),
-        scorecard=scorecard, top_codes=top_codes, code_payer=code_payer, denials_by_reason=denials_by_reason,
-        denials_by_payer=denials_by_payer, denials_by_code=denials_by_code, remark_codes=remark_codes,
-        trend=trend, worklist=worklist, rejected_files=rejected_files, balancing=balancing,
-        not_priced=not_priced, plb_summary=plb_summary, plb=plb)
+        title=title,
+        month=m,
+        previous=prev,
+        trend_first=first,
+        payer=payer,
+        payer_name=payer_name,
+        show_phi=show_phi,
+        lines=int(this["lines"]) if this else 0,
+        headline=headline_figures(this, before),
+        scorecard=scorecard,
+        top_codes=top_codes,
+        code_payer=code_payer,
+        denials_by_reason=denials_by_reason,
+        denials_by_payer=denials_by_payer,
+        denials_by_code=denials_by_code,
+        remark_codes=remark_codes,
+        trend=trend,
+        worklist=worklist,
+        rejected_files=rejected_files,
+        balancing=balancing,
+        not_priced=not_priced,
+        plb_summary=plb_summary,
+        plb=plb,
+    )
     ctx.charts = _charts(ctx, months, trend_rows)
     return ctx
 
@@ -300,20 +478,30 @@ def _charts(ctx: MonthlyContext, months: list[Month], trend_rows: list[dict]) ->
     out: dict[str, Markup] = {}
     sc = [r for r in ctx.scorecard.rows if r["underpaid"]][:12]
     if sc:
-        out["scorecard"] = charts.bar_chart("chart-scorecard", "Underpaid dollars by payer",
-                                            [r["payer_name"] or r["payer_id"] for r in sc], [r["underpaid"] for r in sc])
+        out["scorecard"] = charts.bar_chart(
+            "chart-scorecard",
+            "Underpaid dollars by payer",
+            [r["payer_name"] or r["payer_id"] for r in sc],
+            [r["underpaid"] for r in sc],
+        )
     if ctx.top_codes.rows:
         out["codes"] = charts.grouped_bar_chart(
-            "chart-codes", "Top codes: expected vs actual allowed",
+            "chart-codes",
+            "Top codes: expected vs actual allowed",
             [r["procedure_code"] for r in ctx.top_codes.rows],
-            {"Expected": [r["expected_allowed"] for r in ctx.top_codes.rows],
-             "Actual": [r["actual_allowed"] for r in ctx.top_codes.rows]})
+            {
+                "Expected": [r["expected_allowed"] for r in ctx.top_codes.rows],
+                "Actual": [r["actual_allowed"] for r in ctx.top_codes.rows],
+            },
+        )
     if ctx.denials_by_reason.rows:
         rows = ctx.denials_by_reason.rows[:12]
         out["denials"] = charts.bar_chart(
-            "chart-denials", "Denied charges by reason",
+            "chart-denials",
+            "Denied charges by reason",
             [f"{r['group_code']}-{r['reason_code']}" if r["group_code"] else r["reason_code"] for r in rows],
-            [r["billed"] for r in rows])
+            [r["billed"] for r in rows],
+        )
     if trend_rows:
         totals: dict[str, Decimal] = {}
         names: dict[str, str] = {}
@@ -324,23 +512,37 @@ def _charts(ctx: MonthlyContext, months: list[Month], trend_rows: list[dict]) ->
         index = {(r["payer_id"], r["month"]): r for r in trend_rows}
         labels = [mo.label for mo in months]
         out["trend_underpaid"] = charts.line_chart(
-            "chart-trend-underpaid", "Underpaid dollars per month", labels,
-            {names[k]: [(index.get((k, mo.start)) or {}).get("underpaid") for mo in months] for k in keep})
+            "chart-trend-underpaid",
+            "Underpaid dollars per month",
+            labels,
+            {names[k]: [(index.get((k, mo.start)) or {}).get("underpaid") for mo in months] for k in keep},
+        )
         out["trend_denials"] = charts.line_chart(
-            "chart-trend-denials", "Denial rate per month", labels,
+            "chart-trend-denials",
+            "Denial rate per month",
+            labels,
             {names[k]: [(index.get((k, mo.start)) or {}).get("denial_rate") for mo in months] for k in keep},
-            percent=True)
+            percent=True,
+        )
     return out
 
 
 # ---------------------------------------------------------------- files
 
+
 def render_html(ctx: MonthlyContext) -> str:
     return render("monthly.html.j2", **ctx.template_vars())
 
 
-def render_monthly(con: duckdb.DuckDBPyConnection, month: Month | date | str, *, payer: str | None = None,
-                   out_dir, show_phi: bool = False, exports: list[Path] | None = None) -> Path:
+def render_monthly(
+    con: duckdb.DuckDBPyConnection,
+    month: Month | date | str,
+    *,
+    payer: str | None = None,
+    out_dir,
+    show_phi: bool = False,
+    exports: list[Path] | None = None,
+) -> Path:
     """Write the monthly review HTML (mode 0600) under out_dir and return its path."""
     ctx = build_context(con, Month.coerce(month), payer=payer, show_phi=show_phi)
     ctx.exports = list(exports or [])
@@ -348,8 +550,15 @@ def render_monthly(con: duckdb.DuckDBPyConnection, month: Month | date | str, *,
     return write_text(out / f"{monthly_stem(ctx.month, payer)}.html", render_html(ctx))
 
 
-def report_month(con: duckdb.DuckDBPyConnection, month: Month | date | str, *, payer: str | None = None, out_dir,
-                 show_phi: bool = False, formats: tuple[str, ...] = ("csv", "xlsx")) -> MonthlyReport:
+def report_month(
+    con: duckdb.DuckDBPyConnection,
+    month: Month | date | str,
+    *,
+    payer: str | None = None,
+    out_dir,
+    show_phi: bool = False,
+    formats: tuple[str, ...] = ("csv", "xlsx"),
+) -> MonthlyReport:
     """The monthly review plus its exports (worklist and per-code tables), as `underpay report` runs it."""
     from reports.exports import export_monthly
 
@@ -360,6 +569,12 @@ def report_month(con: duckdb.DuckDBPyConnection, month: Month | date | str, *, p
     ctx.exports = [p for p in exported.paths]
     out = ensure_dir(Path(out_dir))
     html = write_text(out / f"{monthly_stem(m, payer)}.html", render_html(ctx))
-    return MonthlyReport(html=html, exports=exported.paths, month=m.label, payer=payer,
-                         lines=ctx.lines, worklist_claims=ctx.worklist.total_rows or 0,
-                         seconds=time.perf_counter() - t0)
+    return MonthlyReport(
+        html=html,
+        exports=exported.paths,
+        month=m.label,
+        payer=payer,
+        lines=ctx.lines,
+        worklist_claims=ctx.worklist.total_rows or 0,
+        seconds=time.perf_counter() - t0,
+    )

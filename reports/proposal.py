@@ -62,27 +62,52 @@ def _decimal(text, path, row, column) -> Decimal:
     try:
         value = Decimal(str(text).strip().replace("$", "").replace(",", ""))
     except (InvalidOperation, ValueError):
-        raise InputFileError(path, "not a number", row=row, column=column, expected="an amount such as 98.50",
-                             found=repr(text), hint="Fix the value and run the command again.") from None
+        raise InputFileError(
+            path,
+            "not a number",
+            row=row,
+            column=column,
+            expected="an amount such as 98.50",
+            found=repr(text),
+            hint="Fix the value and run the command again.",
+        ) from None
     if value < 0 or not value.is_finite():
-        raise InputFileError(path, "negative or infinite amount", row=row, column=column,
-                             expected="an amount of 0 or more", found=repr(text))
+        raise InputFileError(
+            path,
+            "negative or infinite amount",
+            row=row,
+            column=column,
+            expected="an amount of 0 or more",
+            found=repr(text),
+        )
     return value
 
 
 def _modifier(text, path, row) -> str:
     mod = (text or "").strip().upper()
     if mod not in PRICED_MODIFIERS:
-        raise InputFileError(path, "modifier does not select a priced component", row=row, column="modifier",
-                             expected="blank, 26 or TC", found=repr(text))
+        raise InputFileError(
+            path,
+            "modifier does not select a priced component",
+            row=row,
+            column="modifier",
+            expected="blank, 26 or TC",
+            found=repr(text),
+        )
     return mod
 
 
 def _code(text, path, row) -> str:
     code = (text or "").strip().upper()
     if not (len(code) == 5 and code.isalnum()):
-        raise InputFileError(path, "not a CPT/HCPCS code", row=row, column="code",
-                             expected="5 letters/digits such as 99213 or G0439", found=repr(text))
+        raise InputFileError(
+            path,
+            "not a CPT/HCPCS code",
+            row=row,
+            column="code",
+            expected="5 letters/digits such as 99213 or G0439",
+            found=repr(text),
+        )
     return code
 
 
@@ -92,8 +117,13 @@ def read_rate_csv(path: Path) -> dict[tuple[str, str], Decimal]:
         reader = csv.DictReader(fh)
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
         if "code" not in header or "rate" not in header:
-            raise InputFileError(path, "missing header", row=1, expected="a header row code,modifier,rate",
-                                 found=",".join(reader.fieldnames or []) or "an empty file")
+            raise InputFileError(
+                path,
+                "missing header",
+                row=1,
+                expected="a header row code,modifier,rate",
+                found=",".join(reader.fieldnames or []) or "an empty file",
+            )
         rates: dict[tuple[str, str], Decimal] = {}
         for n, raw in enumerate(reader, start=2):
             row = {k.strip().lower(): v for k, v in raw.items() if k}
@@ -101,8 +131,12 @@ def read_rate_csv(path: Path) -> dict[tuple[str, str], Decimal]:
                 continue
             key = (_code(row.get("code"), path, n), _modifier(row.get("modifier"), path, n))
             if key in rates:
-                raise InputFileError(path, f"code {key[0]} {key[1] or '(no modifier)'} listed twice", row=n,
-                                     hint="Keep one rate per code and modifier.")
+                raise InputFileError(
+                    path,
+                    f"code {key[0]} {key[1] or '(no modifier)'} listed twice",
+                    row=n,
+                    hint="Keep one rate per code and modifier.",
+                )
             rates[key] = _decimal(row.get("rate"), path, n, "rate")
     return rates
 
@@ -115,20 +149,28 @@ def load_proposal(path) -> Proposal:
     if path.suffix.lower() == ".csv":
         return Proposal(str(path), rates=read_rate_csv(path))
     if path.suffix.lower() not in (".yaml", ".yml"):
-        raise InputFileError(path, "unknown proposal format", expected="a .csv rate table or a .yaml file",
-                             found=path.suffix or "no extension")
+        raise InputFileError(
+            path,
+            "unknown proposal format",
+            expected="a .csv rate table or a .yaml file",
+            found=path.suffix or "no extension",
+        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputFileError(path, f"not valid YAML ({getattr(exc, 'problem', exc)})",
-                             row=mark.line + 1 if mark else None) from None
+        raise InputFileError(
+            path, f"not valid YAML ({getattr(exc, 'problem', exc)})", row=mark.line + 1 if mark else None
+        ) from None
     if not isinstance(data, dict):
         raise InputFileError(path, "expected a mapping", expected="keys percent_of_medicare, rates, rates_csv")
     unknown = set(data) - {"percent_of_medicare", "rates", "rates_csv", "name"}
     if unknown:
-        raise InputFileError(path, f"unknown key(s) {', '.join(sorted(map(str, unknown)))}",
-                             expected="percent_of_medicare, rates, rates_csv (and name)")
+        raise InputFileError(
+            path,
+            f"unknown key(s) {', '.join(sorted(map(str, unknown)))}",
+            expected="percent_of_medicare, rates, rates_csv (and name)",
+        )
     proposal = Proposal(str(path))
     if data.get("percent_of_medicare") is not None:
         proposal.percent_of_medicare = _decimal(data["percent_of_medicare"], path, None, "percent_of_medicare")
@@ -136,8 +178,13 @@ def load_proposal(path) -> Proposal:
         proposal.rates.update(read_rate_csv(path.parent / str(data["rates_csv"])))
     for i, item in enumerate(data.get("rates") or [], start=1):
         if not isinstance(item, dict) or "code" not in item or "rate" not in item:
-            raise InputFileError(path, f"rates entry {i} is not a mapping with code and rate",
-                                 column="rates", expected="{code: \"99213\", rate: 98.50}", found=repr(item))
+            raise InputFileError(
+                path,
+                f"rates entry {i} is not a mapping with code and rate",
+                column="rates",
+                expected='{code: "99213", rate: 98.50}',
+                found=repr(item),
+            )
         key = (_code(str(item["code"]), path, None), _modifier(str(item.get("modifier") or ""), path, None))
         proposal.rates[key] = _decimal(item["rate"], path, None, f"rates[{i}].rate")
     if not proposal.rates and proposal.percent_of_medicare is None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 class Column:
     key: str
     label: str
-    kind: str = "text"        # text | code | money | int | num | pct | date
-    phi: bool = False         # holds patient data (masked unless --show-phi)
+    kind: str = "text"  # text | code | money | int | num | pct | date
+    phi: bool = False  # holds patient data (masked unless --show-phi)
 
 
 @dataclass
@@ -24,10 +24,10 @@ class Table:
     caption: str
     columns: list[Column]
     rows: list[dict]
-    total_rows: int | None = None      # rows in the full result when ``rows`` is capped
-    note: str = ""                     # shown under the table (what is counted, caps)
-    empty: str = "None this month."    # shown instead of an empty table
-    footer: dict | None = None         # a totals row, keyed like rows
+    total_rows: int | None = None  # rows in the full result when ``rows`` is capped
+    note: str = ""  # shown under the table (what is counted, caps)
+    empty: str = "None this month."  # shown instead of an empty table
+    footer: dict | None = None  # a totals row, keyed like rows
 
     @property
     def capped(self) -> bool:

@@ -25,24 +25,28 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("UNDERPAY_SHARED", ROOT.parent / "shared"))
 ERA_SAMPLES = SHARED / "samples" / "era"
 CMS = SHARED / "cms"
-CMS_YEARS = (2025, 2026)          # the releases the fee-schedule tests read
+CMS_YEARS = (2025, 2026)  # the releases the fee-schedule tests read
 
 
 def shared_path(*parts: str) -> Path:
     """A path under ../shared (or $UNDERPAY_SHARED); the test skips, saying so in one line, when it is absent."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} not found: third-party reference material; "
-                    f"place ../shared beside the checkout or set UNDERPAY_SHARED")
+        pytest.skip(
+            f"{path} not found: third-party reference material; "
+            f"place ../shared beside the checkout or set UNDERPAY_SHARED"
+        )
     return path
 
 
 def needs_shared(*parts: str) -> pytest.MarkDecorator:
     """Skip marker for a test (or module) that reads ``../shared/<parts>`` directly at collection time."""
     path = SHARED.joinpath(*parts)
-    return pytest.mark.skipif(not path.exists(),
-                              reason=f"{path} not found: third-party reference material; "
-                                     f"place ../shared beside the checkout or set UNDERPAY_SHARED")
+    return pytest.mark.skipif(
+        not path.exists(),
+        reason=f"{path} not found: third-party reference material; "
+        f"place ../shared beside the checkout or set UNDERPAY_SHARED",
+    )
 
 
 def cms_root(years=CMS_YEARS) -> Path:
@@ -60,11 +64,15 @@ def cms_root(years=CMS_YEARS) -> Path:
             folder = find_release(year)
         except ReleaseNotFound as exc:
             offline = "; cms.gov unreachable" if exc.failure else ""
-            pytest.skip(f"CMS {year} release not found ({', '.join(exc.looked)}{offline}): "
-                        f"set UNDERPAY_CMS_MIRROR or place ../shared beside the checkout")
+            pytest.skip(
+                f"CMS {year} release not found ({', '.join(exc.looked)}{offline}): "
+                f"set UNDERPAY_CMS_MIRROR or place ../shared beside the checkout"
+            )
         if root is not None and folder.parent != root:
-            pytest.skip(f"CMS {year} release found in {folder.parent}, not beside {root}/{years[0]}: "
-                        f"set UNDERPAY_CMS_MIRROR to one folder holding {', '.join(map(str, years))}")
+            pytest.skip(
+                f"CMS {year} release found in {folder.parent}, not beside {root}/{years[0]}: "
+                f"set UNDERPAY_CMS_MIRROR to one folder holding {', '.join(map(str, years))}"
+            )
         root = folder.parent
     return root
 

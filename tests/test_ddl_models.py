@@ -42,12 +42,19 @@ MODELS = {
 # amount are required: a file without them is rejected) and pandera checks it. Tightening the
 # DDL would not reach warehouses created before, so the difference is declared here, not hidden.
 MODEL_STRICTER = {
-    ("payments", "transaction_index"), ("payments", "segment_number"), ("payments", "total_paid"),
+    ("payments", "transaction_index"),
+    ("payments", "segment_number"),
+    ("payments", "total_paid"),
     ("claims", "segment_number"),
-    ("service_lines", "segment_number"), ("service_lines", "line_number"), ("service_lines", "units"),
-    ("adjustments", "segment_number"), ("adjustments", "triplet_index"),
-    ("provider_adjustments", "segment_number"), ("provider_adjustments", "pair_index"),
-    ("provider_adjustments", "reason_code"), ("provider_adjustments", "amount"),
+    ("service_lines", "segment_number"),
+    ("service_lines", "line_number"),
+    ("service_lines", "units"),
+    ("adjustments", "segment_number"),
+    ("adjustments", "triplet_index"),
+    ("provider_adjustments", "segment_number"),
+    ("provider_adjustments", "pair_index"),
+    ("provider_adjustments", "reason_code"),
+    ("provider_adjustments", "amount"),
 }
 
 # Ingest columns the loader adds to the parsed frames (ids and cross-row links), not the mapping.
@@ -59,8 +66,15 @@ LOADER_COLUMNS = {
     "provider_adjustments": {"file_id", "payment_id"},
 }
 
-_SIMPLE = {pl.Int64: "BIGINT", pl.Int32: "INTEGER", pl.Int16: "SMALLINT", pl.String: "VARCHAR",
-           pl.Date: "DATE", pl.Boolean: "BOOLEAN", pl.Float64: "DOUBLE"}
+_SIMPLE = {
+    pl.Int64: "BIGINT",
+    pl.Int32: "INTEGER",
+    pl.Int16: "SMALLINT",
+    pl.String: "VARCHAR",
+    pl.Date: "DATE",
+    pl.Boolean: "BOOLEAN",
+    pl.Float64: "DOUBLE",
+}
 
 
 def duck_type(dtype: pl.DataType) -> str:
@@ -119,8 +133,9 @@ def warehouse(tmp_path_factory):
 
 
 def test_every_table_has_a_model(warehouse):
-    tables = {r[0] for r in warehouse.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
+    tables = {
+        r[0] for r in warehouse.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
+    }
     assert tables == set(MODELS)
 
 
@@ -156,7 +171,7 @@ def test_a_different_ddl_is_reported():
     assert differences("runs", described(con, "runs"), Runs)[0].startswith("runs: columns differ")
     good = [c for c in model_columns(Runs)]
     assert differences("runs", good, Runs) == []
-    assert differences("runs", [good[1], good[0], *good[2:]], Runs)   # order matters
+    assert differences("runs", [good[1], good[0], *good[2:]], Runs)  # order matters
 
 
 @pytest.mark.parametrize("table", mapping.TABLES)
@@ -171,7 +186,7 @@ def test_mapping_fills_the_model_columns(table):
     for f in mapping.fields(table):
         if f.column in mapping.KEYS:
             continue
-        if f.type == "ordinal":      # a position: Int32 in the frame, the model's integer once loaded
+        if f.type == "ordinal":  # a position: Int32 in the frame, the model's integer once loaded
             assert schema[f.column].is_integer(), f
         else:
             assert f.dtype == schema[f.column], f

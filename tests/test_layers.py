@@ -26,12 +26,30 @@ ALLOWED: dict[str, set[str]] = {
     "pipelines.synthetic": {"pipelines.core", "pipelines.synthetic"},
     "pipelines.compare": {"pipelines.core", "fee_schedules", "contracts", "pipelines.compare"},
     "reports": {"pipelines.core", "fee_schedules", "contracts", "pipelines.compare", "reports"},
-    "pipelines.runs": {"pipelines.core", "fee_schedules", "contracts", "pipelines.ingest", "pipelines.synthetic",
-                       "pipelines.compare", "reports", "pipelines.runs"},
-    "pipelines.cli": {"pipelines", "pipelines.core", "fee_schedules", "contracts", "pipelines.ingest",
-                      "pipelines.synthetic", "pipelines.compare", "reports", "pipelines.runs", "pipelines.cli"},
+    "pipelines.runs": {
+        "pipelines.core",
+        "fee_schedules",
+        "contracts",
+        "pipelines.ingest",
+        "pipelines.synthetic",
+        "pipelines.compare",
+        "reports",
+        "pipelines.runs",
+    },
+    "pipelines.cli": {
+        "pipelines",
+        "pipelines.core",
+        "fee_schedules",
+        "contracts",
+        "pipelines.ingest",
+        "pipelines.synthetic",
+        "pipelines.compare",
+        "reports",
+        "pipelines.runs",
+        "pipelines.cli",
+    },
 }
-LAYERS = sorted(ALLOWED, key=len, reverse=True)   # most specific first: pipelines.core before pipelines
+LAYERS = sorted(ALLOWED, key=len, reverse=True)  # most specific first: pipelines.core before pipelines
 
 
 def _layer(module: str) -> str | None:
@@ -80,10 +98,10 @@ def test_imports_point_down_the_layers():
         if own is None or own == "pipelines":
             continue
         for line, target in _imports(path):
-            if not target.split(".")[0] in ("pipelines", "fee_schedules", "contracts", "reports"):
+            if target.split(".")[0] not in ("pipelines", "fee_schedules", "contracts", "reports"):
                 continue
             there = _layer(target)
-            if there is None:          # `from pipelines import __version__` and the like
+            if there is None:  # `from pipelines import __version__` and the like
                 there = "pipelines"
             if there not in ALLOWED[own] and not (there == "pipelines" and own == "pipelines.cli"):
                 wrong.append(f"{path.relative_to(ROOT)}:{line}: {own} imports {target} ({there})")
@@ -121,8 +139,9 @@ print(json.dumps({"modules": len(names), "env": changed, "threads": threads}))
 @pytest.mark.slow
 def test_importing_any_module_has_no_side_effects():
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    proc = subprocess.run([sys.executable, "-c", _PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env
+    )
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["modules"] > 40

@@ -10,20 +10,23 @@ from fee_schedules import pricing
 from pipelines.core import places
 
 
-@pytest.mark.parametrize("code, facility", [
-    ("02", True),     # telehealth other than in the patient's home: facility rate (CY 2024/2025 PFS)
-    ("10", False),    # telehealth in the patient's home: non-facility rate
-    ("11", False),    # office
-    ("12", False),    # home
-    ("19", True),     # off-campus outpatient hospital
-    ("21", True),
-    ("22", True),     # on-campus outpatient hospital
-    ("23", True),
-    ("24", True),
-    ("31", True),
-    ("81", False),    # independent laboratory
-    ("99", False),
-])
+@pytest.mark.parametrize(
+    "code, facility",
+    [
+        ("02", True),  # telehealth other than in the patient's home: facility rate (CY 2024/2025 PFS)
+        ("10", False),  # telehealth in the patient's home: non-facility rate
+        ("11", False),  # office
+        ("12", False),  # home
+        ("19", True),  # off-campus outpatient hospital
+        ("21", True),
+        ("22", True),  # on-campus outpatient hospital
+        ("23", True),
+        ("24", True),
+        ("31", True),
+        ("81", False),  # independent laboratory
+        ("99", False),
+    ],
+)
 def test_facility_rule(code, facility):
     assert places.is_facility(code) is facility
 

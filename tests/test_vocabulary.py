@@ -31,11 +31,12 @@ months = st.builds(Month, st.integers(1000, 8999), st.integers(1, 12))
 
 # --------------------------------------------------------------------------- Month
 
+
 @pytest.mark.parametrize("text", ["2025-13", "2025-00", "March", "2025/03", "", "03-2025", "2025-03-01", "20250"])
 def test_parse_rejects_what_is_not_yyyy_mm(text):
     with pytest.raises(ConfigError, match="expected YYYY-MM") as info:
         Month.parse(text)
-    assert isinstance(info.value, UnderpayError)        # the CLI turns it into one `Error:` line
+    assert isinstance(info.value, UnderpayError)  # the CLI turns it into one `Error:` line
 
 
 def test_parse_reads_yyyy_mm_and_labels_it_back():
@@ -52,7 +53,7 @@ def test_a_month_outside_the_calendar_is_refused(year, month):
 def test_add_crosses_years_both_ways():
     assert Month(2025, 12).add(1) == Month(2026, 1)
     assert Month(2025, 1).add(-1) == Month(2024, 12)
-    assert Month(2026, 3).add(-11) == Month(2025, 4)          # the first of a 12-month window
+    assert Month(2026, 3).add(-11) == Month(2025, 4)  # the first of a 12-month window
     assert Month(2025, 3).add(-27) == Month(2022, 12)
     assert Month(2025, 3).add(0) == Month(2025, 3)
 
@@ -65,8 +66,11 @@ def test_start_end_and_last_day_are_a_half_open_range():
 
 
 def test_months_order_by_time_and_hash_as_values():
-    assert sorted([Month(2026, 1), Month(2025, 12), Month(2025, 2)]) == [Month(2025, 2), Month(2025, 12),
-                                                                        Month(2026, 1)]
+    assert sorted([Month(2026, 1), Month(2025, 12), Month(2025, 2)]) == [
+        Month(2025, 2),
+        Month(2025, 12),
+        Month(2026, 1),
+    ]
     assert Month(2025, 12) < Month(2026, 1) and not Month(2026, 1) < Month(2025, 12)
     assert len({Month(2025, 3), Month.parse("2025-03"), Month.of(date(2025, 3, 31))}) == 1
 
@@ -102,6 +106,7 @@ def test_label_round_trips(m):
 
 # --------------------------------------------------------------------------- the click type
 
+
 def test_click_type_converts_once_into_a_month():
     assert MONTH.convert("2025-03", None, None) == Month(2025, 3)
     assert MONTH.convert(Month(2025, 3), None, None) == Month(2025, 3)
@@ -109,18 +114,21 @@ def test_click_type_converts_once_into_a_month():
         MonthType().convert("2025-13", None, None)
 
 
-@pytest.mark.parametrize("args", [
-    ["report", "--month", "2025-13"],
-    ["run", "--month", "March"],
-    ["compare", "--month", "2025/03"],
-    ["negotiate", "--payer", "ACME1", "--through", "03-2025"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "--month", "2025-13"],
+        ["run", "--month", "March"],
+        ["compare", "--month", "2025/03"],
+        ["negotiate", "--payer", "ACME1", "--through", "03-2025"],
+    ],
+)
 def test_a_bad_month_on_the_command_line_is_a_usage_error(args, tmp_path):
     res = CliRunner().invoke(main, [*args, "--db", str(tmp_path / "none.duckdb")])
     assert res.exit_code == 2, res.output
     assert "Invalid value for '--" in res.output and "expected YYYY-MM" in res.output
     assert "Usage:" in res.output
-    assert not (tmp_path / "none.duckdb").exists()       # refused before anything opened the warehouse
+    assert not (tmp_path / "none.duckdb").exists()  # refused before anything opened the warehouse
 
 
 def test_month_options_show_the_expected_format_in_help():
@@ -179,16 +187,18 @@ def _is_money_dtype(call: ast.Call) -> bool:
     if _name(call.func) not in ("pl.Decimal", "polars.Decimal", "Decimal"):
         return False
     values = [a.value for a in call.args if isinstance(a, ast.Constant)]
-    values += [k.value.value for k in call.keywords
-               if k.arg in ("precision", "scale") and isinstance(k.value, ast.Constant)]
+    values += [
+        k.value.value for k in call.keywords if k.arg in ("precision", "scale") and isinstance(k.value, ast.Constant)
+    ]
     return values == [14, 2]
 
 
 def test_only_core_money_declares_the_money_dtype():
     """``pl.Decimal(14, 2)`` anywhere but pipelines/core/money.py is a second money type: use money.MONEY."""
     allowed = ROOT / "pipelines" / "core" / "money.py"
-    found = [_where(path, call) for path in _sources() if path != allowed
-             for call in _calls(path) if _is_money_dtype(call)]
+    found = [
+        _where(path, call) for path in _sources() if path != allowed for call in _calls(path) if _is_money_dtype(call)
+    ]
     assert not found, f"money dtype declared outside pipelines/core/money.py (use MONEY): {found}"
 
 
@@ -211,9 +221,11 @@ def test_only_core_money_rounds_half_up():
 def test_the_source_checks_see_what_they_look_for(tmp_path):
     """The checks above would catch an offender (they are not vacuous)."""
     sample = tmp_path / "offender.py"
-    sample.write_text("import polars as pl\nfrom datetime import datetime\n"
-                      "M = pl.Decimal(14, 2)\nN = pl.Decimal(precision=14, scale=2)\nQ = pl.Decimal(12, 3)\n"
-                      "d = datetime.strptime('2025-03', '%Y-%m')\n")
+    sample.write_text(
+        "import polars as pl\nfrom datetime import datetime\n"
+        "M = pl.Decimal(14, 2)\nN = pl.Decimal(precision=14, scale=2)\nQ = pl.Decimal(12, 3)\n"
+        "d = datetime.strptime('2025-03', '%Y-%m')\n"
+    )
     calls = list(_calls(sample))
     assert [_is_money_dtype(c) for c in calls if _name(c.func) == "pl.Decimal"] == [True, True, False]
     assert any(_name(c.func).endswith("strptime") and "%Y-%m" in _constants(c) for c in calls)

@@ -27,8 +27,9 @@ def national_cf(source: SourceFile) -> Decimal | None:
 
 def load(source: SourceFile) -> pl.DataFrame:
     rows = table_rows(source)
-    h = find_header(rows, source, lambda r: bool(r) and r[0].lower() == "contractor",
-                    "a header row starting 'Contractor'")
+    h = find_header(
+        rows, source, lambda r: bool(r) and r[0].lower() == "contractor", "a header row starting 'Contractor'"
+    )
     header = [c.lower() for c in rows[h]]
     spec = {
         "carrier": ("Contractor", lambda c: c == "contractor"),
@@ -40,5 +41,4 @@ def load(source: SourceFile) -> pl.DataFrame:
     records, rownums = data_rows(rows, h, idx)
     raw = frame(records, list(spec), rownums)
     check(AnesFile, raw, source.origin, labels={k: v[0] for k, v in spec.items()})
-    return raw.select("carrier", "locality", pl.col("locality_name").str.strip_chars_end("* "),
-                      dec("anesthesia_cf", 2))
+    return raw.select("carrier", "locality", pl.col("locality_name").str.strip_chars_end("* "), dec("anesthesia_cf", 2))

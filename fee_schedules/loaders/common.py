@@ -31,9 +31,12 @@ def table_rows(source: SourceFile) -> list[list[str]]:
         ws = wb.worksheets[0]
         return [["" if v is None else _cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
     if source.suffix != ".csv":
-        raise InputFileError(source.origin, f"unsupported variant {source.suffix}",
-                             expected="the .csv (or .xlsx) file of the release",
-                             hint="CMS ships each table as CSV too; import the release with its CSV files")
+        raise InputFileError(
+            source.origin,
+            f"unsupported variant {source.suffix}",
+            expected="the .csv (or .xlsx) file of the release",
+            hint="CMS ships each table as CSV too; import the release with its CSV files",
+        )
     return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text_of(source)))]
 
 
@@ -61,27 +64,38 @@ def find_header(rows: list[list[str]], source: SourceFile, test, what: str) -> i
     for i, row in enumerate(rows[:60]):
         if test(row):
             return i
-    raise InputFileError(source.origin, "header row not found", row=None,
-                         expected=what, hint="Is this the file CMS ships under this name?")
+    raise InputFileError(
+        source.origin,
+        "header row not found",
+        row=None,
+        expected=what,
+        hint="Is this the file CMS ships under this name?",
+    )
 
 
-def column_index(header: list[str], source: SourceFile, header_row: int, want: str,
-                 test) -> int:
+def column_index(header: list[str], source: SourceFile, header_row: int, want: str, test) -> int:
     hits = [i for i, h in enumerate(header) if test(h)]
     if len(hits) != 1:
-        raise InputFileError(source.origin, "header column " + ("missing" if not hits else "ambiguous"),
-                             row=header_row + 1, column=want, expected=f"exactly one column headed {want!r}",
-                             found=repr([header[i] for i in hits]) if hits else None,
-                             hint="Is this the file CMS ships under this name?")
+        raise InputFileError(
+            source.origin,
+            "header column " + ("missing" if not hits else "ambiguous"),
+            row=header_row + 1,
+            column=want,
+            expected=f"exactly one column headed {want!r}",
+            found=repr([header[i] for i in hits]) if hits else None,
+            hint="Is this the file CMS ships under this name?",
+        )
     return hits[0]
 
 
-def data_rows(rows: list[list[str]], header_row: int, idx: list[int], *, skip=None) -> tuple[list[list[str]], list[int]]:
+def data_rows(
+    rows: list[list[str]], header_row: int, idx: list[int], *, skip=None
+) -> tuple[list[list[str]], list[int]]:
     """The cells at ``idx`` of every row below the header, with their 1-based file row numbers;
     rows for which ``skip(row)`` is true (default: notes and blank rows) are left out."""
     skip = is_note if skip is None else skip
     records, rownums = [], []
-    for n, row in enumerate(rows[header_row + 1:], start=header_row + 2):
+    for n, row in enumerate(rows[header_row + 1 :], start=header_row + 2):
         if skip(row):
             continue
         records.append([row[i] if i < len(row) else "" for i in idx])

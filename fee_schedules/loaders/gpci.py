@@ -21,8 +21,9 @@ def _work_col(header: list[str]) -> str:
 
 def load(source: SourceFile) -> pl.DataFrame:
     rows = table_rows(source)
-    h = find_header(rows, source, lambda r: any("locality number" in c.lower() for c in r),
-                    "a header row with 'Locality Number'")
+    h = find_header(
+        rows, source, lambda r: any("locality number" in c.lower() for c in r), "a header row with 'Locality Number'"
+    )
     header = [c.lower() for c in rows[h]]
     work = _work_col(header)
     spec = {
@@ -30,18 +31,24 @@ def load(source: SourceFile) -> pl.DataFrame:
         "state": ("State", lambda c: c == "state"),
         "locality": ("Locality Number", lambda c: c == "locality number"),
         "locality_name": ("Locality Name", lambda c: c == "locality name"),
-        "work_gpci": ("PW GPCI (with 1.0 Floor)",
-                      (lambda c: c == work) if work != "pw gpci" else (lambda c: "pw gpci" in c)),
+        "work_gpci": (
+            "PW GPCI (with 1.0 Floor)",
+            (lambda c: c == work) if work != "pw gpci" else (lambda c: "pw gpci" in c),
+        ),
         "pe_gpci": ("PE GPCI", lambda c: "pe gpci" in c),
         "mp_gpci": ("MP GPCI", lambda c: "mp gpci" in c),
     }
     idx = [column_index(header, source, h, label, test) for label, test in spec.values()]
     labels = {k: rows[h][i] for k, i in zip(spec, idx)}
-    records, rownums = data_rows(rows, h, idx)   # skips blank rows and footnotes ("*Work GPCI reflects…")
+    records, rownums = data_rows(rows, h, idx)  # skips blank rows and footnotes ("*Work GPCI reflects…")
     raw = frame(records, list(spec), rownums)
     check(GpciFile, raw, source.origin, labels=labels)
     return raw.select(
-        "carrier", "locality", "state",
+        "carrier",
+        "locality",
+        "state",
         pl.col("locality_name").str.strip_chars_end("* ").alias("locality_name"),
-        dec("work_gpci", 3), dec("pe_gpci", 3), dec("mp_gpci", 3),
+        dec("work_gpci", 3),
+        dec("pe_gpci", 3),
+        dec("mp_gpci", 3),
     )

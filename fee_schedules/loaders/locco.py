@@ -15,8 +15,9 @@ from fee_schedules.schemas import LoccoFile, check
 
 def load(source: SourceFile) -> pl.DataFrame:
     rows = table_rows(source)
-    h = find_header(rows, source, lambda r: any("locality number" in c.lower() for c in r),
-                    "a header row with 'Locality Number'")
+    h = find_header(
+        rows, source, lambda r: any("locality number" in c.lower() for c in r), "a header row with 'Locality Number'"
+    )
     header = [c.lower() for c in rows[h]]
     spec = {
         "carrier": ("Medicare Adminstrative Contractor", lambda c: "contractor" in c),
@@ -27,7 +28,7 @@ def load(source: SourceFile) -> pl.DataFrame:
     }
     idx = [column_index(header, source, h, label, test) for label, test in spec.values()]
     records, rownums, state = [], [], ""
-    for n, row in enumerate(rows[h + 1:], start=h + 2):
+    for n, row in enumerate(rows[h + 1 :], start=h + 2):
         if is_note(row):
             continue
         rec = [row[i] if i < len(row) else "" for i in idx]

@@ -39,8 +39,12 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="underpay")
-@click.option("--config", type=click.Path(path_type=Path), default=None,
-              help="Settings file [default: ./underpay.toml when present]. Flags override it.")
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Settings file [default: ./underpay.toml when present]. Flags override it.",
+)
 @click.pass_context
 def main(ctx: click.Context, config: Path | None) -> None:
     """underpay: find where payers paid less than their contracts say.
@@ -83,4 +87,3 @@ def entry() -> None:  # pragma: no cover - run in subprocesses by the CLI, night
         except (OSError, ValueError):
             pass
     os._exit(code or 0)
-

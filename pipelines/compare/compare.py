@@ -32,8 +32,17 @@ from pipelines.core.months import Month
 from pipelines.core.sql import bind, read_sql
 from pipelines.core.warehouse import owner_only, private_open, transaction
 
-__all__ = ["CATEGORIES", "CHAIN", "CompareResult", "Step", "VarianceRows", "Variances", "compare",
-           "export_variances", "variances_frame"]
+__all__ = [
+    "CATEGORIES",
+    "CHAIN",
+    "CompareResult",
+    "Step",
+    "VarianceRows",
+    "Variances",
+    "compare",
+    "export_variances",
+    "variances_frame",
+]
 
 SQL_PACKAGE = "pipelines.compare.sql"
 MACROS = "00_macros.sql"
@@ -68,12 +77,26 @@ TEMP_TABLES = tuple(s.table for s in CHAIN if s.table != "variances")
 
 # Columns of the price_lines output the chain reads (cmp_prices_raw -> 08_prices.sql).
 _PRICE_OUT: dict[str, pl.DataType | type[pl.DataType]] = {
-    "status": pl.Utf8, "not_priced_reason": pl.Utf8, "amount": MONEY,
-    "fee_schedule_amount": MONEY, "opps_amount": MONEY, "opps_capped": pl.Boolean,
-    "mpfs_year": pl.Int32, "mpfs_release": pl.Utf8, "locality_code": pl.Utf8, "rvu_modifier": pl.Utf8,
-    "setting": pl.Utf8, "work_rvu": pl.Decimal(9, 2), "pe_rvu": pl.Decimal(9, 2), "mp_rvu": pl.Decimal(9, 2),
-    "work_gpci": pl.Decimal(9, 3), "pe_gpci": pl.Decimal(9, 3), "mp_gpci": pl.Decimal(9, 3),
-    "conversion_factor": pl.Decimal(9, 4), "mult_proc": pl.Utf8, "bilat_surg": pl.Utf8,
+    "status": pl.Utf8,
+    "not_priced_reason": pl.Utf8,
+    "amount": MONEY,
+    "fee_schedule_amount": MONEY,
+    "opps_amount": MONEY,
+    "opps_capped": pl.Boolean,
+    "mpfs_year": pl.Int32,
+    "mpfs_release": pl.Utf8,
+    "locality_code": pl.Utf8,
+    "rvu_modifier": pl.Utf8,
+    "setting": pl.Utf8,
+    "work_rvu": pl.Decimal(9, 2),
+    "pe_rvu": pl.Decimal(9, 2),
+    "mp_rvu": pl.Decimal(9, 2),
+    "work_gpci": pl.Decimal(9, 3),
+    "pe_gpci": pl.Decimal(9, 3),
+    "mp_gpci": pl.Decimal(9, 3),
+    "conversion_factor": pl.Decimal(9, 4),
+    "mult_proc": pl.Utf8,
+    "bilat_surg": pl.Utf8,
     "asst_surg": pl.Utf8,
 }
 COMPARE_MEMORY_LIMIT = "1200MB"
@@ -87,9 +110,9 @@ class CompareResult:
     by_category: dict = field(default_factory=dict)
     expected_total: Decimal = Decimal("0.00")
     actual_total: Decimal = Decimal("0.00")
-    underpaid_total: Decimal = Decimal("0.00")    # sum of positive variances of underpaid lines
-    overpaid_total: Decimal = Decimal("0.00")     # sum of |variance| of overpaid lines
-    denied_expected: Decimal = Decimal("0.00")    # what the contract would have allowed on denied lines
+    underpaid_total: Decimal = Decimal("0.00")  # sum of positive variances of underpaid lines
+    overpaid_total: Decimal = Decimal("0.00")  # sum of |variance| of overpaid lines
+    denied_expected: Decimal = Decimal("0.00")  # what the contract would have allowed on denied lines
     contracts: int = 0
     month: dt.date | None = None
     payer: str | None = None
@@ -100,9 +123,11 @@ class CompareResult:
         scope = f" for {self.month:%Y-%m}" if self.month else ""
         scope += f", payer {self.payer}" if self.payer else ""
         cats = ", ".join(f"{k} {v:,}" for k, v in self.by_category.items() if v)
-        text = (f"compared {self.lines:,} service lines{scope} against {self.contracts} contract(s) "
-                f"in {self.seconds:.1f} s: {cats or 'nothing to compare'}; underpaid ${self.underpaid_total:,}, "
-                f"overpaid ${self.overpaid_total:,}, denied (contract value) ${self.denied_expected:,}")
+        text = (
+            f"compared {self.lines:,} service lines{scope} against {self.contracts} contract(s) "
+            f"in {self.seconds:.1f} s: {cats or 'nothing to compare'}; underpaid ${self.underpaid_total:,}, "
+            f"overpaid ${self.overpaid_total:,}, denied (contract value) ${self.denied_expected:,}"
+        )
         if self.pricing_note:
             text += f"\nnote: {self.pricing_note}"
         return text
@@ -126,8 +151,10 @@ def _price(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str | None]:
         return empty, None
     keys = keys.with_columns(
         pl.col("price_row").cast(pl.Int64).alias("row_id"),
-        pl.when(pl.col("price_modifier") != "").then(pl.concat_list(pl.col("price_modifier")))
-        .otherwise(pl.lit([], dtype=pl.List(pl.Utf8))).alias("modifiers"),
+        pl.when(pl.col("price_modifier") != "")
+        .then(pl.concat_list(pl.col("price_modifier")))
+        .otherwise(pl.lit([], dtype=pl.List(pl.Utf8)))
+        .alias("modifiers"),
         pl.when(pl.col("k_year") > 0).then(pl.col("k_year")).otherwise(None).cast(pl.Int32).alias("year"),
         pl.when(pl.col("k_zip") != "").then(pl.col("k_zip")).otherwise(None).alias("zip"),
         pl.when(pl.col("k_locality") != "").then(pl.col("k_locality")).otherwise(None).alias("locality"),
@@ -143,9 +170,11 @@ def _price(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str | None]:
             return empty, str(exc)
         missing = [c for c in _PRICE_OUT if c not in priced.columns]
         priced = priced.with_columns([pl.lit(None, dtype=_PRICE_OUT[c]).alias(c) for c in missing])
-        out.append(priced.select(
-            [pl.col("price_row").cast(pl.Int64)]
-            + [pl.col(c).cast(t, strict=False) for c, t in _PRICE_OUT.items()]))
+        out.append(
+            priced.select(
+                [pl.col("price_row").cast(pl.Int64)] + [pl.col(c).cast(t, strict=False) for c, t in _PRICE_OUT.items()]
+            )
+        )
     return pl.concat(out), None
 
 
@@ -162,20 +191,26 @@ def _run_chain(con: duckdb.DuckDBPyConnection, values: dict, *, replace_all: boo
         params = bind(sql, values)
         if step.table == "variances":
             with transaction(con):
-                if replace_all:         # every loaded line is recomputed
+                if replace_all:  # every loaded line is recomputed
                     con.execute("DELETE FROM variances")
                 else:
                     con.execute("DELETE FROM variances WHERE line_id IN (SELECT line_id FROM cmp_lines)")
                 con.execute(f"INSERT INTO variances BY NAME {sql}", params)
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {step.table} AS {sql}", params)
-        for name in step.frees:         # consumed: free their memory
+        for name in step.frees:  # consumed: free their memory
             con.execute(f"DROP TABLE IF EXISTS {name}")
     return note
 
 
-def compare(con: duckdb.DuckDBPyConnection, contracts_dir, *, month: Month | date | str | None = None,
-            payer: str | None = None, settings: Settings | None = None) -> CompareResult:
+def compare(
+    con: duckdb.DuckDBPyConnection,
+    contracts_dir,
+    *,
+    month: Month | date | str | None = None,
+    payer: str | None = None,
+    settings: Settings | None = None,
+) -> CompareResult:
     """Fill `variances` for the lines of ``month`` (BPR16 payment month) / ``payer`` (all when None)."""
     t0 = time.perf_counter()
     settings = settings or Settings()
@@ -185,11 +220,14 @@ def compare(con: duckdb.DuckDBPyConnection, contracts_dir, *, month: Month | dat
     for name, frame in frames.items():
         con.register(name, frame)
     values = {
-        "month_start": asked.start if asked else None, "month_end": asked.end if asked else None,
+        "month_start": asked.start if asked else None,
+        "month_end": asked.end if asked else None,
         "payer": payer,
         "facility_pos": places.facility_pos_list(),
-        "practice_zip": settings.practice_zip, "practice_locality": settings.practice_locality,
-        "tolerance_amount": Decimal(settings.tolerance_amount), "tolerance_percent": Decimal(settings.tolerance_percent),
+        "practice_zip": settings.practice_zip,
+        "practice_locality": settings.practice_locality,
+        "tolerance_amount": Decimal(settings.tolerance_amount),
+        "tolerance_percent": Decimal(settings.tolerance_percent),
         "computed_at": dt.datetime.now().replace(microsecond=0),
     }
     # Row order of the intermediate tables does not matter (every join is by key): letting DuckDB
@@ -197,7 +235,8 @@ def compare(con: duckdb.DuckDBPyConnection, contracts_dir, *, month: Month | dat
     # million-line run stays well under 2 GB (temporary tables spill to disk beyond it). Both
     # settings are restored afterwards.
     keep_order, keep_limit = con.execute(
-        "SELECT current_setting('preserve_insertion_order'), current_setting('memory_limit')").fetchall()[0]
+        "SELECT current_setting('preserve_insertion_order'), current_setting('memory_limit')"
+    ).fetchall()[0]
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET memory_limit = '{COMPARE_MEMORY_LIMIT}'")
     try:
@@ -217,8 +256,9 @@ def compare(con: duckdb.DuckDBPyConnection, contracts_dir, *, month: Month | dat
                 con.unregister(name)
             except Exception:  # noqa: BLE001 - not registered when an earlier step failed
                 pass
-    result = CompareResult(contracts=len(contracts), month=asked.start if asked else None, payer=payer,
-                           pricing_note=note)
+    result = CompareResult(
+        contracts=len(contracts), month=asked.start if asked else None, payer=payer, pricing_note=note
+    )
     result.by_category = {c: 0 for c in CATEGORIES}
     for category, n, exp, act, var in rows:
         result.by_category[category] = n
@@ -236,8 +276,9 @@ def compare(con: duckdb.DuckDBPyConnection, contracts_dir, *, month: Month | dat
     return result
 
 
-def variances_frame(con: duckdb.DuckDBPyConnection, *, month: Month | date | str | None = None,
-                    payer: str | None = None) -> pl.DataFrame:
+def variances_frame(
+    con: duckdb.DuckDBPyConnection, *, month: Month | date | str | None = None, payer: str | None = None
+) -> pl.DataFrame:
     """The stored variances rows (optionally one payment month / payer), in remittance order."""
     asked = _month(month)
     sql = """
@@ -256,9 +297,10 @@ def export_variances(con: duckdb.DuckDBPyConnection, out, *, month=None, payer: 
     if kind not in (".csv", ".parquet", ".xlsx"):
         raise ConfigError(f"--out {out}: expected a file ending in .csv, .parquet or .xlsx")
     frame = variances_frame(con, month=month, payer=payer)
-    if kind != ".parquet":   # lists as text: "CO-45, PR-2"
-        frame = frame.with_columns([pl.col(c).list.join(", ") for c, t in frame.schema.items()
-                                    if isinstance(t, pl.List)])
+    if kind != ".parquet":  # lists as text: "CO-45, PR-2"
+        frame = frame.with_columns(
+            [pl.col(c).list.join(", ") for c, t in frame.schema.items() if isinstance(t, pl.List)]
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     with private_open(out, "wb") as fh:
         if kind == ".csv":

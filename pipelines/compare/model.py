@@ -15,26 +15,34 @@ from pipelines.core.money import MONEY_PRECISION, MONEY_SCALE, QTY_PRECISION, QT
 
 # The categories, in the order the comparison decides them (first rule that holds wins; see
 # pipelines/compare/sql/README.md), and the order reports list them in.
-CATEGORIES = ("underpaid", "overpaid", "correct", "denied", "reversed", "secondary",
-              "pending", "no_contract", "not_priced")
+CATEGORIES = (
+    "underpaid",
+    "overpaid",
+    "correct",
+    "denied",
+    "reversed",
+    "secondary",
+    "pending",
+    "no_contract",
+    "not_priced",
+)
 METHODS = ("rate", "rates_csv", "percent_of_medicare", "percent_of_charges")
 SETTINGS = ("facility", "non-facility")
-
 
 
 def _decimal(precision: int, scale: int, **kw):
     return pa.Field(dtype_kwargs={"precision": precision, "scale": scale}, **kw)
 
 
-def _money(**kw):           # DECIMAL(14,2)
+def _money(**kw):  # DECIMAL(14,2)
     return _decimal(MONEY_PRECISION, MONEY_SCALE, nullable=True, **kw)
 
 
-def _percent(**kw):         # DECIMAL(9,3): contract, reduction and tolerance percents
+def _percent(**kw):  # DECIMAL(9,3): contract, reduction and tolerance percents
     return _decimal(9, 3, nullable=True, **kw)
 
 
-def _list(**kw):            # VARCHAR[]
+def _list(**kw):  # VARCHAR[]
     return pa.Field(dtype_kwargs={"inner": pl.String}, nullable=True, **kw)
 
 
@@ -110,24 +118,28 @@ class Variances(pa.DataFrameModel):
     reversal_pair_claim_id: pl.Int64 = pa.Field(nullable=True)
 
     class Config:
-        strict = True       # exactly the table's columns
-        coerce = False      # the SQL casts; a type mismatch here is a bug in the comparison
+        strict = True  # exactly the table's columns
+        coerce = False  # the SQL casts; a type mismatch here is a bug in the comparison
 
     @pa.dataframe_check()
     def variance_is_expected_minus_actual(cls, data) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("variance").is_null()
-                                     | (pl.col("variance") == pl.col("expected_allowed") - pl.col("actual_allowed")))
+        return data.lazyframe.select(
+            pl.col("variance").is_null() | (pl.col("variance") == pl.col("expected_allowed") - pl.col("actual_allowed"))
+        )
 
     @pa.dataframe_check()
     def flagged_lines_have_a_signed_variance(cls, data) -> pl.LazyFrame:
         c, v = pl.col("category"), pl.col("variance")
-        return data.lazyframe.select(((c == "underpaid") & (v > 0)) | ((c == "overpaid") & (v < 0))
-                                     | ~c.is_in(["underpaid", "overpaid"]))
+        return data.lazyframe.select(
+            ((c == "underpaid") & (v > 0)) | ((c == "overpaid") & (v < 0)) | ~c.is_in(["underpaid", "overpaid"])
+        )
 
     @pa.dataframe_check()
     def compared_lines_have_an_expected_amount(cls, data) -> pl.LazyFrame:
-        return data.lazyframe.select(~pl.col("category").is_in(["underpaid", "overpaid", "correct"])
-                                     | (pl.col("expected_allowed") == pl.col("step_lesser_of")))
+        return data.lazyframe.select(
+            ~pl.col("category").is_in(["underpaid", "overpaid", "correct"])
+            | (pl.col("expected_allowed") == pl.col("step_lesser_of"))
+        )
 
 
-VarianceRows = Variances      # the name the tests and older callers use
+VarianceRows = Variances  # the name the tests and older callers use

@@ -41,17 +41,17 @@ DEFAULT_CONFIG = Path("underpay.toml")
 
 @dataclass(frozen=True)
 class Settings:
-    warehouse: Path = Path("warehouse.duckdb")   # the DuckDB file
-    inbox: Path = Path("inbox")                  # nightly: new 835 files arrive here
-    archive: Path = Path("archive")              # nightly: loaded (or duplicate) files move here
-    quarantine: Path = Path("quarantine")        # nightly: rejected files + .error.txt move here
-    contracts: Path = Path("contracts")          # folder of contract YAML files
-    reports: Path = Path("reports/out")          # reports and exports are written under here
-    practice_zip: str | None = None              # where the practice works: prices Medicare
-    practice_locality: str | None = None         # or carrier+locality, e.g. "1320201"
+    warehouse: Path = Path("warehouse.duckdb")  # the DuckDB file
+    inbox: Path = Path("inbox")  # nightly: new 835 files arrive here
+    archive: Path = Path("archive")  # nightly: loaded (or duplicate) files move here
+    quarantine: Path = Path("quarantine")  # nightly: rejected files + .error.txt move here
+    contracts: Path = Path("contracts")  # folder of contract YAML files
+    reports: Path = Path("reports/out")  # reports and exports are written under here
+    practice_zip: str | None = None  # where the practice works: prices Medicare
+    practice_locality: str | None = None  # or carrier+locality, e.g. "1320201"
     tolerance_amount: Decimal = Decimal("1.00")  # default when a contract states none
     tolerance_percent: Decimal = Decimal("0.5")
-    settle_seconds: int = 60                     # nightly: skip inbox files modified this recently
+    settle_seconds: int = 60  # nightly: skip inbox files modified this recently
 
     def override(self, **flags) -> Settings:
         """Apply flags that were given (None means 'not given')."""

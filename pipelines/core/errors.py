@@ -20,10 +20,18 @@ class InputFileError(UnderpayError):
     what was expected, so the message alone tells the user where to look.
     """
 
-    def __init__(self, path, message: str, *, segment: int | None = None,
-                 row: int | None = None, column: str | None = None,
-                 expected: str | None = None, found: str | None = None,
-                 hint: str | None = None):
+    def __init__(
+        self,
+        path,
+        message: str,
+        *,
+        segment: int | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+        hint: str | None = None,
+    ):
         self.path = str(path)
         self.segment = segment
         self.row = row

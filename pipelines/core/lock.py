@@ -27,8 +27,10 @@ def run_lock(warehouse: str | os.PathLike, what: str = "underpay run"):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise UnderpayError(f"{what}: cannot create the lock file {path} ({exc.strerror}); "
-                            "check that the warehouse folder exists and is writable") from None
+        raise UnderpayError(
+            f"{what}: cannot create the lock file {path} ({exc.strerror}); "
+            "check that the warehouse folder exists and is writable"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -37,7 +39,8 @@ def run_lock(warehouse: str | os.PathLike, what: str = "underpay run"):
             raise AlreadyRunning(
                 f"{what}: another run (pid {holder}) is using the warehouse {warehouse} "
                 f"(lock {path}); this run exits without doing anything. The next scheduled run "
-                "will pick up whatever is left.") from None
+                "will pick up whatever is left."
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         try:

@@ -17,11 +17,22 @@ from typing import IO
 from pipelines.core.warehouse import private_open
 
 # Column names that hold patient data in the warehouse: never a log field.
-PHI_KEYS = frozenset({
-    "patient_last_name", "patient_first_name", "patient_middle_name", "patient_member_id",
-    "insured_last_name", "insured_first_name", "insured_member_id", "corrected_last_name",
-    "corrected_first_name", "corrected_member_id", "patient_name", "member_id",
-})
+PHI_KEYS = frozenset(
+    {
+        "patient_last_name",
+        "patient_first_name",
+        "patient_middle_name",
+        "patient_member_id",
+        "insured_last_name",
+        "insured_first_name",
+        "insured_member_id",
+        "corrected_last_name",
+        "corrected_first_name",
+        "corrected_member_id",
+        "patient_name",
+        "member_id",
+    }
+)
 
 
 def _default(value):
@@ -36,7 +47,7 @@ def _default(value):
 
 def _text(key: str, value) -> str:
     if key == "sha256" and isinstance(value, str):
-        return value[:12]               # enough to find the file; the JSON log keeps all of it
+        return value[:12]  # enough to find the file; the JSON log keeps all of it
     return value if isinstance(value, str) else str(value) if isinstance(value, int) else _default(value)
 
 
@@ -47,11 +58,17 @@ class EventLog:
     ``path``: also append JSON lines to that file (created mode 0600).
     """
 
-    def __init__(self, *, json_lines: bool = False, stream: IO[str] | None = None,
-                 path: str | Path | None = None, quiet: bool = False,
-                 text_events: frozenset[str] | None = None):
+    def __init__(
+        self,
+        *,
+        json_lines: bool = False,
+        stream: IO[str] | None = None,
+        path: str | Path | None = None,
+        quiet: bool = False,
+        text_events: frozenset[str] | None = None,
+    ):
         self.json_lines = json_lines
-        self.text_events = text_events    # text mode: only these events (None = all)
+        self.text_events = text_events  # text mode: only these events (None = all)
         self.stream = stream if stream is not None else sys.stdout
         self.quiet = quiet
         self.run_id: int | None = None

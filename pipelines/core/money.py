@@ -19,9 +19,9 @@ MONEY_PRECISION, MONEY_SCALE = 14, 2
 QTY_PRECISION, QTY_SCALE = 12, 3
 RATE_PRECISION, RATE_SCALE = 12, 4
 
-MONEY = pl.Decimal(MONEY_PRECISION, MONEY_SCALE)   # amounts: BPR02, CLP03/04/05, SVC02/03, CAS03, ...
-QTY = pl.Decimal(QTY_PRECISION, QTY_SCALE)         # units and quantities: SVC05, CAS04, QTY02
-RATE = pl.Decimal(RATE_PRECISION, RATE_SCALE)      # rates and weights: CLP12, CLP13, MOA01
+MONEY = pl.Decimal(MONEY_PRECISION, MONEY_SCALE)  # amounts: BPR02, CLP03/04/05, SVC02/03, CAS03, ...
+QTY = pl.Decimal(QTY_PRECISION, QTY_SCALE)  # units and quantities: SVC05, CAS04, QTY02
+RATE = pl.Decimal(RATE_PRECISION, RATE_SCALE)  # rates and weights: CLP12, CLP13, MOA01
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")

@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass
 
 INGEST_ALLOCATOR = "dirty_decay_ms:5000,muzzy_decay_ms:5000"
-ALLOCATOR_VARIABLE = "_RJEM_MALLOC_CONF"       # polars' jemalloc
+ALLOCATOR_VARIABLE = "_RJEM_MALLOC_CONF"  # polars' jemalloc
 BLAS_VARIABLE = "OPENBLAS_NUM_THREADS"
 
 

@@ -17,7 +17,7 @@ from pipelines.core.errors import UnderpayError
 from pipelines.core.sql import read_sql
 
 DEFAULT_DB = Path("warehouse.duckdb")
-LOCK_WAIT_SECONDS = 10.0   # how long to wait for another process to let go of the warehouse
+LOCK_WAIT_SECONDS = 10.0  # how long to wait for another process to let go of the warehouse
 
 # (package, file) in the order they must run.
 SCHEMA_FILES: tuple[tuple[str, str], ...] = (
@@ -74,9 +74,10 @@ def _open(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
             if "lock" not in str(exc).lower():
                 raise
             if time.monotonic() >= deadline:
-                    raise UnderpayError(
+                raise UnderpayError(
                     f"{db}: the warehouse is in use by another process ({exc}); wait for it to "
-                    "finish (or stop it) and run the command again") from exc
+                    "finish (or stop it) and run the command again"
+                ) from exc
             time.sleep(0.2)
 
 
@@ -104,7 +105,7 @@ def bulk_load(con: duckdb.DuckDBPyConnection):
     old = con.execute("SELECT " + ", ".join(f"current_setting('{n}')" for n in names)).fetchall()[0]
     try:
         for name, value in BULK_LOAD_SETTINGS.items():
-            con.execute(f"SET {name} = {int(value)}")   # names and values are constants above
+            con.execute(f"SET {name} = {int(value)}")  # names and values are constants above
         yield con
     finally:
         for name, value in zip(names, old):

@@ -27,10 +27,16 @@ TRAILER_CHECKS = {
 }
 
 TRANSACTION_NAMES = {
-    "837": "an 837 claim", "999": "a 999 acknowledgment", "997": "a 997 acknowledgment",
-    "277": "a 277 claim status response", "276": "a 276 claim status request",
-    "270": "a 270 eligibility inquiry", "271": "a 271 eligibility response",
-    "278": "a 278 services review", "820": "an 820 premium payment", "834": "an 834 enrollment",
+    "837": "an 837 claim",
+    "999": "a 999 acknowledgment",
+    "997": "a 997 acknowledgment",
+    "277": "a 277 claim status response",
+    "276": "a 276 claim status request",
+    "270": "a 270 eligibility inquiry",
+    "271": "a 271 eligibility response",
+    "278": "a 278 services review",
+    "820": "an 820 premium payment",
+    "834": "an 834 enrollment",
     "TA1": "a TA1 acknowledgment",
 }
 
@@ -40,15 +46,30 @@ def _empty_issues() -> pl.DataFrame:
 
 
 ISSUE_SCHEMA = {
-    "payment_key": pl.Int64, "claim_key": pl.Int64, "line_key": pl.Int64, "segment_number": pl.Int64,
-    "rule": pl.String, "severity": pl.String, "expected": pl.String, "actual": pl.String,
+    "payment_key": pl.Int64,
+    "claim_key": pl.Int64,
+    "line_key": pl.Int64,
+    "segment_number": pl.Int64,
+    "rule": pl.String,
+    "severity": pl.String,
+    "expected": pl.String,
+    "actual": pl.String,
     "message": pl.String,
 }
 
 
 def _issue(rule, message, *, segment=None, payment=None, expected=None, actual=None, severity="warning"):
-    return {"payment_key": payment, "claim_key": None, "line_key": None, "segment_number": segment,
-            "rule": rule, "severity": severity, "expected": expected, "actual": actual, "message": message}
+    return {
+        "payment_key": payment,
+        "claim_key": None,
+        "line_key": None,
+        "segment_number": segment,
+        "rule": rule,
+        "severity": severity,
+        "expected": expected,
+        "actual": actual,
+        "message": message,
+    }
 
 
 def _envelope(env: pl.DataFrame, n_segments: int, segs: Scan, path) -> tuple[list[dict], dict]:
@@ -58,7 +79,7 @@ def _envelope(env: pl.DataFrame, n_segments: int, segs: Scan, path) -> tuple[lis
     sep = segs.delimiters.element
     issues: list[dict] = []
     info: dict[str, Any] = {"interchanges": 0, "transactions": 0, "version": None}
-    stack: list[list] = []            # open envelopes: (tag, seg_no, elements, child_count)
+    stack: list[list] = []  # open envelopes: (tag, seg_no, elements, child_count)
     expect_close = {"ISA": "IEA", "GS": "GE", "ST": "SE"}
     parent_of = {"GS": "ISA", "ST": "GS"}
     txn = 0
@@ -66,17 +87,27 @@ def _envelope(env: pl.DataFrame, n_segments: int, segs: Scan, path) -> tuple[lis
         el = text.split(sep)
         if tag in ("ISA", "GS", "ST"):
             if stack and stack[-1][0] == "ST":
-                raise X12Error(path, f"transaction set {stack[-1][2][2] if len(stack[-1][2]) > 2 else ''} "
-                               f"begun at segment {stack[-1][1]} has no SE trailer", segment=seg_no,
-                               expected="SE before the next " + tag, found=tag,
-                               hint="The file looks truncated or spliced; ask the sender to resend it")
+                raise X12Error(
+                    path,
+                    f"transaction set {stack[-1][2][2] if len(stack[-1][2]) > 2 else ''} "
+                    f"begun at segment {stack[-1][1]} has no SE trailer",
+                    segment=seg_no,
+                    expected="SE before the next " + tag,
+                    found=tag,
+                    hint="The file looks truncated or spliced; ask the sender to resend it",
+                )
             if tag == "ST":
                 st01 = el[1] if len(el) > 1 else ""
                 if st01 != "835":
                     what = TRANSACTION_NAMES.get(st01, f"a {st01 or '(blank)'} transaction")
-                    raise X12Error(path, f"this is {what}, not an 835 remittance", segment=seg_no,
-                                   expected="ST01 = 835", found=repr(st01),
-                                   hint="Only 835 remittance advice files can be ingested")
+                    raise X12Error(
+                        path,
+                        f"this is {what}, not an 835 remittance",
+                        segment=seg_no,
+                        expected="ST01 = 835",
+                        found=repr(st01),
+                        hint="Only 835 remittance advice files can be ingested",
+                    )
                 txn += 1
                 info["transactions"] += 1
                 if info["version"] is None and len(el) > 3 and el[3]:
@@ -84,14 +115,24 @@ def _envelope(env: pl.DataFrame, n_segments: int, segs: Scan, path) -> tuple[lis
             if tag == "ISA":
                 info["interchanges"] += 1
                 if stack:
-                    raise X12Error(path, f"{stack[-1][0]} begun at segment {stack[-1][1]} is not closed",
-                                   segment=seg_no, expected=expect_close[stack[-1][0]], found="ISA",
-                                   hint="The file looks truncated or spliced; ask the sender to resend it")
+                    raise X12Error(
+                        path,
+                        f"{stack[-1][0]} begun at segment {stack[-1][1]} is not closed",
+                        segment=seg_no,
+                        expected=expect_close[stack[-1][0]],
+                        found="ISA",
+                        hint="The file looks truncated or spliced; ask the sender to resend it",
+                    )
             elif segs.enveloped:
                 parent = parent_of[tag]
                 if not stack or stack[-1][0] != parent:
-                    raise X12Error(path, f"{tag} outside its {parent} envelope", segment=seg_no,
-                                   expected=f"{tag} inside {parent}", found=tag)
+                    raise X12Error(
+                        path,
+                        f"{tag} outside its {parent} envelope",
+                        segment=seg_no,
+                        expected=f"{tag} inside {parent}",
+                        found=tag,
+                    )
                 stack[-1][3] += 1
             if tag == "GS" and info["version"] is None and len(el) > 8 and el[8]:
                 info["version"] = el[8]
@@ -102,50 +143,97 @@ def _envelope(env: pl.DataFrame, n_segments: int, segs: Scan, path) -> tuple[lis
         if not stack or stack[-1][0] != opener:
             if opener in ("GS", "ISA") and not segs.enveloped:
                 raise X12Error(path, f"{tag} without {opener}", segment=seg_no, expected=f"{opener} before {tag}")
-            raise X12Error(path, f"{tag} without a matching {opener}", segment=seg_no,
-                           expected=expect_close[stack[-1][0]] if stack else opener, found=tag,
-                           hint="The envelope is broken; ask the sender to resend the file")
+            raise X12Error(
+                path,
+                f"{tag} without a matching {opener}",
+                segment=seg_no,
+                expected=expect_close[stack[-1][0]] if stack else opener,
+                found=tag,
+                hint="The envelope is broken; ask the sender to resend the file",
+            )
         _, open_no, open_el, children, t = stack.pop()
         count = el[1] if len(el) > 1 else ""
         ctrl = el[2] if len(el) > 2 else ""
         if tag == "SE":
             actual = seg_no - open_no + 1
             if count != str(actual):
-                issues.append(_issue("se_count", f"SE01 says {count} segments, the transaction has {actual}",
-                                     segment=seg_no, payment=t, expected=str(actual), actual=count))
+                issues.append(
+                    _issue(
+                        "se_count",
+                        f"SE01 says {count} segments, the transaction has {actual}",
+                        segment=seg_no,
+                        payment=t,
+                        expected=str(actual),
+                        actual=count,
+                    )
+                )
             want = open_el[2] if len(open_el) > 2 else ""
             if ctrl != want:
-                issues.append(_issue("se_control", "SE02 does not match ST02", segment=seg_no, payment=t,
-                                     expected=want, actual=ctrl))
-        else:   # GE / IEA: count of children and control number against the opener
+                issues.append(
+                    _issue(
+                        "se_control", "SE02 does not match ST02", segment=seg_no, payment=t, expected=want, actual=ctrl
+                    )
+                )
+        else:  # GE / IEA: count of children and control number against the opener
             rule, children_are, envelope, ctrl_at, opener_el = TRAILER_CHECKS[tag]
             if count != str(children):
-                issues.append(_issue(f"{rule}_count", f"{tag}01 says {count} {children_are}, the {envelope} "
-                                     f"has {children}", segment=seg_no, expected=str(children), actual=count))
+                issues.append(
+                    _issue(
+                        f"{rule}_count",
+                        f"{tag}01 says {count} {children_are}, the {envelope} has {children}",
+                        segment=seg_no,
+                        expected=str(children),
+                        actual=count,
+                    )
+                )
             want = open_el[ctrl_at] if len(open_el) > ctrl_at else ""
             if ctrl.strip() != want.strip():
-                issues.append(_issue(f"{rule}_control", f"{tag}02 does not match {opener_el}", segment=seg_no,
-                                     expected=want.strip() if tag == "IEA" else want, actual=ctrl))
+                issues.append(
+                    _issue(
+                        f"{rule}_control",
+                        f"{tag}02 does not match {opener_el}",
+                        segment=seg_no,
+                        expected=want.strip() if tag == "IEA" else want,
+                        actual=ctrl,
+                    )
+                )
     if stack:
         tag, seg_no = stack[-1][0], stack[-1][1]
-        raise X12Error(path, f"{tag} begun at segment {seg_no} is never closed: the file is truncated",
-                       segment=int(n_segments), expected=expect_close[tag], found="end of file",
-                       hint="Ask the sender to resend the complete file")
+        raise X12Error(
+            path,
+            f"{tag} begun at segment {seg_no} is never closed: the file is truncated",
+            segment=int(n_segments),
+            expected=expect_close[tag],
+            found="end of file",
+            hint="Ask the sender to resend the complete file",
+        )
     if info["transactions"] == 0:
-        raise X12Error(path, "no ST transaction in the file", segment=1, expected="ST*835",
-                       hint="The interchange is empty; nothing to load")
+        raise X12Error(
+            path,
+            "no ST transaction in the file",
+            segment=1,
+            expected="ST*835",
+            hint="The interchange is empty; nothing to load",
+        )
     return issues, info
 
 
 def _envelope_frames(isa_part, gs_part, sep):
     """ISA13 and GS06/GS08 keyed by their segment numbers (for the payments of any slice)."""
-    isa = _elements(isa_part, sep, 13, first=0).select(pl.col("seg_no").alias("_isa_seg"),
-                                              pl.col("e13").alias("interchange_control")) \
-        if isa_part is not None else pl.DataFrame(schema={"_isa_seg": pl.Int32, "interchange_control": pl.String})
-    gs = _elements(gs_part, sep, 8, first=0).select(pl.col("seg_no").alias("_gs_seg"), pl.col("e06").alias("group_control"),
-                                           pl.col("e08").alias("gs_version")) \
-        if gs_part is not None else pl.DataFrame(schema={"_gs_seg": pl.Int32, "group_control": pl.String,
-                                                         "gs_version": pl.String})
+    isa = (
+        _elements(isa_part, sep, 13, first=0).select(
+            pl.col("seg_no").alias("_isa_seg"), pl.col("e13").alias("interchange_control")
+        )
+        if isa_part is not None
+        else pl.DataFrame(schema={"_isa_seg": pl.Int32, "interchange_control": pl.String})
+    )
+    gs = (
+        _elements(gs_part, sep, 8, first=0).select(
+            pl.col("seg_no").alias("_gs_seg"), pl.col("e06").alias("group_control"), pl.col("e08").alias("gs_version")
+        )
+        if gs_part is not None
+        else pl.DataFrame(schema={"_gs_seg": pl.Int32, "group_control": pl.String, "gs_version": pl.String})
+    )
     return isa, gs
 
 
@@ -159,8 +247,8 @@ class PreparedERA:
     """
 
     path: str
-    scan: Scan | None                # None after :meth:`release_scan`
-    tid: np.ndarray                  # tag id (TID) of every segment
+    scan: Scan | None  # None after :meth:`release_scan`
+    tid: np.ndarray  # tag id (TID) of every segment
     isa: pl.DataFrame
     gs: pl.DataFrame
     issues: list[dict]
@@ -168,7 +256,7 @@ class PreparedERA:
     tolerated: list[str]
     delimiters: object
     segments: int
-    _counted: tuple[int, np.ndarray] | None = None   # (row, tag counts of the rows before it)
+    _counted: tuple[int, np.ndarray] | None = None  # (row, tag counts of the rows before it)
 
     def release_scan(self) -> None:
         """Let go of the scan (the file's bytes and segment offsets) once every slice has taken
@@ -218,26 +306,49 @@ def prepare(sc: Scan, path) -> PreparedERA:
     outside = (np.diff(env_idx, append=n_segments) > 1) & (tid[env_idx] != TID["ST"])
     stray = 0 if env_idx[0] > 0 else (int(env_idx[np.argmax(outside)]) + 1 if outside.any() else None)
     if stray is not None:
-        raise X12Error(path, "segment outside any ST..SE transaction", segment=stray + 1,
-                       expected="ISA, GS, ST, SE, GE or IEA here", found=repr(tag_name(int(code_arr[stray]))),
-                       hint="The file is damaged or not an 835; ask the sender to resend it")
+        raise X12Error(
+            path,
+            "segment outside any ST..SE transaction",
+            segment=stray + 1,
+            expected="ISA, GS, ST, SE, GE or IEA here",
+            found=repr(tag_name(int(code_arr[stray]))),
+            hint="The file is damaged or not an 835; ask the sender to resend it",
+        )
     unknown_idx = np.flatnonzero(tid == 0)
     if len(unknown_idx):
         st_idx = np.flatnonzero(tid == TID["ST"])
         first = int(unknown_idx[0])
         tag0 = sc.texts(unknown_idx[:1])[0].split(sep)[0]
-        tolerated.append(f"{len(unknown_idx)} segment(s) that are not part of an 835 ignored "
-                         f"(first: segment {first + 1} {tag0!r})")
+        tolerated.append(
+            f"{len(unknown_idx)} segment(s) that are not part of an 835 ignored (first: segment {first + 1} {tag0!r})"
+        )
         for i, text in zip(unknown_idx[:100].tolist(), sc.texts(unknown_idx[:100]).to_list()):
             tag = text.split(sep)[0]
             t = int(np.searchsorted(st_idx, i, side="right"))
-            issues.append(_issue("unknown_segment", f"segment {tag!r} is not part of an 835; ignored",
-                                 segment=i + 1, payment=t or None, actual=tag))
+            issues.append(
+                _issue(
+                    "unknown_segment",
+                    f"segment {tag!r} is not part of an 835; ignored",
+                    segment=i + 1,
+                    payment=t or None,
+                    actual=tag,
+                )
+            )
     isa_rows = env.filter(pl.col("tag") == "ISA").drop("tag")
     gs_rows = env.filter(pl.col("tag") == "GS").drop("tag")
     isa, gs = _envelope_frames(isa_rows if isa_rows.height else None, gs_rows if gs_rows.height else None, sep)
-    return PreparedERA(path=str(path), scan=sc, tid=tid, isa=isa, gs=gs, issues=issues, info=info,
-                       tolerated=tolerated, delimiters=sc.delimiters, segments=n_segments)
+    return PreparedERA(
+        path=str(path),
+        scan=sc,
+        tid=tid,
+        isa=isa,
+        gs=gs,
+        issues=issues,
+        info=info,
+        tolerated=tolerated,
+        delimiters=sc.delimiters,
+        segments=n_segments,
+    )
 
 
 @dataclass
@@ -248,8 +359,8 @@ class PreparedFile:
     path: Path
     size: int
     sha256: str
-    prep: PreparedERA | None          # None when the file could not be read as an 835
-    error: Exception | None = None    # why not (X12Error, or an unexpected parser error)
+    prep: PreparedERA | None  # None when the file could not be read as an 835
+    error: Exception | None = None  # why not (X12Error, or an unexpected parser error)
 
 
 def prepare_file(got: ScannedFile) -> PreparedFile:
@@ -258,9 +369,9 @@ def prepare_file(got: ScannedFile) -> PreparedFile:
     prep, error = None, got.error
     if error is None:
         try:
-            assert got.scan is not None      # read_and_scan sets one of scan and error
+            assert got.scan is not None  # read_and_scan sets one of scan and error
             prep = prepare(got.scan, got.path)
-            got.scan.release_codes()     # only prepare reads the tag codes (prep.tid has what slices need)
+            got.scan.release_codes()  # only prepare reads the tag codes (prep.tid has what slices need)
         except (MemoryError, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - recorded with the file; the other files go on

@@ -54,26 +54,36 @@ class _Validate:
 
     def __getattr__(self, name):
         from pipelines.ingest import validate
+
         return getattr(validate, name)
 
 
 V = _Validate()
 
-__all__ = ["FileOutcome", "IngestResult", "ingest_paths", "ingest_file", "expand_paths", "parse_835",
-           "ParsedERA", "PreparedFile", "LoadPlan", "IngestSchedule"]
+__all__ = [
+    "FileOutcome",
+    "IngestResult",
+    "ingest_paths",
+    "ingest_file",
+    "expand_paths",
+    "parse_835",
+    "ParsedERA",
+    "PreparedFile",
+    "LoadPlan",
+    "IngestSchedule",
+]
 
 log = logging.getLogger(__name__)
 
-SMALL_TABLES = ("payments", "provider_adjustments")   # a few rows per transaction
-LOAD_ORDER = ("payments", "claims", "service_lines", "adjustments", "provider_adjustments",
-              "validation_issues")
+SMALL_TABLES = ("payments", "provider_adjustments")  # a few rows per transaction
+LOAD_ORDER = ("payments", "claims", "service_lines", "adjustments", "provider_adjustments", "validation_issues")
 
 
 @dataclass
 class FileOutcome:
     path: str
     file_id: int | None
-    status: str                      # loaded | duplicate | rejected
+    status: str  # loaded | duplicate | rejected
     reason: str | None = None
     error_segment: int | None = None
     claims: int = 0
@@ -138,6 +148,7 @@ class IngestResult:
 
 # ----------------------------------------------------------------------------- frames with ids
 
+
 def _signed(total: pl.Expr) -> pl.Expr:
     return pl.when(pl.col("credit_debit") == "D").then(-total).otherwise(total)
 
@@ -173,11 +184,15 @@ def assign_ids(parsed: ParsedERA, file_id: int, bases: dict[str, int]) -> dict[s
 
 def assign_ids_issues(issues: pl.DataFrame, file_id: int, bases: dict[str, int]) -> pl.DataFrame:
     """validation_issues rows from parser issue rows (ordinal keys -> ids)."""
-    return V.conform(issues.with_columns(
-        pl.lit(file_id, pl.Int64).alias("file_id"),
-        (pl.col("payment_key") + bases["payment"]).alias("payment_id"),
-        (pl.col("claim_key") + bases["claim"]).alias("claim_id"),
-        (pl.col("line_key") + bases["line"]).alias("line_id")), V.ValidationIssues)
+    return V.conform(
+        issues.with_columns(
+            pl.lit(file_id, pl.Int64).alias("file_id"),
+            (pl.col("payment_key") + bases["payment"]).alias("payment_id"),
+            (pl.col("claim_key") + bases["claim"]).alias("claim_id"),
+            (pl.col("line_key") + bases["line"]).alias("line_id"),
+        ),
+        V.ValidationIssues,
+    )
 
 
 def flag_resent(frames: dict[str, pl.DataFrame], resent: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -186,8 +201,12 @@ def flag_resent(frames: dict[str, pl.DataFrame], resent: pl.DataFrame) -> dict[s
     ``resent`` has payment_id, resent_of: payments of this file already loaded from another
     file (same TRN02, payer, BPR02). Each gets a ``resent_payment`` warning issue.
     """
-    pay = frames["payments"].join(resent.rename({"resent_of": "_old"}), on="payment_id", how="left") \
-        .with_columns(pl.col("_old").alias("resent_of_payment_id")).drop("_old")
+    pay = (
+        frames["payments"]
+        .join(resent.rename({"resent_of": "_old"}), on="payment_id", how="left")
+        .with_columns(pl.col("_old").alias("resent_of_payment_id"))
+        .drop("_old")
+    )
     gone = pay.filter(pl.col("resent_of_payment_id").is_not_null())["payment_id"]
     out = dict(frames, payments=pay)
     if gone.len() == 0:
@@ -196,14 +215,29 @@ def flag_resent(frames: dict[str, pl.DataFrame], resent: pl.DataFrame) -> dict[s
     for t in ("claims", "service_lines", "adjustments", "provider_adjustments"):
         out[t] = frames[t].filter(keep)
     notes = pay.filter(pl.col("resent_of_payment_id").is_not_null()).select(
-        "file_id", "payment_id", pl.lit(None, pl.Int64).alias("claim_id"), pl.lit(None, pl.Int64).alias("line_id"),
-        "segment_number", pl.lit("resent_payment").alias("rule"), pl.lit("warning").alias("severity"),
-        pl.lit(None, pl.String).alias("expected"), pl.col("resent_of_payment_id").cast(pl.String).alias("actual"),
-        pl.concat_str(pl.lit("payment (TRN02 "), pl.col("trace_number"),
-                      pl.lit(") was already loaded as payment_id "), pl.col("resent_of_payment_id").cast(pl.String),
-                      pl.lit("; its claims were not loaded again")).alias("message"))
-    out["validation_issues"] = pl.concat([frames["validation_issues"].filter(pl.col("payment_id").is_null() | keep),
-                                          V.conform(notes, V.ValidationIssues)])
+        "file_id",
+        "payment_id",
+        pl.lit(None, pl.Int64).alias("claim_id"),
+        pl.lit(None, pl.Int64).alias("line_id"),
+        "segment_number",
+        pl.lit("resent_payment").alias("rule"),
+        pl.lit("warning").alias("severity"),
+        pl.lit(None, pl.String).alias("expected"),
+        pl.col("resent_of_payment_id").cast(pl.String).alias("actual"),
+        pl.concat_str(
+            pl.lit("payment (TRN02 "),
+            pl.col("trace_number"),
+            pl.lit(") was already loaded as payment_id "),
+            pl.col("resent_of_payment_id").cast(pl.String),
+            pl.lit("; its claims were not loaded again"),
+        ).alias("message"),
+    )
+    out["validation_issues"] = pl.concat(
+        [
+            frames["validation_issues"].filter(pl.col("payment_id").is_null() | keep),
+            V.conform(notes, V.ValidationIssues),
+        ]
+    )
     return out
 
 
@@ -230,23 +264,52 @@ def _bases(con) -> dict[str, int]:
     row = con.execute(
         "SELECT (SELECT coalesce(max(payment_id), 0) FROM payments),"
         " (SELECT coalesce(max(claim_id), 0) FROM claims),"
-        " (SELECT coalesce(max(line_id), 0) FROM service_lines)").fetchall()[0]
+        " (SELECT coalesce(max(line_id), 0) FROM service_lines)"
+    ).fetchall()[0]
     return {"payment": row[0], "claim": row[1], "line": row[2]}
 
 
-def _era_row(con, *, file_id, path: Path, sha, size, status, reason=None, error_segment=None,
-             duplicate_of=None, prep: PreparedERA | None = None, load: dict | None = None, run_id=None):
+def _era_row(
+    con,
+    *,
+    file_id,
+    path: Path,
+    sha,
+    size,
+    status,
+    reason=None,
+    error_segment=None,
+    duplicate_of=None,
+    prep: PreparedERA | None = None,
+    load: dict | None = None,
+    run_id=None,
+):
     row = {
-        "file_id": file_id, "path": str(path), "file_name": path.name, "sha256": sha, "size_bytes": size,
-        "loaded_at": datetime.now(UTC).replace(tzinfo=None), "status": status, "reason": reason,
-        "error_segment": error_segment, "duplicate_of": duplicate_of, "run_id": run_id,
+        "file_id": file_id,
+        "path": str(path),
+        "file_name": path.name,
+        "sha256": sha,
+        "size_bytes": size,
+        "loaded_at": datetime.now(UTC).replace(tzinfo=None),
+        "status": status,
+        "reason": reason,
+        "error_segment": error_segment,
+        "duplicate_of": duplicate_of,
+        "run_id": run_id,
     }
     if prep is not None and load is not None:
-        row.update(x12_version=prep.info["version"], interchanges=prep.info["interchanges"],
-                   transactions=prep.info["transactions"], claims=load["claims"],
-                   service_lines=load["lines"], total_paid=load["paid"], tolerated=load["tolerated"] or None)
-    frame = pl.DataFrame([row], schema_overrides={"total_paid": MONEY, "tolerated": pl.List(pl.String)},
-                         infer_schema_length=None)
+        row.update(
+            x12_version=prep.info["version"],
+            interchanges=prep.info["interchanges"],
+            transactions=prep.info["transactions"],
+            claims=load["claims"],
+            service_lines=load["lines"],
+            total_paid=load["paid"],
+            tolerated=load["tolerated"] or None,
+        )
+    frame = pl.DataFrame(
+        [row], schema_overrides={"total_paid": MONEY, "tolerated": pl.List(pl.String)}, infer_schema_length=None
+    )
     _insert(con, "era_files", V.conform(frame, V.EraFiles))
 
 
@@ -271,15 +334,15 @@ def _load_slices(con, prep: PreparedERA, file_id: int, schedule: IngestSchedule)
         """Slice i as frames with warehouse ids, re-sent payments flagged: ready to insert."""
         parts = slice_parts(prep, *slices[i])
         if i == len(slices) - 1:
-            prep.release_scan()     # every slice gathered: the file's bytes are no longer needed
+            prep.release_scan()  # every slice gathered: the file's bytes are no longer needed
         lo, hi = slices[i]
         part = tables(prep, lo, hi, parts=parts, pool=schedule.lines)
         frames = assign_ids(part, file_id, bases)
         return part.tolerated, flag_resent(frames, _resent(lookup, frames["payments"], file_id))
 
     queued: list[Future] = []  # slices being built, in order
-    checks: list[tuple] = []   # (a batch's pending check, its parser issues)
-    batch: list[tuple] = []    # (narrow frames, parser issues) of slices not yet sent to be checked
+    checks: list[tuple] = []  # (a batch's pending check, its parser issues)
+    batch: list[tuple] = []  # (narrow frames, parser issues) of slices not yet sent to be checked
     batch_segments = 0
     # the few rows of the small tables are inserted once at the end: an INSERT has a fixed cost
     # of a few ms, paid per slice otherwise
@@ -305,14 +368,18 @@ def _load_slices(con, prep: PreparedERA, file_id: int, schedule: IngestSchedule)
                 following = slices[i + 1][1] - slices[i + 1][0] if i + 1 < len(slices) else 0
                 # the last slice is checked alone: whatever is checked after it is built delays COMMIT
                 if batch_segments + following > plan.check_segments or i >= len(slices) - 2:
-                    checks.append((schedule.checker.submit(_check_batch, [b[0] for b in batch], file_id),
-                                   pl.concat([b[1] for b in batch])))
+                    checks.append(
+                        (
+                            schedule.checker.submit(_check_batch, [b[0] for b in batch], file_id),
+                            pl.concat([b[1] for b in batch]),
+                        )
+                    )
                     batch, batch_segments = [], 0
                 for table in LOAD_ORDER[:-1]:
                     if table in small:
                         small[table].append(frames.pop(table))
                     else:
-                        _insert(con, table, frames.pop(table))     # each wide frame is freed once loaded
+                        _insert(con, table, frames.pop(table))  # each wide frame is freed once loaded
                 fresh = pay.filter(pl.col("resent_of_payment_id").is_null())
                 if fresh.height:
                     totals["paid"] += Decimal(fresh.select(_signed(pl.col("total_paid")).sum()).item())
@@ -343,11 +410,16 @@ def _check_batch(narrow: list[dict[str, pl.DataFrame]], file_id: int) -> pl.Data
 
 
 def _resent(con, payments: pl.DataFrame, file_id: int) -> pl.DataFrame:
-    con.register("new_payments", payments.select("payment_id", "trace_number", "payer_id", "total_paid")
-                 .to_arrow(compat_level=_ARROW))
+    con.register(
+        "new_payments",
+        payments.select("payment_id", "trace_number", "payer_id", "total_paid").to_arrow(compat_level=_ARROW),
+    )
     try:
-        found = pl.from_arrow(con.sql(read_sql("pipelines.ingest.sql", "resent_payments.sql"),
-                                      params={"file_id": file_id}).to_arrow_table())
+        found = pl.from_arrow(
+            con.sql(
+                read_sql("pipelines.ingest.sql", "resent_payments.sql"), params={"file_id": file_id}
+            ).to_arrow_table()
+        )
     finally:
         con.unregister("new_payments")
     if not isinstance(found, pl.DataFrame) or found.width == 0:
@@ -359,9 +431,14 @@ def _next_file_id(con) -> int:
     return con.execute("SELECT nextval('era_file_id_seq')").fetchall()[0][0]
 
 
-def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | PreparedFile, *,
-                run_id: int | None = None, plan: LoadPlan | None = None,
-                schedule: IngestSchedule | None = None) -> FileOutcome:
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    path: str | os.PathLike | PreparedFile,
+    *,
+    run_id: int | None = None,
+    plan: LoadPlan | None = None,
+    schedule: IngestSchedule | None = None,
+) -> FileOutcome:
     """Load one file in one transaction and say what happened (never raises for a bad file).
 
     ``path`` may be a :class:`PreparedFile` already read (see ``ingest_paths``). The work runs on
@@ -378,15 +455,25 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | Prepar
     path, sha, size = got.path, got.sha256, got.size
     out = FileOutcome(path=str(path), file_id=None, status="rejected", size_bytes=size, sha256=sha)
 
-    rows = con.execute("SELECT file_id, path FROM era_files WHERE sha256 = ? AND status = 'loaded' "
-                       "ORDER BY file_id LIMIT 1", [sha]).fetchall()
+    rows = con.execute(
+        "SELECT file_id, path FROM era_files WHERE sha256 = ? AND status = 'loaded' ORDER BY file_id LIMIT 1", [sha]
+    ).fetchall()
     first = rows[0] if rows else None
     if first is not None:
         with transaction(con):
             out.file_id = _next_file_id(con)
             out.status, out.reason = "duplicate", f"same bytes as file_id {first[0]} ({first[1]}); nothing loaded"
-            _era_row(con, file_id=out.file_id, path=path, sha=sha, size=size, status="duplicate",
-                     reason=out.reason, duplicate_of=first[0], run_id=run_id)
+            _era_row(
+                con,
+                file_id=out.file_id,
+                path=path,
+                sha=sha,
+                size=size,
+                status="duplicate",
+                reason=out.reason,
+                duplicate_of=first[0],
+                run_id=run_id,
+            )
         out.seconds = time.perf_counter() - t0
         return out
 
@@ -394,29 +481,45 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | Prepar
         if got.error is not None:
             raise got.error
         prep = got.prep
-        assert prep is not None          # prepare_file sets one of prep and error
+        assert prep is not None  # prepare_file sets one of prep and error
         with bulk_load(con), transaction(con):
             out.file_id = file_id = _next_file_id(con)
             load = _load_slices(con, prep, file_id, schedule)
-            pairs = con.sql(read_sql("pipelines.ingest.sql", "reversal_pairs.sql"),
-                            params={"file_id": file_id}).to_arrow_table()
+            pairs = con.sql(
+                read_sql("pipelines.ingest.sql", "reversal_pairs.sql"), params={"file_id": file_id}
+            ).to_arrow_table()
             if pairs.num_rows:
                 con.register("reversal_pairs", pairs)
                 try:
                     con.execute(read_sql("pipelines.ingest.sql", "link_reversals.sql"))
                 finally:
                     con.unregister("reversal_pairs")
-            con.execute("INSERT INTO validation_issues BY NAME "
-                        + read_sql("pipelines.ingest.sql", "repeated_payments.sql"), {"file_id": file_id})
+            con.execute(
+                "INSERT INTO validation_issues BY NAME " + read_sql("pipelines.ingest.sql", "repeated_payments.sql"),
+                {"file_id": file_id},
+            )
             reason = None
             if load["resent"]:
-                reason = (f"{load['resent']} of {load['payments']} payment(s) already loaded from another file "
-                          "(same TRN02, payer and amount): flagged in payments.resent_of_payment_id, "
-                          "their claims not loaded again")
-            _era_row(con, file_id=file_id, path=path, sha=sha, size=size, status="loaded", reason=reason,
-                     prep=prep, load=load, run_id=run_id)
-            n_issues = con.execute("SELECT count(*) FROM validation_issues WHERE file_id = ?",
-                                   [file_id]).fetchall()[0][0]
+                reason = (
+                    f"{load['resent']} of {load['payments']} payment(s) already loaded from another file "
+                    "(same TRN02, payer and amount): flagged in payments.resent_of_payment_id, "
+                    "their claims not loaded again"
+                )
+            _era_row(
+                con,
+                file_id=file_id,
+                path=path,
+                sha=sha,
+                size=size,
+                status="loaded",
+                reason=reason,
+                prep=prep,
+                load=load,
+                run_id=run_id,
+            )
+            n_issues = con.execute("SELECT count(*) FROM validation_issues WHERE file_id = ?", [file_id]).fetchall()[0][
+                0
+            ]
         out.status, out.reason = "loaded", reason
         out.claims, out.lines, out.paid = load["claims"], load["lines"], load["paid"]
         out.payments, out.resent_payments, out.issues = load["payments"], load["resent"], n_issues
@@ -428,8 +531,10 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | Prepar
     except Exception as exc:  # noqa: BLE001 - an unreadable file must not stop the other files
         log.error("unexpected error reading %s", path, exc_info=exc)
         out.status = "rejected"
-        out.reason = (f"{path}: could not be read ({type(exc).__name__}: {exc}); "
-                      "the file was not loaded - report this with the file to the underpay maintainers")
+        out.reason = (
+            f"{path}: could not be read ({type(exc).__name__}: {exc}); "
+            "the file was not loaded - report this with the file to the underpay maintainers"
+        )
         out.error_segment = None
         _record_rejection(con, out, path, sha, size, run_id)
     out.seconds = time.perf_counter() - t0
@@ -439,15 +544,30 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | Prepar
 def _record_rejection(con, out: FileOutcome, path, sha, size, run_id):
     with transaction(con):
         out.file_id = _next_file_id(con)
-        _era_row(con, file_id=out.file_id, path=path, sha=sha, size=size, status="rejected",
-                 reason=out.reason, error_segment=out.error_segment, run_id=run_id)
+        _era_row(
+            con,
+            file_id=out.file_id,
+            path=path,
+            sha=sha,
+            size=size,
+            status="rejected",
+            reason=out.reason,
+            error_segment=out.error_segment,
+            run_id=run_id,
+        )
     out.claims = out.lines = 0
     out.paid = Decimal("0.00")
 
 
-def ingest_paths(paths, db_or_con, *, progress: Callable[[FileOutcome, int, int], None] | None = None,
-                 run_id: int | None = None, plan: LoadPlan | None = None,
-                 schedule: IngestSchedule | None = None) -> IngestResult:
+def ingest_paths(
+    paths,
+    db_or_con,
+    *,
+    progress: Callable[[FileOutcome, int, int], None] | None = None,
+    run_id: int | None = None,
+    plan: LoadPlan | None = None,
+    schedule: IngestSchedule | None = None,
+) -> IngestResult:
     """Load every 835 file named by ``paths`` (files, folders, globs) into the warehouse.
 
     ``db_or_con`` is a warehouse path or an open DuckDB connection (left open). ``progress``,
@@ -466,7 +586,7 @@ def ingest_paths(paths, db_or_con, *, progress: Callable[[FileOutcome, int, int]
         paths = [paths]
     files = expand_paths(paths)
     schedule.import_validation()
-    reads = schedule.read_ahead(files)   # the first file is read and prepared while the warehouse opens
+    reads = schedule.read_ahead(files)  # the first file is read and prepared while the warehouse opens
     own = not isinstance(db_or_con, duckdb.DuckDBPyConnection)
     try:
         con = connect(db_or_con) if own else db_or_con

@@ -14,8 +14,27 @@ import polars as pl
 from pipelines.ingest.envelope import PreparedERA
 from pipelines.ingest.segments import _CLAIM_STOP_TID, TID, _carry, _rows
 
-_TABLE_TAGS = ("ST", "BPR", "TRN", "REF", "DTM", "N1", "N3", "N4", "LX", "CLP", "CAS", "NM1",
-               "MIA", "MOA", "AMT", "QTY", "SVC", "LQ", "PLB")
+_TABLE_TAGS = (
+    "ST",
+    "BPR",
+    "TRN",
+    "REF",
+    "DTM",
+    "N1",
+    "N3",
+    "N4",
+    "LX",
+    "CLP",
+    "CAS",
+    "NM1",
+    "MIA",
+    "MOA",
+    "AMT",
+    "QTY",
+    "SVC",
+    "LQ",
+    "PLB",
+)
 
 
 def slice_parts(prep: PreparedERA, lo: int = 0, hi: int | None = None) -> dict[str, pl.DataFrame]:
@@ -31,8 +50,9 @@ def slice_parts(prep: PreparedERA, lo: int = 0, hi: int | None = None) -> dict[s
     stop = _CLAIM_STOP_TID[tid]
     txn = np.cumsum(tid == TID["ST"], dtype=np.int32) + base["ST"]
     claim = _carry(is_clp | stop, np.where(is_clp, np.cumsum(is_clp, dtype=np.int32) + base["CLP"], np.int32(0)))
-    line = _carry(is_svc | is_clp | stop, np.where(is_svc, np.cumsum(is_svc, dtype=np.int32) + base["SVC"],
-                                                   np.int32(0)))
+    line = _carry(
+        is_svc | is_clp | stop, np.where(is_svc, np.cumsum(is_svc, dtype=np.int32) + base["SVC"], np.int32(0))
+    )
     lx = np.cumsum(tid == TID["LX"], dtype=np.int32) + base["LX"]
     del is_clp, is_svc, stop
     # one stable sort groups the rows by tag, each group in segment order
@@ -43,10 +63,10 @@ def slice_parts(prep: PreparedERA, lo: int = 0, hi: int | None = None) -> dict[s
         raise RuntimeError(f"{prep.path}: slice_parts after release_scan(): the file's segments are gone")
     parts = {}
     for t in _TABLE_TAGS:
-        local = order[bounds[TID[t]]:bounds[TID[t] + 1]]
+        local = order[bounds[TID[t]] : bounds[TID[t] + 1]]
         if len(local):
             keys = {"txn": txn[local], "claim": claim[local], "line": line[local]}
             if t in ("LX", "CLP"):
                 keys["lx"] = lx[local]
-            parts[t] = _rows(sc, local + lo, skip=len(t) + 1, **keys)   # text after "TAG*"
+            parts[t] = _rows(sc, local + lo, skip=len(t) + 1, **keys)  # text after "TAG*"
     return parts

@@ -39,8 +39,13 @@ from pipelines.core.money import MONEY, QTY, RATE
 from pipelines.ingest.segments import _date, _list_of, _number
 
 DTYPES: dict[str, pl.DataType] = {
-    "string": pl.String(), "money": MONEY, "qty": QTY, "rate": RATE, "date": pl.Date(),
-    "list": pl.List(pl.String), "ordinal": pl.Int32(),
+    "string": pl.String(),
+    "money": MONEY,
+    "qty": QTY,
+    "rate": RATE,
+    "date": pl.Date(),
+    "list": pl.List(pl.String),
+    "ordinal": pl.Int32(),
 }
 LOOPS = ("envelope", "header", "1000A", "1000B", "2000", "2100", "2110", "2100/2110", "summary")
 TAKES = ("first", "list", "each")
@@ -82,7 +87,7 @@ class Field:
         """The column of the split segment holding the element (a composite: the whole composite),
         of the i-th triplet / pair when repeated: ``CLP04`` -> ``e04``, ``PLB03-1`` (i = 1) -> ``e05``."""
         assert self.element and self.segment and "+" not in self.element, self
-        return f"e{int(self.element.split('-')[0][len(self.segment):]) + i * self.repeat:02d}"
+        return f"e{int(self.element.split('-')[0][len(self.segment) :]) + i * self.repeat:02d}"
 
     def source(self, i: int = 0) -> str:
         """The column holding the value: :meth:`split_column`, or for a composite's component the
@@ -95,7 +100,7 @@ class Field:
             return self.name
         assert self.element and self.segment, self
         elem = self.element.split("-")[0]
-        num = int(elem[len(self.segment):]) + i * self.repeat
+        num = int(elem[len(self.segment) :]) + i * self.repeat
         return self.name.replace(elem, f"{self.segment}{num:02d}", 1)
 
 
@@ -107,14 +112,37 @@ _P, _C, _S, _A, _B = "payments", "claims", "service_lines", "adjustments", "prov
 
 FIELDS: tuple[Field, ...] = (
     # ---- payments: one row per ST/SE transaction
-    _f(_P, "payment_key", "ordinal", "header", "ST", take="each",
-       rule="ST ordinal in the file (1-based); the loader turns it into payment_id"),
+    _f(
+        _P,
+        "payment_key",
+        "ordinal",
+        "header",
+        "ST",
+        take="each",
+        rule="ST ordinal in the file (1-based); the loader turns it into payment_id",
+    ),
     _f(_P, "segment_number", "ordinal", "header", "ST", rule="position of the ST segment in the file (ISA = 1)"),
     _f(_P, "transaction_control", "string", "header", "ST", None, "ST02"),
-    _f(_P, "interchange_control", "string", "envelope", "ISA", None, "ISA13",
-       rule="ISA13 of the interchange enclosing the ST (pipelines.ingest.envelope)"),
-    _f(_P, "group_control", "string", "envelope", "GS", None, "GS06",
-       rule="GS06 of the functional group enclosing the ST (pipelines.ingest.envelope)"),
+    _f(
+        _P,
+        "interchange_control",
+        "string",
+        "envelope",
+        "ISA",
+        None,
+        "ISA13",
+        rule="ISA13 of the interchange enclosing the ST (pipelines.ingest.envelope)",
+    ),
+    _f(
+        _P,
+        "group_control",
+        "string",
+        "envelope",
+        "GS",
+        None,
+        "GS06",
+        rule="GS06 of the functional group enclosing the ST (pipelines.ingest.envelope)",
+    ),
     _f(_P, "x12_version", "string", "envelope", "GS", None, "GS08", rule="GS08, else ST03"),
     _f(_P, "handling_code", "string", "header", "BPR", None, "BPR01"),
     _f(_P, "total_paid", "money", "header", "BPR", None, "BPR02", name="BPR02 total payment"),
@@ -145,12 +173,26 @@ FIELDS: tuple[Field, ...] = (
     _f(_P, "production_date", "date", "header", "DTM", "DTM*405", "DTM02"),
     _f(_P, "payer_id", "string", "1000A", rule="REF*2U of loop 1000A, else N1*PR04, else TRN03"),
     _f(_P, "payee_npi", "string", "1000B", "N1", "N1*PE", "N104", rule="N1*PE04 when N1*PE03 is XX"),
-    _f(_P, "payee_tin", "string", "1000B", "N1", "N1*PE", "N104",
-       rule="N1*PE04 when N1*PE03 is FI, else REF*TJ02 of loop 1000B"),
-
+    _f(
+        _P,
+        "payee_tin",
+        "string",
+        "1000B",
+        "N1",
+        "N1*PE",
+        "N104",
+        rule="N1*PE04 when N1*PE03 is FI, else REF*TJ02 of loop 1000B",
+    ),
     # ---- claims: one row per CLP
-    _f(_C, "claim_key", "ordinal", "2100", "CLP", take="each",
-       rule="CLP ordinal in the file (1-based); the loader turns it into claim_id"),
+    _f(
+        _C,
+        "claim_key",
+        "ordinal",
+        "2100",
+        "CLP",
+        take="each",
+        rule="CLP ordinal in the file (1-based); the loader turns it into claim_id",
+    ),
     _f(_C, "payment_key", "ordinal", "header", "ST", rule="ST ordinal of the enclosing transaction"),
     _f(_C, "segment_number", "ordinal", "2100", "CLP", rule="position of the CLP segment in the file"),
     _f(_C, "patient_control_number", "string", "2100", "CLP", None, "CLP01"),
@@ -167,8 +209,16 @@ FIELDS: tuple[Field, ...] = (
     _f(_C, "drg_weight", "rate", "2100", "CLP", None, "CLP12", name="CLP12 DRG weight"),
     _f(_C, "discharge_fraction", "rate", "2100", "CLP", None, "CLP13", name="CLP13 discharge fraction"),
     _f(_C, "yes_no_condition", "string", "2100", "CLP", None, "CLP14"),
-    _f(_C, "lx_number", "string", "2000", "LX", None, "LX01",
-       rule="LX01 of the header number loop enclosing the claim, in the same transaction"),
+    _f(
+        _C,
+        "lx_number",
+        "string",
+        "2000",
+        "LX",
+        None,
+        "LX01",
+        rule="LX01 of the header number loop enclosing the claim, in the same transaction",
+    ),
     _f(_C, "patient_last_name", "string", "2100", "NM1", "NM1*QC", "NM103"),
     _f(_C, "patient_first_name", "string", "2100", "NM1", "NM1*QC", "NM104"),
     _f(_C, "patient_middle_name", "string", "2100", "NM1", "NM1*QC", "NM105"),
@@ -194,17 +244,42 @@ FIELDS: tuple[Field, ...] = (
     _f(_C, "received_date", "date", "2100", "DTM", "DTM*050", "DTM02"),
     _f(_C, "coverage_amount", "money", "2100", "AMT", "AMT*AU", "AMT02", name="claim AMT02 amount"),
     _f(_C, "interest_amount", "money", "2100", "AMT", "AMT*I", "AMT02", name="claim AMT02 amount"),
-    _f(_C, "other_amounts", "list", "2100", "AMT", None, "AMT01+AMT02", take="list", name="claim AMT02 amount",
-       rule="every claim AMT other than AU and I, as 'QUAL=amount'"),
-    _f(_C, "quantities", "list", "2100", "QTY", None, "QTY01+QTY02", take="list", name="claim QTY02 quantity",
-       rule="every claim QTY as 'QUAL=quantity' (QTY02 checked as a quantity)"),
-    _f(_C, "refs", "list", "2100", "REF", None, "REF01+REF02", take="list",
-       rule="every claim REF as 'QUAL:value'"),
+    _f(
+        _C,
+        "other_amounts",
+        "list",
+        "2100",
+        "AMT",
+        None,
+        "AMT01+AMT02",
+        take="list",
+        name="claim AMT02 amount",
+        rule="every claim AMT other than AU and I, as 'QUAL=amount'",
+    ),
+    _f(
+        _C,
+        "quantities",
+        "list",
+        "2100",
+        "QTY",
+        None,
+        "QTY01+QTY02",
+        take="list",
+        name="claim QTY02 quantity",
+        rule="every claim QTY as 'QUAL=quantity' (QTY02 checked as a quantity)",
+    ),
+    _f(_C, "refs", "list", "2100", "REF", None, "REF01+REF02", take="list", rule="every claim REF as 'QUAL:value'"),
     _f(_C, "original_reference", "string", "2100", "REF", "REF*F8", "REF02"),
-
     # ---- service_lines: one row per SVC
-    _f(_S, "line_key", "ordinal", "2110", "SVC", take="each",
-       rule="SVC ordinal in the file (1-based); the loader turns it into line_id"),
+    _f(
+        _S,
+        "line_key",
+        "ordinal",
+        "2110",
+        "SVC",
+        take="each",
+        rule="SVC ordinal in the file (1-based); the loader turns it into line_id",
+    ),
     _f(_S, "claim_key", "ordinal", "2100", "CLP", rule="CLP ordinal of the enclosing claim"),
     _f(_S, "payment_key", "ordinal", "header", "ST", rule="ST ordinal of the enclosing transaction"),
     _f(_S, "segment_number", "ordinal", "2110", "SVC", rule="position of the SVC segment in the file"),
@@ -219,30 +294,92 @@ FIELDS: tuple[Field, ...] = (
     _f(_S, "paid", "money", "2110", "SVC", None, "SVC03", name="SVC03 line payment"),
     _f(_S, "revenue_code", "string", "2110", "SVC", None, "SVC04"),
     _f(_S, "units", "qty", "2110", "SVC", None, "SVC05", name="SVC05 units", default=1),
-    _f(_S, "original_composite", "string", "2110", "SVC", None, "SVC06",
-       rule="SVC06 as sent, its components joined with ':'"),
+    _f(
+        _S,
+        "original_composite",
+        "string",
+        "2110",
+        "SVC",
+        None,
+        "SVC06",
+        rule="SVC06 as sent, its components joined with ':'",
+    ),
     _f(_S, "original_qualifier", "string", "2110", "SVC", None, "SVC06-1"),
     _f(_S, "original_procedure_code", "string", "2110", "SVC", None, "SVC06-2"),
     _f(_S, "original_units", "qty", "2110", "SVC", None, "SVC07", name="SVC07 original units"),
-    _f(_S, "modifiers", "list", "2110", "SVC", None, "SVC01-3+SVC01-4+SVC01-5+SVC01-6", take="list",
-       rule="SVC01-3..6 in order, blanks dropped; NULL when none"),
-    _f(_S, "original_modifiers", "list", "2110", "SVC", None, "SVC06-3+SVC06-4+SVC06-5+SVC06-6", take="list",
-       rule="SVC06-3..6 in order, blanks dropped; NULL when none"),
+    _f(
+        _S,
+        "modifiers",
+        "list",
+        "2110",
+        "SVC",
+        None,
+        "SVC01-3+SVC01-4+SVC01-5+SVC01-6",
+        take="list",
+        rule="SVC01-3..6 in order, blanks dropped; NULL when none",
+    ),
+    _f(
+        _S,
+        "original_modifiers",
+        "list",
+        "2110",
+        "SVC",
+        None,
+        "SVC06-3+SVC06-4+SVC06-5+SVC06-6",
+        take="list",
+        rule="SVC06-3..6 in order, blanks dropped; NULL when none",
+    ),
     _f(_S, "line_number", "ordinal", "2110", "SVC", rule="1-based ordinal of the SVC within its claim"),
     _f(_S, "allowed", "money", "2110", "AMT", "AMT*B6", "AMT02", name="line AMT02 amount"),
-    _f(_S, "other_amounts", "list", "2110", "AMT", None, "AMT01+AMT02", take="list", name="line AMT02 amount",
-       rule="every line AMT other than the first B6, as 'QUAL=amount'"),
+    _f(
+        _S,
+        "other_amounts",
+        "list",
+        "2110",
+        "AMT",
+        None,
+        "AMT01+AMT02",
+        take="list",
+        name="line AMT02 amount",
+        rule="every line AMT other than the first B6, as 'QUAL=amount'",
+    ),
     _f(_S, "line_control_number", "string", "2110", "REF", "REF*6R", "REF02"),
-    _f(_S, "refs", "list", "2110", "REF", None, "REF01+REF02", take="list",
-       rule="every line REF other than the first 6R, as 'QUAL:value'"),
+    _f(
+        _S,
+        "refs",
+        "list",
+        "2110",
+        "REF",
+        None,
+        "REF01+REF02",
+        take="list",
+        rule="every line REF other than the first 6R, as 'QUAL:value'",
+    ),
     _f(_S, "remark_codes", "list", "2110", "LQ", "LQ*HE", "LQ02", take="list"),
     _f(_S, "ncpdp_reject_codes", "list", "2110", "LQ", "LQ*RX", "LQ02", take="list"),
-    _f(_S, "service_date", "date", "2110", "DTM", "DTM*472", "DTM02",
-       rule="DTM*472, else DTM*150 of the line, else the claim's statement_from (DTM*232)"),
-    _f(_S, "service_date_end", "date", "2110", "DTM", "DTM*151", "DTM02",
-       rule="DTM*151, else DTM*472, else DTM*150, else the claim's statement_to, else statement_from"),
-    _f(_S, "service_date_source", "string", "2110", "DTM", rule="'472', '150' or 'claim': where service_date came from"),
-
+    _f(
+        _S,
+        "service_date",
+        "date",
+        "2110",
+        "DTM",
+        "DTM*472",
+        "DTM02",
+        rule="DTM*472, else DTM*150 of the line, else the claim's statement_from (DTM*232)",
+    ),
+    _f(
+        _S,
+        "service_date_end",
+        "date",
+        "2110",
+        "DTM",
+        "DTM*151",
+        "DTM02",
+        rule="DTM*151, else DTM*472, else DTM*150, else the claim's statement_to, else statement_from",
+    ),
+    _f(
+        _S, "service_date_source", "string", "2110", "DTM", rule="'472', '150' or 'claim': where service_date came from"
+    ),
     # ---- adjustments: one row per CAS triplet (CAS02-04, CAS05-07, ... CAS17-19)
     _f(_A, "payment_key", "ordinal", "header", "ST", rule="ST ordinal of the enclosing transaction"),
     _f(_A, "claim_key", "ordinal", "2100", "CLP", rule="CLP ordinal of the enclosing claim"),
@@ -251,11 +388,19 @@ FIELDS: tuple[Field, ...] = (
     _f(_A, "triplet_index", "ordinal", "2100/2110", "CAS", take="each", rule="1..6: the triplet's place in its CAS"),
     _f(_A, "group_code", "string", "2100/2110", "CAS", None, "CAS01", take="each"),
     _f(_A, "reason_code", "string", "2100/2110", "CAS", None, "CAS02", take="each", repeat=3),
-    _f(_A, "amount", "money", "2100/2110", "CAS", None, "CAS03", take="each", repeat=3,
-       name="CAS03 adjustment amount"),
-    _f(_A, "quantity", "qty", "2100/2110", "CAS", None, "CAS04", take="each", repeat=3,
-       name="CAS04 adjustment quantity"),
-
+    _f(_A, "amount", "money", "2100/2110", "CAS", None, "CAS03", take="each", repeat=3, name="CAS03 adjustment amount"),
+    _f(
+        _A,
+        "quantity",
+        "qty",
+        "2100/2110",
+        "CAS",
+        None,
+        "CAS04",
+        take="each",
+        repeat=3,
+        name="CAS04 adjustment quantity",
+    ),
     # ---- provider_adjustments: one row per PLB pair (PLB03-04, PLB05-06, ... PLB13-14)
     _f(_B, "payment_key", "ordinal", "header", "ST", rule="ST ordinal of the enclosing transaction"),
     _f(_B, "segment_number", "ordinal", "summary", "PLB", rule="position of the PLB segment in the file"),
@@ -264,8 +409,7 @@ FIELDS: tuple[Field, ...] = (
     _f(_B, "fiscal_period_date", "date", "summary", "PLB", None, "PLB02", take="each"),
     _f(_B, "reason_code", "string", "summary", "PLB", None, "PLB03-1", take="each", repeat=2),
     _f(_B, "reference_id", "string", "summary", "PLB", None, "PLB03-2", take="each", repeat=2),
-    _f(_B, "amount", "money", "summary", "PLB", None, "PLB04", take="each", repeat=2,
-       name="PLB04 adjustment amount"),
+    _f(_B, "amount", "money", "summary", "PLB", None, "PLB04", take="each", repeat=2, name="PLB04 adjustment amount"),
 )
 
 TABLES = (_P, _C, _S, _A, _B)
@@ -276,8 +420,11 @@ KEYS = ("payment_key", "claim_key", "line_key")
 @cache
 def fields(table: str, segment: str | None = None, *, derived: bool | None = None) -> tuple[Field, ...]:
     """The rows of ``table`` (of one ``segment``; only derived or only direct ones), in frame order."""
-    return tuple(f for f in FIELDS if f.table == table and (segment is None or f.segment == segment)
-                 and (derived is None or f.derived == derived))
+    return tuple(
+        f
+        for f in FIELDS
+        if f.table == table and (segment is None or f.segment == segment) and (derived is None or f.derived == derived)
+    )
 
 
 def field(table: str, column: str) -> Field:
@@ -308,11 +455,12 @@ def sources(f: Field) -> list[str]:
             base, i = el.split("-")
             out.append(component(f.table, base, int(i))[int(i) - 1])
         else:
-            out.append(f"e{int(el[len(f.segment):]):02d}")
+            out.append(f"e{int(el[len(f.segment) :]):02d}")
     return out
 
 
 # ----------------------------------------------------------------------------- rows -> expressions
+
 
 def expr(f: Field, df: pl.DataFrame | None, path, i: int = 0) -> pl.Expr:
     """The polars expression of a direct field over ``df`` (the segment split into e01..):
@@ -343,6 +491,7 @@ def nulls(rows) -> list[pl.Expr]:
 
 # ----------------------------------------------------------------------------- the mapping as documentation
 
+
 def markdown() -> str:
     """The mapping as the Markdown of docs/warehouse.md's generated section (a test keeps them equal):
     one line per (table, loop, segment qualifier) with its elements and columns, then the derived columns."""
@@ -358,10 +507,14 @@ def markdown() -> str:
             extra.append("every one, as a list")
         element = f"{f.element} (+{f.repeat}n)" if f.repeat else f.element
         groups.setdefault((f.table, f.loop, f.qualifier or f.segment), []).append(
-            f"{element} -> `{f.column}`" + (f" ({', '.join(extra)})" if extra else ""))
+            f"{element} -> `{f.column}`" + (f" ({', '.join(extra)})" if extra else "")
+        )
     for (table, loop, seg), cols in groups.items():
         lines.append(f"| {table} | {loop} | {seg} | {', '.join(cols)} |")
     lines += ["", "Derived columns (computed in `pipelines/ingest/tables.py` by these rules):", ""]
-    lines += [f"- `{f.table}.{f.column}` ({f.type}): {f.rule}" for f in FIELDS
-              if f.derived and f.column not in KEYS and f.column != "segment_number"]
+    lines += [
+        f"- `{f.table}.{f.column}` ({f.type}): {f.rule}"
+        for f in FIELDS
+        if f.derived and f.column not in KEYS and f.column != "segment_number"
+    ]
     return "\n".join(lines) + "\n"

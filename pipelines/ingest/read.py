@@ -27,16 +27,17 @@ class ScannedFile:
     path: Path
     size: int
     sha256: str
-    scan: Scan | None                 # None when the file is not readable X12
-    error: Exception | None = None    # why not (X12Error, or an unexpected scanner error)
+    scan: Scan | None  # None when the file is not readable X12
+    error: Exception | None = None  # why not (X12Error, or an unexpected scanner error)
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_and_scan(path: str | os.PathLike, *, hasher: Executor | None = None,
-                  scan_with: Callable[[bytes, Path], Scan] = scan) -> ScannedFile:
+def read_and_scan(
+    path: str | os.PathLike, *, hasher: Executor | None = None, scan_with: Callable[[bytes, Path], Scan] = scan
+) -> ScannedFile:
     """Read, hash and scan one file.
 
     With ``hasher`` (an executor with a free thread) the hash is computed there while the file is
@@ -55,6 +56,6 @@ def read_and_scan(path: str | os.PathLike, *, hasher: Executor | None = None,
         error = exc
     finally:
         if digest is not None:
-            wait([digest])      # not left hashing on another thread when the scan failed
+            wait([digest])  # not left hashing on another thread when the scan failed
     sha = digest.result() if digest is not None else _sha256(data)
     return ScannedFile(path=path, size=len(data), sha256=sha, scan=found, error=error)

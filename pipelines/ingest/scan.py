@@ -23,7 +23,7 @@ import numpy as np
 
 from pipelines.core.errors import X12Error
 
-if TYPE_CHECKING:   # polars is imported where it is used: a scan starts before polars is loaded
+if TYPE_CHECKING:  # polars is imported where it is used: a scan starts before polars is loaded
     import polars as pl
 
 # polars and pyarrow are imported where segment text is made, not here: scanning needs numpy only,
@@ -48,9 +48,9 @@ class Delimiters:
 @dataclass
 class Segments:
     path: str
-    frame: pl.DataFrame | None          # seg_no (Int32), code (Int32), tag (Enum), text (str)
+    frame: pl.DataFrame | None  # seg_no (Int32), code (Int32), tag (Enum), text (str)
     delimiters: Delimiters
-    enveloped: bool                      # False for a bare ST..SE fragment
+    enveloped: bool  # False for a bare ST..SE fragment
     tolerated: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -63,61 +63,88 @@ def _snippet(data: bytes, n: int = 20) -> str:
 
 def _isa_delimiters(data: bytes, start: int, path) -> tuple[Delimiters, list[str]]:
     """Delimiters of the ISA that begins at ``start`` (scanning, not fixed offsets)."""
-    sep = data[start + 3:start + 4]
+    sep = data[start + 3 : start + 4]
     if not sep or sep.isalnum() or sep in _WS:
-        raise X12Error(path, "ISA segment has no element separator", segment=1,
-                       expected="a punctuation character right after 'ISA'",
-                       found=_snippet(data[start:]),
-                       hint="The file is not a readable X12 interchange")
+        raise X12Error(
+            path,
+            "ISA segment has no element separator",
+            segment=1,
+            expected="a punctuation character right after 'ISA'",
+            found=_snippet(data[start:]),
+            hint="The file is not a readable X12 interchange",
+        )
     pos = start + 3
     seps: list[int] = []
     for _ in range(16):
         pos = data.find(sep, pos)
         if pos < 0 or pos - start > 400:
-            raise X12Error(path, "ISA header is truncated", segment=1,
-                           expected="16 elements in the ISA segment",
-                           found=f"{len(seps)}", hint="The file was cut short or is not X12")
+            raise X12Error(
+                path,
+                "ISA header is truncated",
+                segment=1,
+                expected="16 elements in the ISA segment",
+                found=f"{len(seps)}",
+                hint="The file was cut short or is not X12",
+            )
         seps.append(pos)
         pos += 1
     comp_pos = seps[15] + 1
-    component = data[comp_pos:comp_pos + 1]
-    terminator = data[comp_pos + 1:comp_pos + 2]
+    component = data[comp_pos : comp_pos + 1]
+    terminator = data[comp_pos + 1 : comp_pos + 2]
     if not component or not terminator:
-        raise X12Error(path, "ISA header is truncated", segment=1,
-                       expected="ISA16 component separator followed by the segment terminator")
+        raise X12Error(
+            path,
+            "ISA header is truncated",
+            segment=1,
+            expected="ISA16 component separator followed by the segment terminator",
+        )
     tolerated = []
     length = comp_pos + 2 - start
     if length != 106:
         tolerated.append(f"ISA segment is {length} bytes, not 106 (delimiters found by scanning)")
     if terminator.isalnum():
-        raise X12Error(path, "ISA segment terminator is a letter or digit", segment=1,
-                       expected="a punctuation or line-break character after ISA16",
-                       found=repr(terminator.decode("latin-1")))
+        raise X12Error(
+            path,
+            "ISA segment terminator is a letter or digit",
+            segment=1,
+            expected="a punctuation or line-break character after ISA16",
+            found=repr(terminator.decode("latin-1")),
+        )
     elements = data[start:comp_pos].split(sep)
     rep = elements[11] if len(elements) > 11 else b""
     repetition = rep.decode("latin-1") if len(rep) == 1 and not rep.isalnum() else None
-    if terminator == b"\r" and data[comp_pos + 2:comp_pos + 3] == b"\n":
+    if terminator == b"\r" and data[comp_pos + 2 : comp_pos + 3] == b"\n":
         terminator = b"\n"  # CRLF line ends: split on LF, the CR is stripped as whitespace
-    return Delimiters(sep.decode("latin-1"), component.decode("latin-1"),
-                      terminator.decode("latin-1"), repetition), tolerated
+    return Delimiters(
+        sep.decode("latin-1"), component.decode("latin-1"), terminator.decode("latin-1"), repetition
+    ), tolerated
 
 
 def _bare_delimiters(data: bytes, start: int, path) -> Delimiters:
     """Delimiters of a fragment that starts at ST (no ISA): inferred from ST and SVC."""
-    sep = data[start + 2:start + 3]
+    sep = data[start + 2 : start + 3]
     if not sep or sep.isalnum() or sep in _WS:
-        raise X12Error(path, "no ISA header and the ST segment has no element separator",
-                       segment=1, expected="'ST' followed by a separator", found=_snippet(data[start:]))
+        raise X12Error(
+            path,
+            "no ISA header and the ST segment has no element separator",
+            segment=1,
+            expected="'ST' followed by a separator",
+            found=_snippet(data[start:]),
+        )
     terminator = None
     for i in range(start + 3, min(len(data), start + 200)):
-        ch = data[i:i + 1]
+        ch = data[i : i + 1]
         if ch != sep and not ch.isalnum() and ch != b" ":
             terminator = ch
             break
     if terminator is None:
-        raise X12Error(path, "cannot find the segment terminator after ST", segment=1,
-                       expected="ST*835*<control number> followed by a terminator such as '~'")
-    if terminator == b"\r" and data[i + 1:i + 2] == b"\n":
+        raise X12Error(
+            path,
+            "cannot find the segment terminator after ST",
+            segment=1,
+            expected="ST*835*<control number> followed by a terminator such as '~'",
+        )
+    if terminator == b"\r" and data[i + 1 : i + 2] == b"\n":
         terminator = b"\n"
     component = b":"
     m = re.search(rb"SVC" + re.escape(sep) + rb"[A-Z0-9]{2}([^A-Za-z0-9])", data)
@@ -152,11 +179,11 @@ class Scan:
     enveloped: bool
     starts: np.ndarray
     ends: np.ndarray
-    code: np.ndarray | None         # None after :meth:`release_codes`
+    code: np.ndarray | None  # None after :meth:`release_codes`
     tolerated: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.starts)     # (``code`` may have been released)
+        return len(self.starts)  # (``code`` may have been released)
 
     def release_codes(self) -> None:
         """Let go of the tag codes (4 bytes a segment): once ``envelope.prepare`` has made the tag
@@ -172,8 +199,14 @@ class Scan:
         return _texts(self.data, starts, ends)
 
 
-def scan(data: bytes, path, *, pool: Executor | None = None, chunk_bytes: int | None = None,
-         block_segments: int | None = None) -> Scan:
+def scan(
+    data: bytes,
+    path,
+    *,
+    pool: Executor | None = None,
+    chunk_bytes: int | None = None,
+    block_segments: int | None = None,
+) -> Scan:
     """Find the delimiters and every segment of an X12 file. Raises X12Error when it is not X12.
 
     With ``pool`` (an executor with a free thread), the work is shared between that thread and this
@@ -182,13 +215,14 @@ def scan(data: bytes, path, *, pool: Executor | None = None, chunk_bytes: int | 
     (``pipelines.ingest.schedule``); every choice finds the same segments."""
     tolerated: list[str] = []
     if data.startswith(BOM):
-        data = data[len(BOM):]
+        data = data[len(BOM) :]
         tolerated.append("UTF-8 byte order mark skipped")
-    start = len(data) - len(data.lstrip(b" \t\r\n\x00~"))   # whitespace or a stray terminator first
+    start = len(data) - len(data.lstrip(b" \t\r\n\x00~"))  # whitespace or a stray terminator first
     if start == len(data):
-        raise X12Error(path, "the file is empty", segment=1, expected="an ISA header",
-                       hint="Check that the transfer completed")
-    head = data[start:start + 3]
+        raise X12Error(
+            path, "the file is empty", segment=1, expected="an ISA header", hint="Check that the transfer completed"
+        )
+    head = data[start : start + 3]
     if head == b"ISA":
         delims, more = _isa_delimiters(data, start, path)
         tolerated += more
@@ -198,12 +232,18 @@ def scan(data: bytes, path, *, pool: Executor | None = None, chunk_bytes: int | 
         enveloped = False
         tolerated.append(f"no ISA/GS envelope: bare ST..SE, delimiters inferred ({delims.describe()})")
     else:
-        raise X12Error(path, "not an X12 file: it does not begin with an ISA header", segment=1,
-                       expected="'ISA' (or a bare 'ST' transaction)", found=_snippet(data[start:]),
-                       hint="Only X12 835 remittance files can be ingested")
+        raise X12Error(
+            path,
+            "not an X12 file: it does not begin with an ISA header",
+            segment=1,
+            expected="'ISA' (or a bare 'ST' transaction)",
+            found=_snippet(data[start:]),
+            hint="Only X12 835 remittance files can be ingested",
+        )
     data = _decode(data[start:], tolerated)
-    starts, ends, code, more = _locate(data, delims, pool, chunk_bytes or SCAN_CHUNK_BYTES,
-                                       block_segments or BLOCK_SEGMENTS)
+    starts, ends, code, more = _locate(
+        data, delims, pool, chunk_bytes or SCAN_CHUNK_BYTES, block_segments or BLOCK_SEGMENTS
+    )
     tolerated += more
     if len(code) == 0:
         raise X12Error(path, "no segments found", segment=1, expected="ISA ... IEA")
@@ -215,16 +255,17 @@ def tokenize(data: bytes, path) -> Segments:
     import polars as pl
 
     sc = scan(data, path)
-    code = sc.code if sc.code is not None else np.empty(0, dtype=np.int32)   # a fresh scan has its codes
+    code = sc.code if sc.code is not None else np.empty(0, dtype=np.int32)  # a fresh scan has its codes
     names = {int(c): tag_name(int(c)) for c in np.unique(code)}
     tags = pl.Enum(sorted(set(names.values())))
-    frame = pl.DataFrame({
-        "seg_no": pl.int_range(1, len(sc) + 1, dtype=pl.Int32, eager=True),
-        "code": pl.Series(code, dtype=pl.Int32),
-        "text": sc.texts(),
-    }).with_columns(pl.col("code").replace_strict(list(names), list(names.values()), return_dtype=tags).alias("tag"))
-    return Segments(sc.path, frame.select("seg_no", "code", "tag", "text"), sc.delimiters, sc.enveloped,
-                    sc.tolerated)
+    frame = pl.DataFrame(
+        {
+            "seg_no": pl.int_range(1, len(sc) + 1, dtype=pl.Int32, eager=True),
+            "code": pl.Series(code, dtype=pl.Int32),
+            "text": sc.texts(),
+        }
+    ).with_columns(pl.col("code").replace_strict(list(names), list(names.values()), return_dtype=tags).alias("tag"))
+    return Segments(sc.path, frame.select("seg_no", "code", "tag", "text"), sc.delimiters, sc.enveloped, sc.tolerated)
 
 
 def tag_name(code: int) -> str:
@@ -234,7 +275,7 @@ def tag_name(code: int) -> str:
     return "".join(chr(x) for x in ((code >> 16) & 255, (code >> 8) & 255, code & 255) if x)
 
 
-_CHUNK = 1 << 19          # segments converted to polars at a time (bounds temporary memory)
+_CHUNK = 1 << 19  # segments converted to polars at a time (bounds temporary memory)
 
 
 def tag_code(tag: str) -> int:
@@ -243,8 +284,8 @@ def tag_code(tag: str) -> int:
     return (b[0] << 16) | (b[1] << 8) | (b[2] if len(b) > 2 else 0)
 
 
-SCAN_CHUNK_BYTES = 1 << 22   # bytes compared at a time when finding terminators
-BLOCK_SEGMENTS = 1 << 18     # segments trimmed and coded at a time
+SCAN_CHUNK_BYTES = 1 << 22  # bytes compared at a time when finding terminators
+BLOCK_SEGMENTS = 1 << 18  # segments trimmed and coded at a time
 
 
 def _byte_set(values: bytes) -> np.ndarray:
@@ -255,7 +296,7 @@ def _byte_set(values: bytes) -> np.ndarray:
 
 
 _WS_SET = _byte_set(b" \t\r\n\x00\x1a")
-_LEAD_SET = _byte_set(b" \t\r\n\x00\x1a~")     # ... and a stray '~' (files terminated by line breaks)
+_LEAD_SET = _byte_set(b" \t\r\n\x00\x1a~")  # ... and a stray '~' (files terminated by line breaks)
 
 
 def _terminators(arr: np.ndarray, value: int, pos_type, chunk: int, chunks: range) -> list[np.ndarray]:
@@ -266,8 +307,8 @@ def _terminators(arr: np.ndarray, value: int, pos_type, chunk: int, chunks: rang
     found = []
     for lo in chunks:
         hi = min(len(arr), lo + chunk)
-        np.equal(arr[lo:hi], value, out=mask[:hi - lo])
-        found.append(np.flatnonzero(mask[:hi - lo]).astype(pos_type) + pos_type(lo))
+        np.equal(arr[lo:hi], value, out=mask[: hi - lo])
+        found.append(np.flatnonzero(mask[: hi - lo]).astype(pos_type) + pos_type(lo))
     return found
 
 
@@ -280,7 +321,7 @@ def _locate(data: bytes, delims: Delimiters, pool: Executor | None, chunk: int, 
     can start that nothing else overlaps."""
     arr = np.frombuffer(data, dtype=np.uint8)
     size = len(arr)
-    pos_type = np.int32 if size < 2**31 - 64 else np.int64    # room for start + a tag's length
+    pos_type = np.int32 if size < 2**31 - 64 else np.int64  # room for start + a tag's length
 
     def both(fn: Callable[..., Any], items: range, *args: Any) -> list[Any]:
         """fn(*args, items) on two threads (first and second half of ``items``) or one."""
@@ -291,7 +332,7 @@ def _locate(data: bytes, delims: Delimiters, pool: Executor | None, chunk: int, 
         try:
             first = fn(*args, items[:half])
         finally:
-            wait([second])      # never leave the other half running on these arrays
+            wait([second])  # never leave the other half running on these arrays
         return [first, second.result()]
 
     found = both(_terminators, range(0, size, chunk), arr, ord(delims.segment), pos_type, chunk)
@@ -302,12 +343,23 @@ def _locate(data: bytes, delims: Delimiters, pool: Executor | None, chunk: int, 
     np.add(ends[:-1], 1, out=starts[1:])
     code = np.empty(len(ends), dtype=np.int32)
     tilde = delims.segment in "\r\n" and "~" not in (delims.element, delims.component)
-    stray = sum(both(_trim_and_code, range(0, len(ends), block), arr, starts, ends, code,
-                     np.uint8(ord(delims.element)), tilde, block))
+    stray = sum(
+        both(
+            _trim_and_code,
+            range(0, len(ends), block),
+            arr,
+            starts,
+            ends,
+            code,
+            np.uint8(ord(delims.element)),
+            tilde,
+            block,
+        )
+    )
     empty = np.flatnonzero(starts >= ends)
     if len(empty) and empty[0] == len(ends) - len(empty):
         # only at the end (a line break after the last terminator, say): views, no copies
-        starts, ends, code = starts[:empty[0]], ends[:empty[0]], code[:empty[0]]
+        starts, ends, code = starts[: empty[0]], ends[: empty[0]], code[: empty[0]]
     elif len(empty):
         keep = np.ones(len(ends), dtype=bool)
         keep[empty] = False
@@ -323,9 +375,9 @@ def _trim_and_code(arr, starts, ends, code, sep, tilde, block, blocks) -> int:
     lead = _LEAD_SET if tilde else _WS_SET
     stray = 0
     for lo in blocks:
-        s, e = starts[lo:lo + block], ends[lo:lo + block]      # views
+        s, e = starts[lo : lo + block], ends[lo : lo + block]  # views
         stray += _trim(arr, s, e, lead, tilde)
-        _tag_codes(arr, s, e, sep, out=code[lo:lo + block])
+        _tag_codes(arr, s, e, sep, out=code[lo : lo + block])
     return stray
 
 
@@ -334,7 +386,7 @@ def _trim(arr: np.ndarray, s: np.ndarray, e: np.ndarray, lead: np.ndarray, tilde
     ends ``e`` before trailing whitespace, in place; returns how many stray '~' were skipped.
     Nearly every segment has neither, so each side is one lookup unless some do."""
     stray = 0
-    if lead[arr.take(s, mode="clip")].any():     # a start can be len(arr): the file's very end
+    if lead[arr.take(s, mode="clip")].any():  # a start can be len(arr): the file's very end
         idx = np.flatnonzero(s < e)
         while len(idx):
             b = arr[s[idx]]

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from pipelines.ingest.read import ScannedFile, read_and_scan
 from pipelines.ingest.scan import BLOCK_SEGMENTS, SCAN_CHUNK_BYTES, Scan, scan
 
-if TYPE_CHECKING:       # polars is imported by envelope: read_ahead imports it when first used
+if TYPE_CHECKING:  # polars is imported by envelope: read_ahead imports it when first used
     from pipelines.ingest.envelope import PreparedFile
 
 VALIDATE_MODULE = "pipelines.ingest.validate"
@@ -45,18 +45,21 @@ class LoadPlan:
     """How an ingest cuts its work. The defaults were measured on the 2-core machine with the
     146 MB / 1M-line benchmark file; any plan loads the same rows (tests use tiny ones)."""
 
-    slice_segments: int = 1_500_000     # big files are built and loaded about this many segments (~32 MB) at a time
-    edge_segments: int = 400_000        # ... but the first and last slices are this short (quicker start and finish)
-    build_ahead: int = 2                # slices built ahead of the one being inserted (one more: ~40 MB more peak)
-    check_segments: int = 3_000_000     # slices are checked (pandera) together in batches of about this many segments
-    read_ahead_bytes: int = 32 << 20    # a next file up to this size is read and prepared while the current one loads
-    scan_two_threads_bytes: int = 8 << 20       # files at least this big are scanned on two threads
-    scan_chunk_bytes: int = SCAN_CHUNK_BYTES    # bytes compared at a time when finding terminators
-    scan_block_segments: int = BLOCK_SEGMENTS   # segments trimmed and coded at a time
+    slice_segments: int = 1_500_000  # big files are built and loaded about this many segments (~32 MB) at a time
+    edge_segments: int = 400_000  # ... but the first and last slices are this short (quicker start and finish)
+    build_ahead: int = 2  # slices built ahead of the one being inserted (one more: ~40 MB more peak)
+    check_segments: int = 3_000_000  # slices are checked (pandera) together in batches of about this many segments
+    read_ahead_bytes: int = 32 << 20  # a next file up to this size is read and prepared while the current one loads
+    scan_two_threads_bytes: int = 8 << 20  # files at least this big are scanned on two threads
+    scan_chunk_bytes: int = SCAN_CHUNK_BYTES  # bytes compared at a time when finding terminators
+    scan_block_segments: int = BLOCK_SEGMENTS  # segments trimmed and coded at a time
 
     def __post_init__(self) -> None:
-        small = [name for name in ("slice_segments", "build_ahead", "check_segments", "scan_chunk_bytes",
-                                   "scan_block_segments") if getattr(self, name) < 1]
+        small = [
+            name
+            for name in ("slice_segments", "build_ahead", "check_segments", "scan_chunk_bytes", "scan_block_segments")
+            if getattr(self, name) < 1
+        ]
         if small:
             raise ValueError(f"LoadPlan: {', '.join(small)} must be at least 1")
 
@@ -100,8 +103,9 @@ class IngestSchedule:
         Called when an ingest begins (after polars and DuckDB are imported: importing them at the
         same time on two threads would only contend)."""
         if self._importer is None and VALIDATE_MODULE not in sys.modules:
-            self._importer = threading.Thread(target=importlib.import_module, args=(VALIDATE_MODULE,),
-                                              name="ingest-import-validate", daemon=True)
+            self._importer = threading.Thread(
+                target=importlib.import_module, args=(VALIDATE_MODULE,), name="ingest-import-validate", daemon=True
+            )
             self._importer.start()
 
     # ------------------------------------------------------------------ reading
@@ -109,8 +113,9 @@ class IngestSchedule:
     def scan(self, data: bytes, path) -> Scan:
         """:func:`pipelines.ingest.scan.scan` with this plan's pieces, on two threads for a big file."""
         two = self.scanner if len(data) >= self.plan.scan_two_threads_bytes else None
-        return scan(data, path, pool=two, chunk_bytes=self.plan.scan_chunk_bytes,
-                    block_segments=self.plan.scan_block_segments)
+        return scan(
+            data, path, pool=two, chunk_bytes=self.plan.scan_chunk_bytes, block_segments=self.plan.scan_block_segments
+        )
 
     def read_and_scan(self, path: str | os.PathLike) -> ScannedFile:
         """Read, hash (on the hasher) and scan one file (on this thread and the scanner)."""
@@ -148,7 +153,7 @@ class _ReadAhead:
         self.ahead: Future[PreparedFile] | None = None
         first, schedule._first = schedule._first, None
         if first is not None and files and first[0] == Path(files[0]):
-            scanned = first[1]      # the first file's read and scan, already started
+            scanned = first[1]  # the first file's read and scan, already started
             self.ahead = schedule.reader.submit(lambda: prepare_file(scanned.result()))
         elif files:
             self.ahead = schedule.reader.submit(schedule.read, files[0])
@@ -176,4 +181,4 @@ def _size(path: Path) -> int:
     try:
         return path.stat().st_size
     except OSError:
-        return 0      # gone: reading it will say so when its turn comes
+        return 0  # gone: reading it will say so when its turn comes

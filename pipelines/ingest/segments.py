@@ -16,10 +16,41 @@ from pipelines.core.errors import X12Error
 from pipelines.core.money import MONEY, QTY, RATE
 from pipelines.ingest.scan import Scan, tag_code
 
-C = {t: tag_code(t) for t in (
-    "ISA", "GS", "ST", "SE", "GE", "IEA", "BPR", "TRN", "CUR", "REF", "DTM", "N1", "N2", "N3", "N4",
-    "PER", "RDM", "LX", "TS3", "TS2", "CLP", "CAS", "NM1", "MIA", "MOA", "AMT", "QTY", "SVC", "LQ",
-    "PLB")}
+C = {
+    t: tag_code(t)
+    for t in (
+        "ISA",
+        "GS",
+        "ST",
+        "SE",
+        "GE",
+        "IEA",
+        "BPR",
+        "TRN",
+        "CUR",
+        "REF",
+        "DTM",
+        "N1",
+        "N2",
+        "N3",
+        "N4",
+        "PER",
+        "RDM",
+        "LX",
+        "TS3",
+        "TS2",
+        "CLP",
+        "CAS",
+        "NM1",
+        "MIA",
+        "MOA",
+        "AMT",
+        "QTY",
+        "SVC",
+        "LQ",
+        "PLB",
+    )
+}
 ENVELOPE = ("ISA", "GS", "ST", "SE", "GE", "IEA")
 # A claim loop (2100) ends at the next CLP, LX, PLB, SE or any envelope segment.
 CLAIM_STOP = ("LX", "PLB", "SE", "ST", "GS", "GE", "ISA", "IEA")
@@ -36,7 +67,7 @@ def _tid_mask(tags) -> np.ndarray:
 
 
 _ENVELOPE_TID, _CLAIM_STOP_TID = _tid_mask(ENVELOPE), _tid_mask(CLAIM_STOP)
-_CODE_TO_TID: np.ndarray | None = None    # 2**24 entries (16 MB), made on first use
+_CODE_TO_TID: np.ndarray | None = None  # 2**24 entries (16 MB), made on first use
 
 
 def tag_ids(code: np.ndarray) -> np.ndarray:
@@ -49,7 +80,7 @@ def tag_ids(code: np.ndarray) -> np.ndarray:
         for tag, tid in TID.items():
             lut[C[tag]] = tid
         _CODE_TO_TID = lut
-    return _CODE_TO_TID.take(code, mode="clip")   # -1 (no tag) is clipped to entry 0: unknown
+    return _CODE_TO_TID.take(code, mode="clip")  # -1 (no tag) is clipped to entry 0: unknown
 
 
 def _exact(digits: int, scale: int) -> str:
@@ -69,17 +100,20 @@ def _elements(df: pl.DataFrame, sep: str, n: int, first: int = 1) -> pl.DataFram
     ``slice_parts``: the tag of a part is known, and splitting it off again cost a fifth of the
     split), 0 for whole segments (e00 is then the tag)."""
     requested = n
-    if df.height > 1000 and n > 15:   # CAS (19): split no further than the longest segment needs
+    if df.height > 1000 and n > 15:  # CAS (19): split no further than the longest segment needs
         most = df.select(pl.col("text").str.count_matches(sep, literal=True).max()).item() or 0
         n = max(first, min(n, int(most) + first))
     names = [f"e{i:02d}" for i in range(first, n + 1)]
     missing = [f"e{i:02d}" for i in range(n + 1, requested + 1)]
-    out = df.with_columns(
-        pl.col("text").str.split_exact(sep, n - first).struct.rename_fields(names).alias("_el")
-    ).unnest("_el").drop("text")
-    out = out.with_columns([
-        pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)).alias(c) for c in names if c != "e00"
-    ] + [pl.lit(None, pl.String).alias(c) for c in missing])
+    out = (
+        df.with_columns(pl.col("text").str.split_exact(sep, n - first).struct.rename_fields(names).alias("_el"))
+        .unnest("_el")
+        .drop("text")
+    )
+    out = out.with_columns(
+        [pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)).alias(c) for c in names if c != "e00"]
+        + [pl.lit(None, pl.String).alias(c) for c in missing]
+    )
     return out
 
 
@@ -92,11 +126,19 @@ def _number(df: pl.DataFrame, col: str, dtype, path, what: str) -> pl.Expr:
     bad = df.select("seg_no", col).filter(v.is_not_null() & ~v.str.contains(exact))
     if bad.height:
         seg, value = bad.row(0)
-        kind = {MONEY: "an amount with at most 2 decimals", QTY: "a quantity with at most 3 decimals",
-                RATE: "a number with at most 4 decimals"}[dtype]
-        raise X12Error(path, f"unparseable number in {what}", segment=int(seg), expected=kind,
-                       found=repr(value),
-                       hint=f"{bad.height} value(s) of {what} are not numbers; the payer must correct and resend the file")
+        kind = {
+            MONEY: "an amount with at most 2 decimals",
+            QTY: "a quantity with at most 3 decimals",
+            RATE: "a number with at most 4 decimals",
+        }[dtype]
+        raise X12Error(
+            path,
+            f"unparseable number in {what}",
+            segment=int(seg),
+            expected=kind,
+            found=repr(value),
+            hint=f"{bad.height} value(s) of {what} are not numbers; the payer must correct and resend the file",
+        )
     return v.cast(dtype)
 
 
@@ -112,8 +154,7 @@ def _join_dates(out: pl.DataFrame, dtm: pl.DataFrame | None, level: str, quals) 
         if dtm is None:
             out = out.with_columns(pl.lit(None, pl.Date).alias(name))
             continue
-        j = _first(dtm.filter(pl.col("e01") == qual), level).select(
-            pl.col(level).alias(key), _date("e02").alias(name))
+        j = _first(dtm.filter(pl.col("e01") == qual), level).select(pl.col(level).alias(key), _date("e02").alias(name))
         out = out.join(j, on=key, how="left")
     return out
 
@@ -143,7 +184,8 @@ def _list_of(cols: list[str]) -> pl.Expr:
     """Non-null values of ``cols`` as a list, NULL when all are null (fast: no list.drop_nulls)."""
     unit = "\x1f"
     return pl.when(pl.any_horizontal([pl.col(c).is_not_null() for c in cols])).then(
-        pl.concat_str(cols, separator=unit, ignore_nulls=True).str.split(unit))
+        pl.concat_str(cols, separator=unit, ignore_nulls=True).str.split(unit)
+    )
 
 
 def _composite(df: pl.DataFrame, col: str, comp: str, names: list[str]) -> pl.DataFrame:

@@ -31,6 +31,7 @@ _P, _C, _S, _A, _B = "payments", "claims", "service_lines", "adjustments", "prov
 # header segments that belong to the header itself or to a party loop (1000A payer, 1000B payee)
 _HEADER_TAGS = ("N1", "N3", "N4", "REF", "DTM")
 
+
 @dataclass
 class ParsedERA:
     """One 835 file as frames, before ids are assigned (keys are 1-based ordinals)."""
@@ -46,7 +47,7 @@ class ParsedERA:
     service_lines: pl.DataFrame
     adjustments: pl.DataFrame
     provider_adjustments: pl.DataFrame
-    issues: pl.DataFrame            # envelope / tolerated warnings (balancing is added by validate)
+    issues: pl.DataFrame  # envelope / tolerated warnings (balancing is added by validate)
     delimiters: object = None
 
     @property
@@ -56,11 +57,17 @@ class ParsedERA:
 
 def _payments(parts, sep, path, isa, gs) -> pl.DataFrame:
     st = _elements(parts["ST"], sep, 3).select(
-        pl.col("txn").alias("payment_key"), pl.col("seg_no").alias("segment_number"),
-        *exprs(fields(_P, "ST", derived=False), None, path), pl.col("e03").alias("st_version"))
-    st = st.join_asof(isa, left_on="segment_number", right_on="_isa_seg", strategy="backward") \
-        .join_asof(gs, left_on="segment_number", right_on="_gs_seg", strategy="backward").with_columns(
-        pl.coalesce("gs_version", "st_version").alias("x12_version")).drop("_isa_seg", "_gs_seg", "st_version", "gs_version")
+        pl.col("txn").alias("payment_key"),
+        pl.col("seg_no").alias("segment_number"),
+        *exprs(fields(_P, "ST", derived=False), None, path),
+        pl.col("e03").alias("st_version"),
+    )
+    st = (
+        st.join_asof(isa, left_on="segment_number", right_on="_isa_seg", strategy="backward")
+        .join_asof(gs, left_on="segment_number", right_on="_gs_seg", strategy="backward")
+        .with_columns(pl.coalesce("gs_version", "st_version").alias("x12_version"))
+        .drop("_isa_seg", "_gs_seg", "st_version", "gs_version")
+    )
 
     def header(tag):
         df = parts.get(tag)
@@ -73,27 +80,38 @@ def _payments(parts, sep, path, isa, gs) -> pl.DataFrame:
     if bpr is not None:
         missing = missing.join(bpr.select(pl.col("txn").alias("payment_key")), on="payment_key", how="anti")
     if missing.height:
-        raise X12Error(path, "transaction has no BPR (financial information) segment",
-                       segment=int(missing["segment_number"][0]), expected="BPR after ST*835",
-                       hint="An 835 without BPR carries no payment; ask the payer to resend")
+        raise X12Error(
+            path,
+            "transaction has no BPR (financial information) segment",
+            segment=int(missing["segment_number"][0]),
+            expected="BPR after ST*835",
+            hint="An 835 without BPR carries no payment; ask the payer to resend",
+        )
     bpr = _elements(_first(bpr, "txn"), sep, 16)
     bpr = bpr.select(pl.col("txn").alias("payment_key"), *exprs(fields(_P, "BPR"), bpr, path))
     out = st.join(bpr, on="payment_key", how="left")
     trn = header("TRN")
     if trn is not None:
         trn = _elements(_first(trn, "txn"), sep, 4)
-        out = out.join(trn.select(pl.col("txn").alias("payment_key"), *exprs(fields(_P, "TRN"), trn, path)),
-                       on="payment_key", how="left")
+        out = out.join(
+            trn.select(pl.col("txn").alias("payment_key"), *exprs(fields(_P, "TRN"), trn, path)),
+            on="payment_key",
+            how="left",
+        )
     else:
         out = out.with_columns(*nulls(fields(_P, "TRN")))
 
     # header party loops: forward-fill the N1 qualifier over header segments. Outside a claim
     # (claim key 0) these tags occur only in the header: after LX come TS3/TS2 and then CLP.
-    frames = [parts[t].filter(pl.col("claim") == 0).select("seg_no", "txn", "text", pl.lit(t).alias("e00"))
-              for t in _HEADER_TAGS if t in parts]
+    frames = [
+        parts[t].filter(pl.col("claim") == 0).select("seg_no", "txn", "text", pl.lit(t).alias("e00"))
+        for t in _HEADER_TAGS
+        if t in parts
+    ]
     hdr = pl.concat(frames).sort("seg_no")
     hdr = _elements(hdr, sep, 5).with_columns(
-        pl.when(pl.col("e00") == "N1").then(pl.col("e01")).forward_fill().over("txn").alias("party"))
+        pl.when(pl.col("e00") == "N1").then(pl.col("e01")).forward_fill().over("txn").alias("party")
+    )
 
     def pick(tag, party, qual, cols):
         """The first ``tag`` segment (with qualifier ``qual``) of the header or party loop, per payment."""
@@ -108,14 +126,16 @@ def _payments(parts, sep, path, isa, gs) -> pl.DataFrame:
         if f.segment in _HEADER_TAGS and f.loop in PARTY:
             picks.setdefault((f.segment, PARTY[f.loop], f.code if f.segment != "N1" and f.code else None), []).append(f)
     joins = [pick(tag, party, qual, exprs(rows, None, path)) for (tag, party, qual), rows in picks.items()]
-    joins.append(pick("REF", "PE", "TJ", [pl.col("e02").alias("_payee_ref_tj")]))   # for payee_tin
+    joins.append(pick("REF", "PE", "TJ", [pl.col("e02").alias("_payee_ref_tj")]))  # for payee_tin
     for j in joins:
         out = out.join(j, on="payment_key", how="left")
     out = out.with_columns(
         pl.coalesce("payer_ref_2u", "payer_n1_id", "originating_company_id").alias("payer_id"),
         pl.when(pl.col("payee_id_qualifier") == "XX").then(pl.col("payee_id")).alias("payee_npi"),
-        pl.when(pl.col("payee_id_qualifier") == "FI").then(pl.col("payee_id"))
-        .otherwise(pl.col("_payee_ref_tj")).alias("payee_tin"),
+        pl.when(pl.col("payee_id_qualifier") == "FI")
+        .then(pl.col("payee_id"))
+        .otherwise(pl.col("_payee_ref_tj"))
+        .alias("payee_tin"),
     )
     return out.select(columns(_P))
 
@@ -125,17 +145,24 @@ def _claims(parts, sep, comp, path) -> pl.DataFrame:
         return pl.DataFrame()
     clp = _elements(parts.pop("CLP"), sep, 14)
     out = clp.select(
-        pl.col("claim").alias("claim_key"), pl.col("txn").alias("payment_key"),
-        pl.col("seg_no").alias("segment_number"), pl.col("lx"),
+        pl.col("claim").alias("claim_key"),
+        pl.col("txn").alias("payment_key"),
+        pl.col("seg_no").alias("segment_number"),
+        pl.col("lx"),
         *exprs(fields(_C, "CLP", derived=False), clp, path),
     )
     out = _sorted(out, "claim_key")
     if "LX" in parts:
-        lx = _elements(parts.pop("LX"), sep, 1).select("lx", pl.col("txn").alias("_lx_txn"),
-                                                   pl.col("e01").alias("lx_number"))
-        out = out.join(lx, on="lx", how="left").with_columns(
-            pl.when(pl.col("_lx_txn") == pl.col("payment_key")).then(pl.col("lx_number")).alias("lx_number")
-        ).drop("_lx_txn")
+        lx = _elements(parts.pop("LX"), sep, 1).select(
+            "lx", pl.col("txn").alias("_lx_txn"), pl.col("e01").alias("lx_number")
+        )
+        out = (
+            out.join(lx, on="lx", how="left")
+            .with_columns(
+                pl.when(pl.col("_lx_txn") == pl.col("payment_key")).then(pl.col("lx_number")).alias("lx_number")
+            )
+            .drop("_lx_txn")
+        )
     else:
         out = out.with_columns(*nulls(fields(_C, "LX")))
     out = out.drop("lx")
@@ -148,13 +175,14 @@ def _claims(parts, sep, comp, path) -> pl.DataFrame:
         return _sorted(_elements(df, sep, n), "claim") if df.height else None
 
     nm1 = claim_level("NM1", 9)
-    names: dict[str, list] = {}          # NM1 qualifier -> its columns, in mapping order
+    names: dict[str, list] = {}  # NM1 qualifier -> its columns, in mapping order
     for f in fields(_C, "NM1"):
         names.setdefault(f.code, []).append(f)
     for qual, rows in names.items():
         if nm1 is not None:
             j = _first(nm1.filter(pl.col("e01") == qual), "claim").select(
-                pl.col("claim").alias("claim_key"), *exprs(rows, None, path))
+                pl.col("claim").alias("claim_key"), *exprs(rows, None, path)
+            )
             out = out.join(j, on="claim_key", how="left")
         else:
             out = out.with_columns(*nulls(rows))
@@ -162,15 +190,17 @@ def _claims(parts, sep, comp, path) -> pl.DataFrame:
     mia = claim_level("MIA", 24)
     if mia is not None:
         j = _first(mia, "claim")
-        out = out.join(j.select(pl.col("claim").alias("claim_key"), *exprs(fields(_C, "MIA"), j, path)),
-                       on="claim_key", how="left")
+        out = out.join(
+            j.select(pl.col("claim").alias("claim_key"), *exprs(fields(_C, "MIA"), j, path)), on="claim_key", how="left"
+        )
     else:
         out = out.with_columns(*nulls(fields(_C, "MIA")))
     moa = claim_level("MOA", 9)
     if moa is not None:
         j = _first(moa, "claim")
-        out = out.join(j.select(pl.col("claim").alias("claim_key"), *exprs(fields(_C, "MOA"), j, path)),
-                       on="claim_key", how="left")
+        out = out.join(
+            j.select(pl.col("claim").alias("claim_key"), *exprs(fields(_C, "MOA"), j, path)), on="claim_key", how="left"
+        )
     else:
         out = out.with_columns(*nulls(fields(_C, "MOA")))
 
@@ -182,10 +212,16 @@ def _claims(parts, sep, comp, path) -> pl.DataFrame:
         amt = amt.with_columns(_number(amt, "e02", MONEY, path, others.label()).alias("amount"))
         for f in by_qual:
             j = _first(amt.filter(pl.col("e01") == f.code), "claim").select(
-                pl.col("claim").alias("claim_key"), pl.col("amount").alias(f.column))
+                pl.col("claim").alias("claim_key"), pl.col("amount").alias(f.column)
+            )
             out = out.join(j, on="claim_key", how="left")
-        j = amt.filter(~pl.col("e01").is_in([f.code for f in by_qual])).group_by("claim", maintain_order=True).agg(
-            (pl.col("e01") + "=" + pl.col("e02")).alias(others.column)).rename({"claim": "claim_key"}).pipe(_sorted, "claim_key")
+        j = (
+            amt.filter(~pl.col("e01").is_in([f.code for f in by_qual]))
+            .group_by("claim", maintain_order=True)
+            .agg((pl.col("e01") + "=" + pl.col("e02")).alias(others.column))
+            .rename({"claim": "claim_key"})
+            .pipe(_sorted, "claim_key")
+        )
         out = out.join(j, on="claim_key", how="left")
     else:
         out = out.with_columns(*nulls(fields(_C, "AMT")))
@@ -193,18 +229,27 @@ def _claims(parts, sep, comp, path) -> pl.DataFrame:
     quantities = field(_C, "quantities")
     if qty is not None:
         _number(qty, "e02", QTY, path, quantities.label())
-        j = qty.group_by("claim", maintain_order=True).agg((pl.col("e01") + "=" + pl.col("e02")).alias(quantities.column)) \
-            .rename({"claim": "claim_key"}).pipe(_sorted, "claim_key")
+        j = (
+            qty.group_by("claim", maintain_order=True)
+            .agg((pl.col("e01") + "=" + pl.col("e02")).alias(quantities.column))
+            .rename({"claim": "claim_key"})
+            .pipe(_sorted, "claim_key")
+        )
         out = out.join(j, on="claim_key", how="left")
     else:
         out = out.with_columns(*nulls([quantities]))
     ref = claim_level("REF", 2)
     if ref is not None:
         original = field(_C, "original_reference")
-        j = ref.group_by("claim", maintain_order=True).agg(
-            (pl.col("e01") + ":" + pl.col("e02").fill_null("")).alias("refs"),
-            pl.col("e02").filter(pl.col("e01") == original.code).first().alias(original.column),
-        ).rename({"claim": "claim_key"}).pipe(_sorted, "claim_key")
+        j = (
+            ref.group_by("claim", maintain_order=True)
+            .agg(
+                (pl.col("e01") + ":" + pl.col("e02").fill_null("")).alias("refs"),
+                pl.col("e02").filter(pl.col("e01") == original.code).first().alias(original.column),
+            )
+            .rename({"claim": "claim_key"})
+            .pipe(_sorted, "claim_key")
+        )
         out = out.join(j, on="claim_key", how="left")
     else:
         out = out.with_columns(*nulls(fields(_C, "REF")))
@@ -216,35 +261,50 @@ def _service_lines(parts, sep, comp, path, tolerated: list[str]) -> pl.DataFrame
         return pl.DataFrame()
     svc = _elements(parts.pop("SVC"), sep, 7)
     # SVC01 sent with another component separator than ISA16 declares (seen in the wild: '>' vs ':')
-    odd = svc.filter(pl.col("e01").is_not_null() & ~pl.col("e01").str.contains(comp, literal=True)) \
-        .filter(pl.col("e01").str.contains(r"^[A-Z0-9]{2}[^A-Za-z0-9 ]"))   # the regex on the few left
+    odd = svc.filter(pl.col("e01").is_not_null() & ~pl.col("e01").str.contains(comp, literal=True)).filter(
+        pl.col("e01").str.contains(r"^[A-Z0-9]{2}[^A-Za-z0-9 ]")
+    )  # the regex on the few left
     if odd.height:
         alt = odd["e01"].str.slice(2, 1).unique().to_list()
         if len(alt) == 1:
             tolerated.append(f"{odd.height} SVC composites use {alt[0]!r} although ISA16 declares {comp!r}")
             fix = pl.when(~pl.col("e01").str.contains(comp, literal=True))
             svc = svc.with_columns(
-                fix.then(pl.col("e01").str.replace_all(alt[0], comp, literal=True)).otherwise(pl.col("e01")).alias("e01"),
-                fix.then(pl.col("e06").str.replace_all(alt[0], comp, literal=True)).otherwise(pl.col("e06")).alias("e06"))
+                fix.then(pl.col("e01").str.replace_all(alt[0], comp, literal=True))
+                .otherwise(pl.col("e01"))
+                .alias("e01"),
+                fix.then(pl.col("e06").str.replace_all(alt[0], comp, literal=True))
+                .otherwise(pl.col("e06"))
+                .alias("e06"),
+            )
     proc, orig = list(component(_S, "SVC01", 7)), list(component(_S, "SVC06", 7))
-    internal = [c for c in orig if c.startswith("_")]     # SVC06-3..7: only original_modifiers keeps them
+    internal = [c for c in orig if c.startswith("_")]  # SVC06-3..7: only original_modifiers keeps them
     svc = _composite(svc, "e01", comp, proc)
-    if svc.get_column("e06").null_count() < svc.height:     # SVC06 is sent only for recoded lines
+    if svc.get_column("e06").null_count() < svc.height:  # SVC06 is sent only for recoded lines
         svc = _composite(svc, "e06", comp, orig)
     else:
         svc = svc.with_columns([pl.lit(None, pl.String).alias(c) for c in orig])
     first_line = (pl.col("claim") != pl.col("claim").shift(1)).fill_null(True)
-    out = svc.select(
-        pl.col("line").alias("line_key"), pl.col("claim").alias("claim_key"), pl.col("txn").alias("payment_key"),
-        pl.col("seg_no").alias("segment_number"),
-        *exprs(fields(_S, "SVC", derived=False), svc, path),
-        pl.col("e06").str.replace_all(comp, ":", literal=True).alias("original_composite"),
-        *internal, pl.col("line"), pl.col("claim"),
-    ).with_columns(
-        *[expr(f, svc, path) for f in fields(_S, "SVC") if f.type == "list"],   # modifiers, original_modifiers
-        (pl.col("line") - pl.when(first_line).then(pl.col("line")).forward_fill() + 1)
-        .cast(pl.Int32).alias("line_number"),
-    ).drop(*internal, "line", "claim")
+    out = (
+        svc.select(
+            pl.col("line").alias("line_key"),
+            pl.col("claim").alias("claim_key"),
+            pl.col("txn").alias("payment_key"),
+            pl.col("seg_no").alias("segment_number"),
+            *exprs(fields(_S, "SVC", derived=False), svc, path),
+            pl.col("e06").str.replace_all(comp, ":", literal=True).alias("original_composite"),
+            *internal,
+            pl.col("line"),
+            pl.col("claim"),
+        )
+        .with_columns(
+            *[expr(f, svc, path) for f in fields(_S, "SVC") if f.type == "list"],  # modifiers, original_modifiers
+            (pl.col("line") - pl.when(first_line).then(pl.col("line")).forward_fill() + 1)
+            .cast(pl.Int32)
+            .alias("line_number"),
+        )
+        .drop(*internal, "line", "claim")
+    )
     out = _sorted(out, "line_key", "claim_key")
 
     def line_level(tag, n):
@@ -261,30 +321,44 @@ def _service_lines(parts, sep, comp, path, tolerated: list[str]) -> pl.DataFrame
     if amt is not None:
         allowed = field(_S, "allowed")
         amt = amt.with_columns(_number(amt, "e02", MONEY, path, allowed.label()).alias("amount"))
-        out = _first_and_others(out, amt, allowed.code, pl.col("amount").alias(allowed.column),
-                                (pl.col("e01") + "=" + pl.col("e02")).alias("other_amounts"))
+        out = _first_and_others(
+            out,
+            amt,
+            allowed.code,
+            pl.col("amount").alias(allowed.column),
+            (pl.col("e01") + "=" + pl.col("e02")).alias("other_amounts"),
+        )
     else:
         out = out.with_columns(*nulls(fields(_S, "AMT")))
     ref = line_level("REF", 2)
     if ref is not None:
         control = field(_S, "line_control_number")
-        out = _first_and_others(out, ref, control.code, pl.col("e02").alias(control.column),
-                                (pl.col("e01") + ":" + pl.col("e02").fill_null("")).alias("refs"))
+        out = _first_and_others(
+            out,
+            ref,
+            control.code,
+            pl.col("e02").alias(control.column),
+            (pl.col("e01") + ":" + pl.col("e02").fill_null("")).alias("refs"),
+        )
     else:
         out = out.with_columns(*nulls(fields(_S, "REF")))
     lq = line_level("LQ", 2)
     if lq is not None:
-        j = lq.group_by("line", maintain_order=True).agg(
-            *[pl.col("e02").filter(pl.col("e01") == f.code).alias(f.column) for f in fields(_S, "LQ")],
-        ).rename({"line": "line_key"}).pipe(_sorted, "line_key")
+        j = (
+            lq.group_by("line", maintain_order=True)
+            .agg(
+                *[pl.col("e02").filter(pl.col("e01") == f.code).alias(f.column) for f in fields(_S, "LQ")],
+            )
+            .rename({"line": "line_key"})
+            .pipe(_sorted, "line_key")
+        )
         out = out.join(j, on="line_key", how="left")
     else:
         out = out.with_columns(*nulls(fields(_S, "LQ")))
     return out
 
 
-def _first_and_others(out: pl.DataFrame, seg: pl.DataFrame, qual: str, first: pl.Expr,
-                      others: pl.Expr) -> pl.DataFrame:
+def _first_and_others(out: pl.DataFrame, seg: pl.DataFrame, qual: str, first: pl.Expr, others: pl.Expr) -> pl.DataFrame:
     """Join to the lines ``first`` of each line's first ``seg`` row with qualifier (e01) ``qual``,
     and the list ``others`` of its rows with another qualifier (``seg`` sorted by line)."""
     j = _first(seg.filter(pl.col("e01") == qual), "line").select(pl.col("line").alias("line_key"), first)
@@ -298,15 +372,25 @@ def _service_dates(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
     """service_date / _end / _source: DTM*472, else DTM*150/151, else the claim's statement dates."""
     if lines.height == 0 or "claim_key" not in lines.columns:
         return lines
-    cdates = _sorted(claims.select("claim_key", pl.col("statement_from").alias("_cf"),
-                                   pl.col("statement_to").alias("_ct")), "claim_key")
-    return lines.join(cdates, on="claim_key", how="left").with_columns(
-        pl.coalesce("_d472", "_d150", "_cf").alias("service_date"),
-        pl.coalesce("_d151", "_d472", "_d150", "_ct", "_cf").alias("service_date_end"),
-        pl.when(pl.col("_d472").is_not_null()).then(pl.lit("472"))
-        .when(pl.col("_d150").is_not_null()).then(pl.lit("150"))
-        .when(pl.col("_cf").is_not_null()).then(pl.lit("claim")).alias("service_date_source"),
-    ).select(columns(_S))
+    cdates = _sorted(
+        claims.select("claim_key", pl.col("statement_from").alias("_cf"), pl.col("statement_to").alias("_ct")),
+        "claim_key",
+    )
+    return (
+        lines.join(cdates, on="claim_key", how="left")
+        .with_columns(
+            pl.coalesce("_d472", "_d150", "_cf").alias("service_date"),
+            pl.coalesce("_d151", "_d472", "_d150", "_ct", "_cf").alias("service_date_end"),
+            pl.when(pl.col("_d472").is_not_null())
+            .then(pl.lit("472"))
+            .when(pl.col("_d150").is_not_null())
+            .then(pl.lit("150"))
+            .when(pl.col("_cf").is_not_null())
+            .then(pl.lit("claim"))
+            .alias("service_date_source"),
+        )
+        .select(columns(_S))
+    )
 
 
 def _adjustments(parts, sep, path) -> pl.DataFrame:
@@ -314,28 +398,36 @@ def _adjustments(parts, sep, path) -> pl.DataFrame:
         return pl.DataFrame()
     cas = parts.pop("CAS").filter(pl.col("claim") > 0)
     cas = _elements(cas, sep, 19)
-    triplet = fields(_A, "CAS", derived=False)      # group_code, reason_code, amount, quantity
+    triplet = fields(_A, "CAS", derived=False)  # group_code, reason_code, amount, quantity
     pieces = []
     for i in range(6):
         r, a, q = (f.split_column(i) for f in triplet[1:])
         if r not in cas.columns:
             continue
         part = cas.select("txn", "claim", "line", "seg_no", "e01", r, a, q).filter(
-            pl.col(r).is_not_null() | pl.col(a).is_not_null())
+            pl.col(r).is_not_null() | pl.col(a).is_not_null()
+        )
         if part.height == 0:
             continue
-        pieces.append(part.select(
-            pl.col("txn").alias("payment_key"), pl.col("claim").alias("claim_key"),
-            pl.when(pl.col("line") > 0).then(pl.col("line")).alias("line_key"),
-            pl.col("seg_no").alias("segment_number"), pl.lit(i + 1, pl.Int32).alias("triplet_index"),
-            *exprs(triplet, part, path, i),
-        ))
-    out = pl.concat(pieces)   # triplet 1 of every CAS, then triplet 2, ...: order by segment_number, triplet_index
+        pieces.append(
+            part.select(
+                pl.col("txn").alias("payment_key"),
+                pl.col("claim").alias("claim_key"),
+                pl.when(pl.col("line") > 0).then(pl.col("line")).alias("line_key"),
+                pl.col("seg_no").alias("segment_number"),
+                pl.lit(i + 1, pl.Int32).alias("triplet_index"),
+                *exprs(triplet, part, path, i),
+            )
+        )
+    out = pl.concat(pieces)  # triplet 1 of every CAS, then triplet 2, ...: order by segment_number, triplet_index
     bad = out.filter(pl.col("group_code").is_null() | pl.col("reason_code").is_null() | pl.col("amount").is_null())
     if bad.height:
-        raise X12Error(path, "CAS adjustment without group code, reason code or amount",
-                       segment=int(bad.select(pl.col("segment_number").min()).item()),
-                       expected="CAS*group*reason*amount[*quantity] (up to 6 reason/amount/quantity triplets)")
+        raise X12Error(
+            path,
+            "CAS adjustment without group code, reason code or amount",
+            segment=int(bad.select(pl.col("segment_number").min()).item()),
+            expected="CAS*group*reason*amount[*quantity] (up to 6 reason/amount/quantity triplets)",
+        )
     return out
 
 
@@ -343,7 +435,7 @@ def _provider_adjustments(parts, sep, comp, path) -> pl.DataFrame:
     if "PLB" not in parts:
         return pl.DataFrame()
     plb = _elements(parts.pop("PLB"), sep, 14)
-    pair = fields(_B, "PLB", derived=False)   # provider_id, fiscal_period_date, reason_code, reference_id, amount
+    pair = fields(_B, "PLB", derived=False)  # provider_id, fiscal_period_date, reason_code, reference_id, amount
     reason, amount = field(_B, "reason_code"), field(_B, "amount")
     pieces = []
     for i in range(6):
@@ -352,20 +444,33 @@ def _provider_adjustments(parts, sep, comp, path) -> pl.DataFrame:
         if part.height == 0:
             continue
         part = _composite(part, r, comp, list(component(_B, "PLB03", 2)))
-        pieces.append(part.select(
-            pl.col("txn").alias("payment_key"), pl.col("seg_no").alias("segment_number"),
-            pl.lit(i + 1, pl.Int32).alias("pair_index"), *exprs(pair, part, path, i),
-        ))
+        pieces.append(
+            part.select(
+                pl.col("txn").alias("payment_key"),
+                pl.col("seg_no").alias("segment_number"),
+                pl.lit(i + 1, pl.Int32).alias("pair_index"),
+                *exprs(pair, part, path, i),
+            )
+        )
     out = pl.concat(pieces).sort("segment_number", "pair_index")
     bad = out.filter(pl.col("reason_code").is_null() | pl.col("amount").is_null())
     if bad.height:
-        raise X12Error(path, "PLB adjustment without reason or amount", segment=int(bad["segment_number"][0]),
-                       expected="PLB*provider*date*reason:reference*amount pairs")
+        raise X12Error(
+            path,
+            "PLB adjustment without reason or amount",
+            segment=int(bad["segment_number"][0]),
+            expected="PLB*provider*date*reason:reference*amount pairs",
+        )
     return out
 
 
-def tables(prep: PreparedERA, lo: int = 0, hi: int | None = None,
-           parts: dict[str, pl.DataFrame] | None = None, pool: Executor | None = None) -> ParsedERA:
+def tables(
+    prep: PreparedERA,
+    lo: int = 0,
+    hi: int | None = None,
+    parts: dict[str, pl.DataFrame] | None = None,
+    pool: Executor | None = None,
+) -> ParsedERA:
     """The table frames of segment rows [lo, hi) (whole transactions), keys file-wide.
 
     ``parts`` (from ``slice_parts``) may be given so the caller can free ``prep.scan`` first.
@@ -375,7 +480,7 @@ def tables(prep: PreparedERA, lo: int = 0, hi: int | None = None,
     file-level findings stay in ``prep``.
     """
     hi = prep.segments if hi is None else hi
-    delimiters = cast(Delimiters, prep.delimiters)     # PreparedERA declares it as object
+    delimiters = cast(Delimiters, prep.delimiters)  # PreparedERA declares it as object
     path, sep, comp = prep.path, delimiters.element, delimiters.component
     if parts is None:
         parts = slice_parts(prep, lo, hi)
@@ -383,8 +488,9 @@ def tables(prep: PreparedERA, lo: int = 0, hi: int | None = None,
     for t in ("ST", "BPR", "TRN", "N1", "N3", "N4"):
         parts.pop(t, None)
     # split the parts shared by claim and line loops, so each builder owns (and frees) its inputs
-    claim_parts: dict[str, pl.DataFrame] = {t: parts.pop(t) for t in ("CLP", "LX", "NM1", "MIA", "MOA", "QTY")
-                                            if t in parts}
+    claim_parts: dict[str, pl.DataFrame] = {
+        t: parts.pop(t) for t in ("CLP", "LX", "NM1", "MIA", "MOA", "QTY") if t in parts
+    }
     line_parts: dict[str, pl.DataFrame] = {t: parts.pop(t) for t in ("SVC", "LQ") if t in parts}
     for t in ("DTM", "REF", "AMT"):
         df = parts.pop(t, None)
@@ -403,10 +509,20 @@ def tables(prep: PreparedERA, lo: int = 0, hi: int | None = None,
     del parts
     lines = _service_dates(lines, claims)
     return ParsedERA(
-        path=path, x12_version=prep.info["version"], interchanges=prep.info["interchanges"],
-        transactions=payments.height, segments=hi - lo, tolerated=notes,
-        payments=payments, claims=claims, service_lines=lines, adjustments=adjustments,
-        provider_adjustments=plb, issues=_empty_issues(), delimiters=prep.delimiters)
+        path=path,
+        x12_version=prep.info["version"],
+        interchanges=prep.info["interchanges"],
+        transactions=payments.height,
+        segments=hi - lo,
+        tolerated=notes,
+        payments=payments,
+        claims=claims,
+        service_lines=lines,
+        adjustments=adjustments,
+        provider_adjustments=plb,
+        issues=_empty_issues(),
+        delimiters=prep.delimiters,
+    )
 
 
 def parse_835(data: bytes, path) -> ParsedERA:

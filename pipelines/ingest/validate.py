@@ -36,8 +36,7 @@ from pipelines.core.money import (
 )
 
 GROUP_CODES = ["CO", "PR", "OA", "PI", "CR"]
-CLAIM_STATUS_CODES = ["1", "2", "3", "4", "5", "10", "13", "15", "16", "17", "19", "20", "21", "22", "23",
-                      "25", "27"]
+CLAIM_STATUS_CODES = ["1", "2", "3", "4", "5", "10", "13", "15", "16", "17", "19", "20", "21", "22", "23", "25", "27"]
 PROCEDURE_QUALIFIERS = ["HC", "AD", "ER", "IV", "N4", "NU", "HP", "WK", "ZZ", "N6", "NH"]
 CREDIT_DEBIT = ["C", "D"]
 PAYMENT_METHODS = ["ACH", "CHK", "BOP", "FWT", "NON"]
@@ -60,13 +59,13 @@ def _list(**kw):
     return pa.Field(dtype_kwargs={"inner": pl.String}, nullable=True, **kw)
 
 
-N: dict[str, Any] = {"nullable": True}   # typed Any so mypy accepts pa.Field(**N)
+N: dict[str, Any] = {"nullable": True}  # typed Any so mypy accepts pa.Field(**N)
 
 
 class _Base(pa.DataFrameModel):
     class Config:
-        strict = True       # exactly the table's columns
-        coerce = False      # conform() casts; a type mismatch here is a loader bug
+        strict = True  # exactly the table's columns
+        coerce = False  # conform() casts; a type mismatch here is a loader bug
 
 
 class EraFiles(_Base):
@@ -267,6 +266,7 @@ LINE_BALANCED = (pl.col("charge") - pl.col("paid")) == pl.col("cas_total")
 
 class TransactionBalance(pa.DataFrameModel):
     """One row per transaction: BPR02 against its claims and PLB."""
+
     payment_id: pl.Int64
     segment_number: pl.Int64
     total_paid: pe.Decimal = _money()
@@ -280,6 +280,7 @@ class TransactionBalance(pa.DataFrameModel):
 
 class ClaimBalance(pa.DataFrameModel):
     """One row per claim: CLP03 - CLP04 against every CAS of the claim."""
+
     claim_id: pl.Int64
     payment_id: pl.Int64
     segment_number: pl.Int64
@@ -295,6 +296,7 @@ class ClaimBalance(pa.DataFrameModel):
 
 class LineBalance(pa.DataFrameModel):
     """One row per service line: SVC02 - SVC03 against the line's CAS."""
+
     line_id: pl.Int64
     claim_id: pl.Int64
     payment_id: pl.Int64
@@ -320,6 +322,7 @@ TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
 
 
 # ----------------------------------------------------------------------------- helpers
+
 
 def polars_schema(model: type[pa.DataFrameModel]) -> dict[str, pl.DataType]:
     """The model's columns as a polars schema (in declaration order)."""
@@ -351,15 +354,17 @@ def checked_columns(model: type[pa.DataFrameModel]) -> list[str]:
     """Columns a model says something about beyond their type (checks, not-null, unique), plus the
     keys that locate a row and the amounts the balancing rules add up."""
     cols = model.to_schema().columns
-    return [n for n, c in cols.items()
-            if c.checks or not c.nullable or c.unique or n in _KEYS or n in _BALANCE_COLUMNS]
+    return [n for n, c in cols.items() if c.checks or not c.nullable or c.unique or n in _KEYS or n in _BALANCE_COLUMNS]
 
 
 def narrow(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     """The columns ``validate_tables`` needs of each table frame (shares their buffers), so the
     wide frames can be freed as soon as they are loaded."""
-    return {t: f.select([c for c in checked_columns(TABLE_MODELS[t]) if c in f.columns])
-            for t, f in frames.items() if t in TABLE_MODELS}
+    return {
+        t: f.select([c for c in checked_columns(TABLE_MODELS[t]) if c in f.columns])
+        for t, f in frames.items()
+        if t in TABLE_MODELS
+    }
 
 
 @functools.lru_cache(maxsize=64)
@@ -391,15 +396,22 @@ def _failure_issues(frame: pl.DataFrame, model, table: str, file_id: int) -> lis
     located = frame.select(keys).with_row_index("index").with_columns(pl.col("index").cast(pl.Int64))
     out = fc.join(located, on="index", how="left").select(
         pl.lit(file_id, pl.Int64).alias("file_id"),
-        *[(pl.col(k) if k in keys else pl.lit(None, pl.Int64)).alias(k)
-          for k in ("payment_id", "claim_id", "line_id", "segment_number")],
-        pl.concat_str(pl.lit(f"{table}."), pl.col("column").fill_null(""), pl.lit(":"),
-                      pl.col("check").cast(pl.String).str.replace(r"\(.*", "")).alias("rule"),
+        *[
+            (pl.col(k) if k in keys else pl.lit(None, pl.Int64)).alias(k)
+            for k in ("payment_id", "claim_id", "line_id", "segment_number")
+        ],
+        pl.concat_str(
+            pl.lit(f"{table}."),
+            pl.col("column").fill_null(""),
+            pl.lit(":"),
+            pl.col("check").cast(pl.String).str.replace(r"\(.*", ""),
+        ).alias("rule"),
         pl.lit("warning").alias("severity"),
         pl.col("check").cast(pl.String).alias("expected"),
         pl.col("failure_case").cast(pl.String).alias("actual"),
-        pl.concat_str(pl.lit("value outside the expected code set or range in "),
-                      pl.col("column").fill_null(table)).alias("message"),
+        pl.concat_str(
+            pl.lit("value outside the expected code set or range in "), pl.col("column").fill_null(table)
+        ).alias("message"),
     )
     return [out]
 
@@ -411,15 +423,19 @@ def _balance_failures(frame, model, rule, expected, actual, file_id, keys, messa
     except SchemaErrors as exc:
         fc = exc.failure_cases
     idx = fc.filter(pl.col("index").is_not_null())["index"].cast(pl.Int64).unique()
-    bad = frame.with_row_index("index").with_columns(pl.col("index").cast(pl.Int64)) \
+    bad = (
+        frame.with_row_index("index")
+        .with_columns(pl.col("index").cast(pl.Int64))
         .filter(pl.col("index").is_in(idx.implode()))
+    )
     return bad.select(
         pl.lit(file_id, pl.Int64).alias("file_id"),
-        *[(pl.col(k) if k in keys else pl.lit(None, pl.Int64)).alias(k)
-          for k in ("payment_id", "claim_id", "line_id")],
+        *[(pl.col(k) if k in keys else pl.lit(None, pl.Int64)).alias(k) for k in ("payment_id", "claim_id", "line_id")],
         pl.col("segment_number"),
-        pl.lit(rule).alias("rule"), pl.lit("error").alias("severity"),
-        expected.cast(pl.String).alias("expected"), actual.cast(pl.String).alias("actual"),
+        pl.lit(rule).alias("rule"),
+        pl.lit("error").alias("severity"),
+        expected.cast(pl.String).alias("expected"),
+        actual.cast(pl.String).alias("actual"),
         pl.lit(message).alias("message"),
     )
 
@@ -434,27 +450,48 @@ def balance_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     srt = lambda df, *keys: df.sort(*keys).with_columns([pl.col(k).set_sorted() for k in keys])  # noqa: E731
     claims_paid = srt(cl.group_by("payment_id").agg(pl.col("paid").sum().alias("claims_paid")), "payment_id")
     plb_total = srt(plb.group_by("payment_id").agg(pl.col("amount").sum().alias("plb_total")), "payment_id")
-    tx = srt(pay.select("payment_id", "segment_number", "total_paid"), "payment_id").join(
-        claims_paid, on="payment_id", how="left", maintain_order="left").join(
-        plb_total, on="payment_id", how="left", maintain_order="left").with_columns(
-        pl.col("claims_paid").fill_null(zero).cast(MONEY), pl.col("plb_total").fill_null(zero).cast(MONEY),
-        pl.col("total_paid").fill_null(zero))
-    cas_claim = srt(adj.group_by("claim_id").agg(
-        pl.col("amount").sum().cast(MONEY).alias("cas_total"),
-        pl.col("line_id").is_null().any().alias("_claim_cas")), "claim_id")
+    tx = (
+        srt(pay.select("payment_id", "segment_number", "total_paid"), "payment_id")
+        .join(claims_paid, on="payment_id", how="left", maintain_order="left")
+        .join(plb_total, on="payment_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.col("claims_paid").fill_null(zero).cast(MONEY),
+            pl.col("plb_total").fill_null(zero).cast(MONEY),
+            pl.col("total_paid").fill_null(zero),
+        )
+    )
+    cas_claim = srt(
+        adj.group_by("claim_id").agg(
+            pl.col("amount").sum().cast(MONEY).alias("cas_total"), pl.col("line_id").is_null().any().alias("_claim_cas")
+        ),
+        "claim_id",
+    )
     line_count = srt(sl.group_by("claim_id").agg(pl.len().alias("_lines")), "claim_id")
-    cb = srt(cl.select("claim_id", "payment_id", "segment_number", "charge", "paid"), "claim_id").join(
-        cas_claim, on="claim_id", how="left", maintain_order="left").join(
-        line_count, on="claim_id", how="left", maintain_order="left").with_columns(
-        pl.col("charge").fill_null(zero), pl.col("paid").fill_null(zero),
-        pl.col("cas_total").fill_null(zero),
-        ((pl.col("_lines").fill_null(0) > 0) | pl.col("_claim_cas").fill_null(False)).alias("has_adjustable"),
-    ).drop("_lines", "_claim_cas")
-    cas_line = srt(adj.filter(pl.col("line_id").is_not_null()).group_by("line_id").agg(
-        pl.col("amount").sum().cast(MONEY).alias("cas_total")), "line_id")
-    lb = srt(sl.select("line_id", "claim_id", "payment_id", "segment_number", "charge", "paid"), "line_id").join(
-        cas_line, on="line_id", how="left", maintain_order="left").with_columns(
-        pl.col("charge").fill_null(zero), pl.col("paid").fill_null(zero), pl.col("cas_total").fill_null(zero))
+    cb = (
+        srt(cl.select("claim_id", "payment_id", "segment_number", "charge", "paid"), "claim_id")
+        .join(cas_claim, on="claim_id", how="left", maintain_order="left")
+        .join(line_count, on="claim_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.col("charge").fill_null(zero),
+            pl.col("paid").fill_null(zero),
+            pl.col("cas_total").fill_null(zero),
+            ((pl.col("_lines").fill_null(0) > 0) | pl.col("_claim_cas").fill_null(False)).alias("has_adjustable"),
+        )
+        .drop("_lines", "_claim_cas")
+    )
+    cas_line = srt(
+        adj.filter(pl.col("line_id").is_not_null())
+        .group_by("line_id")
+        .agg(pl.col("amount").sum().cast(MONEY).alias("cas_total")),
+        "line_id",
+    )
+    lb = (
+        srt(sl.select("line_id", "claim_id", "payment_id", "segment_number", "charge", "paid"), "line_id")
+        .join(cas_line, on="line_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.col("charge").fill_null(zero), pl.col("paid").fill_null(zero), pl.col("cas_total").fill_null(zero)
+        )
+    )
     tx, cb, lb = pl.collect_all([tx, cb, lb])
     return {"transaction": tx, "claim": cb, "line": lb}
 
@@ -463,15 +500,36 @@ def balancing_issues(frames: dict[str, pl.DataFrame], file_id: int) -> pl.DataFr
     """validation_issues rows for every transaction, claim and line that does not balance."""
     b = balance_frames(frames)
     parts = [
-        _balance_failures(b["transaction"], TransactionBalance, "balance_transaction",
-                          pl.col("claims_paid") - pl.col("plb_total"), pl.col("total_paid"), file_id,
-                          ("payment_id",), "BPR02 total payment differs from sum(CLP04) - sum(PLB)"),
-        _balance_failures(b["claim"], ClaimBalance, "balance_claim",
-                          pl.col("charge") - pl.col("paid"), pl.col("cas_total"), file_id,
-                          ("payment_id", "claim_id"), "CLP03 - CLP04 differs from the sum of the claim's CAS"),
-        _balance_failures(b["line"], LineBalance, "balance_line",
-                          pl.col("charge") - pl.col("paid"), pl.col("cas_total"), file_id,
-                          ("payment_id", "claim_id", "line_id"), "SVC02 - SVC03 differs from the sum of the line's CAS"),
+        _balance_failures(
+            b["transaction"],
+            TransactionBalance,
+            "balance_transaction",
+            pl.col("claims_paid") - pl.col("plb_total"),
+            pl.col("total_paid"),
+            file_id,
+            ("payment_id",),
+            "BPR02 total payment differs from sum(CLP04) - sum(PLB)",
+        ),
+        _balance_failures(
+            b["claim"],
+            ClaimBalance,
+            "balance_claim",
+            pl.col("charge") - pl.col("paid"),
+            pl.col("cas_total"),
+            file_id,
+            ("payment_id", "claim_id"),
+            "CLP03 - CLP04 differs from the sum of the claim's CAS",
+        ),
+        _balance_failures(
+            b["line"],
+            LineBalance,
+            "balance_line",
+            pl.col("charge") - pl.col("paid"),
+            pl.col("cas_total"),
+            file_id,
+            ("payment_id", "claim_id", "line_id"),
+            "SVC02 - SVC03 differs from the sum of the line's CAS",
+        ),
     ]
     found = [p for p in parts if p is not None and p.height]
     if not found:

@@ -30,13 +30,13 @@ from pipelines.core.errors import UnderpayError
 from pipelines.core.money import MONEY
 from pipelines.core.warehouse import connect
 
-ROOT = Path(__file__).resolve().parents[2]   # the checkout: pipelines/runs/demo.py
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: pipelines/runs/demo.py
 EXAMPLE_CONTRACTS = ROOT / "contracts" / "examples"
 DEMO_YEAR = 2025
 DEMO_START = date(2025, 1, 1)
 DEMO_MONTHS = 3
 DEMO_ZIP = "10001"
-PROBE_DATE = date(2025, 2, 14)          # contract prices are those in force mid-quarter
+PROBE_DATE = date(2025, 2, 14)  # contract prices are those in force mid-quarter
 OFFICE_POS, FACILITY_POS = "11", "22"
 
 
@@ -91,8 +91,9 @@ def cms_mirror(explicit: str | os.PathLike | None = None) -> Path | None:
     try:
         return local_mirror(DEMO_YEAR, explicit)
     except DownloadError as exc:
-        raise UnderpayError(f"{explicit}: no {DEMO_YEAR}/ folder of CMS files there; "
-                            "point --cms-mirror at the folder that holds 2025/") from exc
+        raise UnderpayError(
+            f"{explicit}: no {DEMO_YEAR}/ folder of CMS files there; point --cms-mirror at the folder that holds 2025/"
+        ) from exc
 
 
 def import_fee_schedule(con, mirror: Path | None, cache_dir: Path | None = None) -> list:
@@ -122,15 +123,26 @@ def copy_contracts(dest: Path) -> list[Path]:
 
 def _fresh(out: Path) -> None:
     """Remove what an earlier demo left in ``out`` (only the demo's own files and folders)."""
-    for name in ("warehouse.duckdb", "warehouse.duckdb.wal", "warehouse.duckdb.lock", "probe.duckdb",
-                 "probe.duckdb.wal"):
+    for name in (
+        "warehouse.duckdb",
+        "warehouse.duckdb.wal",
+        "warehouse.duckdb.lock",
+        "probe.duckdb",
+        "probe.duckdb.wal",
+    ):
         (out / name).unlink(missing_ok=True)
     for name in ("inbox", "archive", "quarantine", "reports", "contracts", "cms"):
         shutil.rmtree(out / name, ignore_errors=True)
 
 
-def run_demo(out_dir: str | os.PathLike = "demo-output", *, claims_per_month: int = 1000, seed: int = 7,
-             mirror: str | os.PathLike | None = None, underpay_rate: float = 0.04) -> DemoResult:
+def run_demo(
+    out_dir: str | os.PathLike = "demo-output",
+    *,
+    claims_per_month: int = 1000,
+    seed: int = 7,
+    mirror: str | os.PathLike | None = None,
+    underpay_rate: float = 0.04,
+) -> DemoResult:
     from pipelines.runs.nightly import run_nightly
     from pipelines.synthetic.writer import SynthSpec, default_payers, write_remittances
 
@@ -138,9 +150,16 @@ def run_demo(out_dir: str | os.PathLike = "demo-output", *, claims_per_month: in
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _fresh(out)
-    settings = Settings(warehouse=out / "warehouse.duckdb", inbox=out / "inbox", archive=out / "archive",
-                        quarantine=out / "quarantine", contracts=out / "contracts",
-                        reports=out / "reports", practice_zip=DEMO_ZIP, settle_seconds=0)
+    settings = Settings(
+        warehouse=out / "warehouse.duckdb",
+        inbox=out / "inbox",
+        archive=out / "archive",
+        quarantine=out / "quarantine",
+        contracts=out / "contracts",
+        reports=out / "reports",
+        practice_zip=DEMO_ZIP,
+        settle_seconds=0,
+    )
     copy_contracts(settings.contracts)
     con = connect(settings.warehouse)
     try:
@@ -150,13 +169,24 @@ def run_demo(out_dir: str | os.PathLike = "demo-output", *, claims_per_month: in
         con.close()
     payers = default_payers()
     prices = contract_prices(settings, payers, demo_codes())
-    spec = SynthSpec(start=DEMO_START, months=DEMO_MONTHS, claims_per_month=claims_per_month, seed=seed,
-                     payers=payers, prices=prices, underpay_rate=underpay_rate)
+    spec = SynthSpec(
+        start=DEMO_START,
+        months=DEMO_MONTHS,
+        claims_per_month=claims_per_month,
+        seed=seed,
+        payers=payers,
+        prices=prices,
+        underpay_rate=underpay_rate,
+    )
     settings.inbox.mkdir(parents=True, exist_ok=True)
     synth = write_remittances(spec, settings.inbox)
     nightly = run_nightly(settings)
-    result = DemoResult(out_dir=out, warehouse=settings.warehouse, exit_code=nightly.exit_code,
-                        message="" if nightly.exit_code == 0 else nightly.summary())
+    result = DemoResult(
+        out_dir=out,
+        warehouse=settings.warehouse,
+        exit_code=nightly.exit_code,
+        message="" if nightly.exit_code == 0 else nightly.summary(),
+    )
     result.reports = [m.report for m in sorted(nightly.months, key=lambda m: -m.lines) if m.report]
     _fill_totals(result, synth.truth)
     result.seconds = time.perf_counter() - t0
@@ -169,13 +199,16 @@ def _fill_totals(result: DemoResult, truth: pl.DataFrame) -> None:
         (result.files, result.claims, result.lines, result.paid) = con.execute(
             "SELECT (SELECT count(*) FROM era_files WHERE status = 'loaded'), (SELECT count(*) FROM claims), "
             "(SELECT count(*) FROM service_lines), "
-            "(SELECT coalesce(sum(paid), 0)::DECIMAL(14,2) FROM claims)").fetchall()[0]
+            "(SELECT coalesce(sum(paid), 0)::DECIMAL(14,2) FROM claims)"
+        ).fetchall()[0]
         (result.underpaid_lines, result.underpaid_dollars, result.denied_lines) = con.execute(
             "SELECT count(*) FILTER (WHERE category = 'underpaid'), "
             "coalesce(sum(variance) FILTER (WHERE category = 'underpaid'), 0)::DECIMAL(14,2), "
-            "count(*) FILTER (WHERE category = 'denied') FROM variances").fetchall()[0]
-        flagged = pl.from_arrow(con.sql(
-            "SELECT line_control_number FROM variances WHERE category = 'underpaid'").to_arrow_table())
+            "count(*) FILTER (WHERE category = 'denied') FROM variances"
+        ).fetchall()[0]
+        flagged = pl.from_arrow(
+            con.sql("SELECT line_control_number FROM variances WHERE category = 'underpaid'").to_arrow_table()
+        )
     finally:
         con.close()
     injected = truth.filter(pl.col("injected") == "underpaid").select("line_control_number")
@@ -225,17 +258,27 @@ def contract_prices(settings: Settings, payers, codes: list[tuple[str, str]]) ->
             p.unlink(missing_ok=True)
     keys = ["payer_id", "procedure_code", "modifier", "facility"]
     lines = probe.join(priced, on="line_id", how="inner").with_columns(
-        pl.col("modifiers").list.first().fill_null("").alias("modifier"))
+        pl.col("modifiers").list.first().fill_null("").alias("modifier")
+    )
     high = lines.filter(pl.col("billed_high"))
     at_charge = lines.filter(~pl.col("billed_high")).select(*keys, pl.col("unit_allowed").alias("at_charge"))
-    got = (high.join(at_charge, on=keys, how="left")
-           .select(*keys, pl.when(pl.col("method") == "percent_of_charges").then(pl.col("at_charge"))
-                   .otherwise(pl.col("unit_allowed")).alias("unit_allowed"))
-           .drop_nulls("unit_allowed")
-           .sort(keys))
+    got = (
+        high.join(at_charge, on=keys, how="left")
+        .select(
+            *keys,
+            pl.when(pl.col("method") == "percent_of_charges")
+            .then(pl.col("at_charge"))
+            .otherwise(pl.col("unit_allowed"))
+            .alias("unit_allowed"),
+        )
+        .drop_nulls("unit_allowed")
+        .sort(keys)
+    )
     if got.is_empty():
-        raise UnderpayError("demo: the example contracts priced none of the demo codes; "
-                            "check contracts/examples/ against the demo payers")
+        raise UnderpayError(
+            "demo: the example contracts priced none of the demo codes; "
+            "check contracts/examples/ against the demo payers"
+        )
     return got.with_columns(pl.col("unit_allowed").cast(MONEY))
 
 
@@ -259,18 +302,29 @@ def _insert_probe(con, payers, codes: list[tuple[str, str]]) -> pl.DataFrame:
             chargemaster = unit_charge(lookup(code), modifier, None)
             for facility in (False, True):
                 for billed_high in (True, False):
-                    rows.append({"payment_id": p_i, "payer_id": payer.payer_id, "payer_name": payer.name,
-                                 "payer_tin": payer.tin, "procedure_code": code,
-                                 "modifiers": [modifier] if modifier else [], "facility": facility,
-                                 "billed_high": billed_high,
-                                 "charge": HIGH_CHARGE if billed_high else chargemaster})
+                    rows.append(
+                        {
+                            "payment_id": p_i,
+                            "payer_id": payer.payer_id,
+                            "payer_name": payer.name,
+                            "payer_tin": payer.tin,
+                            "procedure_code": code,
+                            "modifiers": [modifier] if modifier else [],
+                            "facility": facility,
+                            "billed_high": billed_high,
+                            "charge": HIGH_CHARGE if billed_high else chargemaster,
+                        }
+                    )
     # negative ids: never collide with the ids the loader gives (they count up from 1)
-    probe = pl.DataFrame(rows, schema_overrides={"charge": MONEY}).with_row_index(
-        "line_id", offset=1).with_columns(
-        -pl.col("line_id").cast(pl.Int64),
-        -pl.col("line_id").cast(pl.Int64).alias("claim_id"),
-        -pl.col("payment_id").cast(pl.Int64),
-        pl.when(pl.col("facility")).then(pl.lit(FACILITY_POS)).otherwise(pl.lit(OFFICE_POS)).alias("pos"),
+    probe = (
+        pl.DataFrame(rows, schema_overrides={"charge": MONEY})
+        .with_row_index("line_id", offset=1)
+        .with_columns(
+            -pl.col("line_id").cast(pl.Int64),
+            -pl.col("line_id").cast(pl.Int64).alias("claim_id"),
+            -pl.col("payment_id").cast(pl.Int64),
+            pl.when(pl.col("facility")).then(pl.lit(FACILITY_POS)).otherwise(pl.lit(OFFICE_POS)).alias("pos"),
+        )
     )
     con.register("probe", probe.to_arrow())
     try:

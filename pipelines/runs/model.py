@@ -14,7 +14,7 @@ import polars as pl
 RUN_KINDS = ["ingest", "nightly", "monthly", "demo"]
 RUN_STATUSES = ["running", "ok", "quarantined", "failed", "interrupted"]
 
-N: dict[str, Any] = {"nullable": True}   # typed Any so mypy accepts pa.Field(**N)
+N: dict[str, Any] = {"nullable": True}  # typed Any so mypy accepts pa.Field(**N)
 
 
 class Runs(pa.DataFrameModel):
@@ -33,8 +33,8 @@ class Runs(pa.DataFrameModel):
     files_loaded: pl.Int32 = pa.Field(**N)
     files_duplicate: pl.Int32 = pa.Field(**N)
     files_rejected: pl.Int32 = pa.Field(**N)
-    months_touched: pl.List = pa.Field(dtype_kwargs={"inner": pl.String}, **N)   # 'YYYY-MM'
+    months_touched: pl.List = pa.Field(dtype_kwargs={"inner": pl.String}, **N)  # 'YYYY-MM'
     message: pl.String = pa.Field(**N)
     host: pl.String = pa.Field(**N)
     pid: pl.Int32 = pa.Field(**N)
-    redone_by: pl.Int64 = pa.Field(**N)        # the later run that redid an interrupted / failed one
+    redone_by: pl.Int64 = pa.Field(**N)  # the later run that redid an interrupted / failed one

@@ -34,7 +34,7 @@ from pipelines.runs.records import RunCounts, finish_run, start_run, update_run
 
 @dataclass
 class MonthResult:
-    month: str                         # YYYY-MM (payment month)
+    month: str  # YYYY-MM (payment month)
     lines: int = 0
     claims: int = 0
     billed: Decimal = Decimal("0.00")
@@ -54,10 +54,12 @@ class MonthResult:
     worker_peak_mb: float | None = None  # peak RSS of the report worker process (Linux), when one was used
 
     def summary(self) -> str:
-        return (f"{self.month}: {self.lines:,} lines on {self.claims:,} claims, paid ${self.paid:,}; "
-                f"underpaid {self.underpaid_lines:,} lines ${self.underpaid_dollars:,}; "
-                f"denied {self.denied_lines:,} lines (${self.denied_billed:,} billed); "
-                f"no contract {self.no_contract_lines:,}, not priced {self.not_priced_lines:,}")
+        return (
+            f"{self.month}: {self.lines:,} lines on {self.claims:,} claims, paid ${self.paid:,}; "
+            f"underpaid {self.underpaid_lines:,} lines ${self.underpaid_dollars:,}; "
+            f"denied {self.denied_lines:,} lines (${self.denied_billed:,} billed); "
+            f"no contract {self.no_contract_lines:,}, not priced {self.not_priced_lines:,}"
+        )
 
 
 def previous_month(today: date | None = None) -> Month:
@@ -75,13 +77,21 @@ def month_summary(con: duckdb.DuckDBPyConnection, month: Month) -> MonthResult:
 def _check_contracts(contracts_dir: str | Path) -> Path:
     folder = Path(contracts_dir)
     if not folder.is_dir():
-        raise UnderpayError(f"{folder}: contracts folder not found; write your contracts there "
-                            "(see docs/contracts.md) or pass --contracts DIR")
+        raise UnderpayError(
+            f"{folder}: contracts folder not found; write your contracts there "
+            "(see docs/contracts.md) or pass --contracts DIR"
+        )
     return folder
 
 
-def compare_month(con: duckdb.DuckDBPyConnection, month: Month, *, contracts_dir: str | Path,
-                  settings: Settings | None = None, payer: str | None = None) -> float:
+def compare_month(
+    con: duckdb.DuckDBPyConnection,
+    month: Month,
+    *,
+    contracts_dir: str | Path,
+    settings: Settings | None = None,
+    payer: str | None = None,
+) -> float:
     """Refill ``variances`` for the lines paid in the month; returns seconds."""
     from pipelines.compare.compare import compare
 
@@ -90,16 +100,24 @@ def compare_month(con: duckdb.DuckDBPyConnection, month: Month, *, contracts_dir
     return time.perf_counter() - t0
 
 
-def render_month(con: duckdb.DuckDBPyConnection, month: Month, *, reports_dir: str | Path,
-                 payer: str | None = None, show_phi: bool = False, exports: bool = True) -> MonthResult:
+def render_month(
+    con: duckdb.DuckDBPyConnection,
+    month: Month,
+    *,
+    reports_dir: str | Path,
+    payer: str | None = None,
+    show_phi: bool = False,
+    exports: bool = True,
+) -> MonthResult:
     """Write the month's review and exports into <reports>/YYYY-MM/ (reads the warehouse only)."""
     from reports.monthly import report_month
 
     t0 = time.perf_counter()
     out_dir = Path(reports_dir) / month.label
     out_dir.mkdir(parents=True, exist_ok=True)
-    rendered = report_month(con, month, payer=payer, out_dir=out_dir, show_phi=show_phi,
-                            formats=("csv", "xlsx") if exports else ())
+    rendered = report_month(
+        con, month, payer=payer, out_dir=out_dir, show_phi=show_phi, formats=("csv", "xlsx") if exports else ()
+    )
     result = month_summary(con, month)
     result.report = Path(rendered.html)
     result.exports = [Path(p) for p in rendered.exports]
@@ -107,8 +125,9 @@ def render_month(con: duckdb.DuckDBPyConnection, month: Month, *, reports_dir: s
     return result
 
 
-def compare_months(con: duckdb.DuckDBPyConnection, months: list[Month], *, contracts_dir: str | Path,
-                   settings: Settings | None = None) -> float:
+def compare_months(
+    con: duckdb.DuckDBPyConnection, months: list[Month], *, contracts_dir: str | Path, settings: Settings | None = None
+) -> float:
     """Refill ``variances`` for several payment months, in one pass when that is cheaper.
 
     One ``compare`` over every loaded line costs about the lines it reads; one call per month
@@ -138,10 +157,10 @@ def _die_with_parent() -> None:
         import signal
 
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:               # the parent died before prctl took effect
+    if os.getppid() == 1:  # the parent died before prctl took effect
         os._exit(1)
 
 
@@ -168,8 +187,15 @@ def _render_worker(db: str, month: Month, reports_dir: str, show_phi: bool) -> M
     return result
 
 
-def render_months(db: str | Path, months: list[Month], *, reports_dir: str | Path, show_phi: bool = False,
-                  workers: int | None = None, on_done=None) -> list[MonthResult]:
+def render_months(
+    db: str | Path,
+    months: list[Month],
+    *,
+    reports_dir: str | Path,
+    show_phi: bool = False,
+    workers: int | None = None,
+    on_done=None,
+) -> list[MonthResult]:
     """Render several months' reports in worker processes (one per core, at most 2 by default)
     that read the warehouse read-only; the caller must not hold a read-write connection to it.
 
@@ -199,24 +225,34 @@ def render_months(db: str | Path, months: list[Month], *, reports_dir: str | Pat
         return [done[m] for m in months]
 
 
-def run_monthly(db: str | Path, month: Month | date | str, *, contracts_dir: str | Path,
-                reports_dir: str | Path, settings: Settings | None = None, payer: str | None = None,
-                show_phi: bool = False, exports: bool = True) -> MonthResult:
+def run_monthly(
+    db: str | Path,
+    month: Month | date | str,
+    *,
+    contracts_dir: str | Path,
+    reports_dir: str | Path,
+    settings: Settings | None = None,
+    payer: str | None = None,
+    show_phi: bool = False,
+    exports: bool = True,
+) -> MonthResult:
     """``underpay run``: under the warehouse lock, compare the month's lines against the contracts
     (``compare_month``), then render its review and exports (``render_month``: the HTML review
     plus worklist / per-code CSV and XLSX); the run is recorded in ``runs``."""
     month = Month.coerce(month)
     if not Path(db).exists():
-        raise UnderpayError(f"{db}: no warehouse here; load remittances first with "
-                            f"`underpay ingest FILES --db {db}` or pass --db")
+        raise UnderpayError(
+            f"{db}: no warehouse here; load remittances first with `underpay ingest FILES --db {db}` or pass --db"
+        )
     with run_lock(db, "underpay run"):
         con = connect(db)
         try:
             run_id = start_run(con, "monthly")
             try:
                 took = compare_month(con, month, contracts_dir=contracts_dir, settings=settings, payer=payer)
-                result = render_month(con, month, reports_dir=reports_dir, payer=payer, show_phi=show_phi,
-                                      exports=exports)
+                result = render_month(
+                    con, month, reports_dir=reports_dir, payer=payer, show_phi=show_phi, exports=exports
+                )
                 result.compare_seconds = took
                 result.seconds += took
             except BaseException as exc:

@@ -47,8 +47,7 @@ from pipelines.runs.records import (
     update_run,
 )
 
-TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".filepart", ".crdownload", ".download",
-                 ".swp", ".lock", "~")
+TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".filepart", ".crdownload", ".download", ".swp", ".lock", "~")
 ERROR_SUFFIX = ".error.txt"
 
 EXIT_OK, EXIT_QUARANTINED, EXIT_FAILED = 0, 1, 2
@@ -59,23 +58,23 @@ class InboxFile:
     """What the run did with one inbox file: the ingest's verdict (pipelines.ingest.load's
     ``FileOutcome``, condensed) and where the file was moved."""
 
-    name: str                    # path relative to the inbox
-    status: str                  # loaded | duplicate | rejected
+    name: str  # path relative to the inbox
+    status: str  # loaded | duplicate | rejected
     moved_to: Path | None = None
     reason: str | None = None
     claims: int = 0
     lines: int = 0
-    sha256: str | None = None    # as computed by the ingest (the file is read once)
+    sha256: str | None = None  # as computed by the ingest (the file is read once)
 
 
 @dataclass
 class NightlyResult:
     run_id: int | None = None
-    status: str = "ok"           # ok | quarantined | failed
+    status: str = "ok"  # ok | quarantined | failed
     exit_code: int = EXIT_OK
     files: list[InboxFile] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    months: list[MonthResult] = field(default_factory=list)   # one per month recomputed
+    months: list[MonthResult] = field(default_factory=list)  # one per month recomputed
     message: str = ""
     seconds: float = 0.0
 
@@ -88,10 +87,12 @@ class NightlyResult:
 
     def summary(self) -> str:
         c = self.counts
-        head = (f"nightly run {self.run_id}: {self.status} (exit {self.exit_code}) in {self.seconds:.1f} s; "
-                f"files {c.seen} (loaded {c.loaded}, duplicate {c.duplicate}, rejected {c.rejected}), "
-                f"left for later {len(self.skipped)}; months recomputed: "
-                f"{', '.join(m.month for m in self.months) or 'none'}")
+        head = (
+            f"nightly run {self.run_id}: {self.status} (exit {self.exit_code}) in {self.seconds:.1f} s; "
+            f"files {c.seen} (loaded {c.loaded}, duplicate {c.duplicate}, rejected {c.rejected}), "
+            f"left for later {len(self.skipped)}; months recomputed: "
+            f"{', '.join(m.month for m in self.months) or 'none'}"
+        )
         lines = [head] + [f"  {m.summary()}\n    report: {m.report}" for m in self.months]
         lines += [f"  quarantined {f.name}: {f.reason}" for f in self.files if f.status == "rejected"]
         if self.message:
@@ -116,8 +117,11 @@ def inbox_files(inbox: Path, settle_seconds: int, now: float | None = None) -> t
             mtime = path.stat().st_mtime
         except FileNotFoundError:  # renamed away while we looked
             continue
-        if path.name.lower().endswith(TEMP_SUFFIXES) or path.name.endswith(ERROR_SUFFIX) \
-                or now - mtime < settle_seconds:
+        if (
+            path.name.lower().endswith(TEMP_SUFFIXES)
+            or path.name.endswith(ERROR_SUFFIX)
+            or now - mtime < settle_seconds
+        ):
             waiting.append(path)
         else:
             ready.append(path)
@@ -152,7 +156,7 @@ def move_file(src: Path, dest: Path) -> Path:
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists() and dest.is_file() and _sha256(dest) == _sha256(src):
-        src.unlink()                       # already archived by an interrupted move
+        src.unlink()  # already archived by an interrupted move
         return dest
     dest = _free_name(dest)
     try:
@@ -194,8 +198,10 @@ def write_error_note(dest_file: Path, outcome: InboxFile, original: Path, sha: s
         f.write(f"rejected at: {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
         f.write(f"why: {outcome.reason or 'rejected by the 835 loader (no reason given)'}\n")
         f.write("nothing of this file was loaded into the warehouse.\n")
-        f.write("next: ask the sender for a corrected file (or fix this one) and put it in the inbox; "
-                "the next nightly run loads it.\n")
+        f.write(
+            "next: ask the sender for a corrected file (or fix this one) and put it in the inbox; "
+            "the next nightly run loads it.\n"
+        )
     return note
 
 
@@ -205,12 +211,12 @@ def _ingest_one(con, path: Path, run_id: int) -> InboxFile:
     from pipelines.ingest.load import ingest_file
 
     f = ingest_file(con, path, run_id=run_id)
-    return InboxFile(name=path.name, status=f.status, reason=f.reason, claims=f.claims, lines=f.lines,
-                       sha256=f.sha256)
+    return InboxFile(name=path.name, status=f.status, reason=f.reason, claims=f.claims, lines=f.lines, sha256=f.sha256)
 
 
-def run_nightly(settings: Settings, *, log: EventLog | None = None, settle_seconds: int | None = None,
-                show_phi: bool = False) -> NightlyResult:
+def run_nightly(
+    settings: Settings, *, log: EventLog | None = None, settle_seconds: int | None = None, show_phi: bool = False
+) -> NightlyResult:
     """One unattended run. Never raises for bad files (they are quarantined); returns the result
     with its exit code. Raises AlreadyRunning when another run holds the lock."""
     log = log or NullLog()
@@ -225,29 +231,37 @@ def run_nightly(settings: Settings, *, log: EventLog | None = None, settle_secon
             result.run_id = start_run(con, "nightly")
             log.run_id = result.run_id
             stale = recover_stale_runs(con, "nightly", result.run_id)
-            owed = owed_runs(con, "nightly", result.run_id)   # interrupted / failed, work not redone
+            owed = owed_runs(con, "nightly", result.run_id)  # interrupted / failed, work not redone
             if not inbox.is_dir():
-                raise UnderpayError(f"{inbox}: inbox folder not found; create it or set paths.inbox "
-                                    "in underpay.toml / pass --inbox")
+                raise UnderpayError(
+                    f"{inbox}: inbox folder not found; create it or set paths.inbox in underpay.toml / pass --inbox"
+                )
             for folder in (archive, quarantine):
                 folder.mkdir(parents=True, exist_ok=True)
-            log.event("run_start", inbox=str(inbox), settle_seconds=settle, interrupted_runs=stale,
-                      owed_runs=owed)
+            log.event("run_start", inbox=str(inbox), settle_seconds=settle, interrupted_runs=stale, owed_runs=owed)
             ready, waiting = inbox_files(inbox, settle)
             result.skipped = [str(p.relative_to(inbox)) for p in waiting]
             for p in waiting:
-                log.event("file_left", file=str(p.relative_to(inbox)),
-                          why="hidden, temporary name or modified in the last "
-                              f"{settle} s: left for the next run")
+                log.event(
+                    "file_left",
+                    file=str(p.relative_to(inbox)),
+                    why=f"hidden, temporary name or modified in the last {settle} s: left for the next run",
+                )
             for path in ready:
                 rel = path.relative_to(inbox)
-                if not path.exists():          # taken away since we listed the inbox
+                if not path.exists():  # taken away since we listed the inbox
                     continue
                 outcome = _ingest_one(con, path, result.run_id)
                 outcome.name = str(rel)
                 sha = outcome.sha256
-                log.event(f"file_{outcome.status}", file=str(rel), sha256=sha, claims=outcome.claims,
-                          lines=outcome.lines, reason=outcome.reason)
+                log.event(
+                    f"file_{outcome.status}",
+                    file=str(rel),
+                    sha256=sha,
+                    claims=outcome.claims,
+                    lines=outcome.lines,
+                    reason=outcome.reason,
+                )
                 if outcome.status == "rejected":
                     # the note first: a kill between the two leaves the file in the inbox to redo
                     dest = quarantine / rel
@@ -260,8 +274,9 @@ def run_nightly(settings: Settings, *, log: EventLog | None = None, settle_secon
                 log.event("file_moved", file=str(rel), to=str(outcome.moved_to))
                 result.files.append(outcome)
                 update_run(con, result.run_id, result.counts)
-            months = sorted(set(months_loaded_by_runs(con, [result.run_id, *owed]))
-                            | set(months_without_variances(con)))
+            months = sorted(
+                set(months_loaded_by_runs(con, [result.run_id, *owed])) | set(months_without_variances(con))
+            )
             update_run(con, result.run_id, result.counts, months)
             con = _recompute(con, settings, months, result, log, show_phi)
             mark_redone(con, owed, result.run_id)
@@ -289,14 +304,22 @@ def run_nightly(settings: Settings, *, log: EventLog | None = None, settle_secon
             except Exception:  # noqa: BLE001
                 pass
         c = result.counts
-        log.event("run_end", status=result.status, exit_code=result.exit_code, seconds=round(result.seconds, 3),
-                  files=c.seen, loaded=c.loaded, duplicate=c.duplicate, rejected=c.rejected,
-                  left=len(result.skipped), months=[m.month for m in result.months])
+        log.event(
+            "run_end",
+            status=result.status,
+            exit_code=result.exit_code,
+            seconds=round(result.seconds, 3),
+            files=c.seen,
+            loaded=c.loaded,
+            duplicate=c.duplicate,
+            rejected=c.rejected,
+            left=len(result.skipped),
+            months=[m.month for m in result.months],
+        )
     return result
 
 
-def _recompute(con, settings: Settings, months: list[Month], result: NightlyResult, log: EventLog,
-               show_phi: bool):
+def _recompute(con, settings: Settings, months: list[Month], result: NightlyResult, log: EventLog, show_phi: bool):
     """Compare the months (committed), then render their reports in worker processes that read
     the warehouse read-only: the read-write connection is closed meanwhile (the lock stays
     held) and a new one is returned."""
@@ -304,15 +327,23 @@ def _recompute(con, settings: Settings, months: list[Month], result: NightlyResu
         return con
     took = compare_months(con, months, contracts_dir=settings.contracts, settings=settings)
     log.event("compared", months=[m.label for m in months], seconds=round(took, 3))
-    con.close()   # run_nightly reopens it (_live) should rendering fail
+    con.close()  # run_nightly reopens it (_live) should rendering fail
 
     def done(m: MonthResult) -> None:
-        log.event("month_done", month=m.month, lines=m.lines, underpaid_lines=m.underpaid_lines,
-                  underpaid_dollars=m.underpaid_dollars, denied_lines=m.denied_lines,
-                  report=str(m.report), seconds=round(m.seconds, 3))
+        log.event(
+            "month_done",
+            month=m.month,
+            lines=m.lines,
+            underpaid_lines=m.underpaid_lines,
+            underpaid_dollars=m.underpaid_dollars,
+            denied_lines=m.denied_lines,
+            report=str(m.report),
+            seconds=round(m.seconds, 3),
+        )
 
-    result.months = render_months(settings.warehouse, months, reports_dir=settings.reports, show_phi=show_phi,
-                                  on_done=done)
+    result.months = render_months(
+        settings.warehouse, months, reports_dir=settings.reports, show_phi=show_phi, on_done=done
+    )
     return connect(settings.warehouse)
 
 
@@ -329,12 +360,16 @@ def _live(con, warehouse):
 
 def _failure_message(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return (f"disk full ({exc}); free space and rerun `underpay nightly`: files not yet archived "
-                "stay in the inbox and load then, nothing is lost")
+        return (
+            f"disk full ({exc}); free space and rerun `underpay nightly`: files not yet archived "
+            "stay in the inbox and load then, nothing is lost"
+        )
     if isinstance(exc, UnderpayError):
         return str(exc)
     text = str(exc)
     if "No space left" in text or "disk is full" in text.lower():
-        return (f"disk full ({type(exc).__name__}: {text}); free space and rerun `underpay nightly`: "
-                "files not yet archived stay in the inbox, nothing is lost")
+        return (
+            f"disk full ({type(exc).__name__}: {text}); free space and rerun `underpay nightly`: "
+            "files not yet archived stay in the inbox, nothing is lost"
+        )
     return f"unexpected error {type(exc).__name__}: {text}; files not yet archived stay in the inbox"

@@ -74,17 +74,27 @@ class RunCounts:
 
 
 def start_run(con: duckdb.DuckDBPyConnection, kind: str) -> int:
-    row = con.execute(INSERT_RUN, {"kind": kind, "started_at": utcnow(),
-                                   "host": socket.gethostname(), "pid": os.getpid()}).fetchall()[0]
+    row = con.execute(
+        INSERT_RUN, {"kind": kind, "started_at": utcnow(), "host": socket.gethostname(), "pid": os.getpid()}
+    ).fetchall()[0]
     return int(row[0])
 
 
-def update_run(con: duckdb.DuckDBPyConnection, run_id: int, counts: RunCounts,
-               months: list[Month] | None = None) -> None:
+def update_run(
+    con: duckdb.DuckDBPyConnection, run_id: int, counts: RunCounts, months: list[Month] | None = None
+) -> None:
     """Write a run's counters and the payment months it touched (``months_touched``, as YYYY-MM)."""
-    con.execute(UPDATE_RUN_COUNTS, {"run_id": run_id, "seen": counts.seen, "loaded": counts.loaded,
-                                    "duplicate": counts.duplicate, "rejected": counts.rejected,
-                                    "months": [m.label for m in sorted(months or [])]})
+    con.execute(
+        UPDATE_RUN_COUNTS,
+        {
+            "run_id": run_id,
+            "seen": counts.seen,
+            "loaded": counts.loaded,
+            "duplicate": counts.duplicate,
+            "rejected": counts.rejected,
+            "months": [m.label for m in sorted(months or [])],
+        },
+    )
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: int, status: str, message: str | None = None) -> None:
@@ -113,9 +123,8 @@ def months_loaded_by_runs(con: duckdb.DuckDBPyConnection, run_ids: list[int]) ->
     """Payment months of the payments the given runs loaded."""
     if not run_ids:
         return []
-    rows = con.execute(read_sql("pipelines.runs.sql", "months_loaded_by_runs.sql"),
-                       {"run_ids": run_ids}).fetchall()
-    return [Month.parse(r[0]) for r in rows]     # the SQL gives YYYY-MM
+    rows = con.execute(read_sql("pipelines.runs.sql", "months_loaded_by_runs.sql"), {"run_ids": run_ids}).fetchall()
+    return [Month.parse(r[0]) for r in rows]  # the SQL gives YYYY-MM
 
 
 def months_without_variances(con: duckdb.DuckDBPyConnection) -> list[Month]:

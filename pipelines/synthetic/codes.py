@@ -14,10 +14,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Code:
     code: str
-    category: str          # em | addon | procedure | imaging | cardio | injection | therapy
-    pctc: str              # RVU-file PC/TC indicator: "1" = has 26/TC components
-    mult_proc: str         # RVU-file MULT PROC indicator; 2/3/4/5/6/7 trigger reductions
-    charge: int            # invented chargemaster price per unit, whole dollars
+    category: str  # em | addon | procedure | imaging | cardio | injection | therapy
+    pctc: str  # RVU-file PC/TC indicator: "1" = has 26/TC components
+    mult_proc: str  # RVU-file MULT PROC indicator; 2/3/4/5/6/7 trigger reductions
+    charge: int  # invented chargemaster price per unit, whole dollars
     max_units: int = 1
 
     @property

@@ -25,15 +25,15 @@ import polars as pl
 from pipelines.core.money import MONEY, ZERO, to_cent
 from pipelines.synthetic import codes as codebook
 
-WRITER_VERSION = 2        # bump when the bytes written for a given seed change (benchmarks re-generate)
+WRITER_VERSION = 2  # bump when the bytes written for a given seed change (benchmarks re-generate)
 
 
 @dataclass(frozen=True)
 class SynthPayer:
-    payer_id: str                 # written as N1*PR04 (qualifier XV) and REF*2U; TRN03 = "1" + tin
-    name: str                     # N1*PR02
-    kind: str = "commercial"      # "medicare": PR-2 20% coinsurance + CO-253 2% sequestration
-    share: float = 0.2            # fraction of claims sent to this payer
+    payer_id: str  # written as N1*PR04 (qualifier XV) and REF*2U; TRN03 = "1" + tin
+    name: str  # N1*PR02
+    kind: str = "commercial"  # "medicare": PR-2 20% coinsurance + CO-253 2% sequestration
+    share: float = 0.2  # fraction of claims sent to this payer
     tin: str = "999999999"
 
 
@@ -60,7 +60,7 @@ def default_payers() -> list[SynthPayer]:
 
 @dataclass
 class SynthSpec:
-    start: date = date(2025, 1, 1)          # first month of service dates
+    start: date = date(2025, 1, 1)  # first month of service dates
     months: int = 1
     claims_per_month: int = 300
     max_lines_per_claim: int = 4
@@ -73,18 +73,18 @@ class SynthSpec:
     # The price row is found by the pricing modifier only (26 or TC, else ""); modifiers that do
     # not change the price (25, 51, 59, GP, LT, RT) are written but not looked up.
     prices: pl.DataFrame | None = None
-    codes: list[str] | None = None          # default: built-in list of common CPT/HCPCS codes
-    underpay_rate: float = 0.03             # lines allowed below the contract (beyond any tolerance)
+    codes: list[str] | None = None  # default: built-in list of common CPT/HCPCS codes
+    underpay_rate: float = 0.03  # lines allowed below the contract (beyond any tolerance)
     denial_rate: float = 0.05
-    reversal_rate: float = 0.01             # claims reversed and corrected in a later file
-    secondary_rate: float = 0.0             # claims processed as secondary (CLP02=2)
-    plb_rate: float = 0.1                   # payments carrying PLB (interest, recoupment)
-    facility_rate: float = 0.15             # claims with a facility place of service
+    reversal_rate: float = 0.01  # claims reversed and corrected in a later file
+    secondary_rate: float = 0.0  # claims processed as secondary (CLP02=2)
+    plb_rate: float = 0.1  # payments carrying PLB (interest, recoupment)
+    facility_rate: float = 0.15  # claims with a facility place of service
     # Fraction of claims carrying two same-day procedures with MULT PROC indicator 2; the lower
     # ranked one is allowed at 50% (Medicare MPPR). 0 keeps contract expectations MPPR-free:
     # then a claim has at most one code with any multiple-procedure indicator, at 1 unit.
     mppr_rate: float = 0.0
-    missing_allowed_rate: float = 0.15      # paid lines written without AMT*B6
+    missing_allowed_rate: float = 0.15  # paid lines written without AMT*B6
     # element separator, component separator, segment terminator, text after each terminator
     delimiters: tuple[str, str, str, str] = ("*", ":", "~", "\n")
 
@@ -111,6 +111,7 @@ class SynthResult:
 
 
 # --------------------------------------------------------------------------- money and text
+
 
 def money(value) -> Decimal:
     """Half-up to the cent (never float arithmetic: floats go through str first)."""
@@ -141,23 +142,43 @@ def _npi(prefix9: str) -> str:
     return prefix9 + str((10 - total % 10) % 10)
 
 
-LAST = ("SMITH JOHNSON WILLIAMS BROWN JONES GARCIA MILLER DAVIS RODRIGUEZ MARTINEZ HERNANDEZ "
-        "LOPEZ GONZALEZ WILSON ANDERSON THOMAS TAYLOR MOORE JACKSON MARTIN LEE PEREZ THOMPSON "
-        "WHITE HARRIS SANCHEZ CLARK RAMIREZ LEWIS ROBINSON WALKER YOUNG ALLEN KING WRIGHT SCOTT "
-        "TORRES NGUYEN HILL FLORES GREEN ADAMS NELSON BAKER HALL RIVERA CAMPBELL MITCHELL").split()
-FIRST = ("JAMES MARY ROBERT PATRICIA JOHN JENNIFER MICHAEL LINDA DAVID ELIZABETH WILLIAM BARBARA "
-         "RICHARD SUSAN JOSEPH JESSICA THOMAS SARAH CHARLES KAREN CHRISTOPHER LISA DANIEL NANCY "
-         "MATTHEW BETTY ANTHONY SANDRA MARK MARGARET DONALD ASHLEY STEVEN KIMBERLY ANDREW EMILY "
-         "PAUL DONNA JOSHUA MICHELLE KENNETH CAROL KEVIN AMANDA BRIAN MELISSA").split()
-RENDERING = (("CHEN", "ALICE", _npi("123456780")), ("OKAFOR", "DANIEL", _npi("123456781")),
-             ("PATEL", "PRIYA", _npi("123456782")), ("KOWALSKI", "MARK", _npi("123456783")))
-PAYER_ADDRESS = (("PO BOX 14079", "LEXINGTON", "KY", "40512"), ("PO BOX 30555", "SALT LAKE CITY", "UT", "84130"),
-                 ("PO BOX 2291", "DURHAM", "NC", "27702"), ("PO BOX 981106", "EL PASO", "TX", "79998"),
-                 ("PO BOX 7401", "LONDON", "KY", "40742"))
+LAST = (
+    "SMITH JOHNSON WILLIAMS BROWN JONES GARCIA MILLER DAVIS RODRIGUEZ MARTINEZ HERNANDEZ "
+    "LOPEZ GONZALEZ WILSON ANDERSON THOMAS TAYLOR MOORE JACKSON MARTIN LEE PEREZ THOMPSON "
+    "WHITE HARRIS SANCHEZ CLARK RAMIREZ LEWIS ROBINSON WALKER YOUNG ALLEN KING WRIGHT SCOTT "
+    "TORRES NGUYEN HILL FLORES GREEN ADAMS NELSON BAKER HALL RIVERA CAMPBELL MITCHELL"
+).split()
+FIRST = (
+    "JAMES MARY ROBERT PATRICIA JOHN JENNIFER MICHAEL LINDA DAVID ELIZABETH WILLIAM BARBARA "
+    "RICHARD SUSAN JOSEPH JESSICA THOMAS SARAH CHARLES KAREN CHRISTOPHER LISA DANIEL NANCY "
+    "MATTHEW BETTY ANTHONY SANDRA MARK MARGARET DONALD ASHLEY STEVEN KIMBERLY ANDREW EMILY "
+    "PAUL DONNA JOSHUA MICHELLE KENNETH CAROL KEVIN AMANDA BRIAN MELISSA"
+).split()
+RENDERING = (
+    ("CHEN", "ALICE", _npi("123456780")),
+    ("OKAFOR", "DANIEL", _npi("123456781")),
+    ("PATEL", "PRIYA", _npi("123456782")),
+    ("KOWALSKI", "MARK", _npi("123456783")),
+)
+PAYER_ADDRESS = (
+    ("PO BOX 14079", "LEXINGTON", "KY", "40512"),
+    ("PO BOX 30555", "SALT LAKE CITY", "UT", "84130"),
+    ("PO BOX 2291", "DURHAM", "NC", "27702"),
+    ("PO BOX 981106", "EL PASO", "TX", "79998"),
+    ("PO BOX 7401", "LONDON", "KY", "40742"),
+)
 
 # line denials: (group, CARC, RARC or "")
-LINE_DENIALS = (("CO", "97", "M15"), ("CO", "97", "N19"), ("CO", "16", "M51"), ("CO", "16", "N290"),
-                ("CO", "50", "N115"), ("CO", "96", "N130"), ("PR", "204", "N130"), ("CO", "B7", ""))
+LINE_DENIALS = (
+    ("CO", "97", "M15"),
+    ("CO", "97", "N19"),
+    ("CO", "16", "M51"),
+    ("CO", "16", "N290"),
+    ("CO", "50", "N115"),
+    ("CO", "96", "N130"),
+    ("PR", "204", "N130"),
+    ("CO", "B7", ""),
+)
 
 
 def _fraction(*parts) -> float:
@@ -167,6 +188,7 @@ def _fraction(*parts) -> float:
 
 
 # --------------------------------------------------------------------------- model
+
 
 @dataclass
 class _Line:
@@ -196,10 +218,24 @@ class _Line:
         return sum((a for g, r, a in self.cas if r == "253"), ZERO)
 
     def negated(self) -> _Line:
-        return _Line(self.code, self.modifiers, self.pricing_modifier, self.units, -self.billed,
-                     self.contract, -self.allowed, -self.paid, [(g, r, -a) for g, r, a in self.cas],
-                     list(self.remarks), self.write_allowed, "reversed", ZERO, self.carc,
-                     self.mppr_rank, self.lcn)
+        return _Line(
+            self.code,
+            self.modifiers,
+            self.pricing_modifier,
+            self.units,
+            -self.billed,
+            self.contract,
+            -self.allowed,
+            -self.paid,
+            [(g, r, -a) for g, r, a in self.cas],
+            list(self.remarks),
+            self.write_allowed,
+            "reversed",
+            ZERO,
+            self.carc,
+            self.mppr_rank,
+            self.lcn,
+        )
 
 
 @dataclass
@@ -210,7 +246,7 @@ class _Claim:
     service_date: date
     pos: str
     facility: bool
-    patient: tuple[str, str, str]               # last, first, member id
+    patient: tuple[str, str, str]  # last, first, member id
     insured: tuple[str, str, str] | None
     rendering: tuple[str, str, str]
     lines: list[_Line]
@@ -236,10 +272,11 @@ class _Claim:
     def filing(self) -> str:
         if self.payer.kind == "medicare":
             return "MB"
-        return "12" if self.payer_index % 2 else "HM"      # 5010 CLP06 has no "CI"
+        return "12" if self.payer_index % 2 else "HM"  # 5010 CLP06 has no "CI"
 
 
 # --------------------------------------------------------------------------- pricing
+
 
 class _Prices:
     """Contract unit prices (spec.prices) or the writer's default 55-80% of charges."""
@@ -248,8 +285,9 @@ class _Prices:
         self.table: dict[tuple[str, str, str, bool], Decimal] | None = None
         if spec.prices is not None:
             self.table = {}
-            for row in spec.prices.select("payer_id", "procedure_code", "modifier", "facility",
-                                          "unit_allowed").iter_rows():
+            for row in spec.prices.select(
+                "payer_id", "procedure_code", "modifier", "facility", "unit_allowed"
+            ).iter_rows():
                 payer_id, code, modifier, facility, unit = row
                 self.table[(str(payer_id), str(code), modifier or "", bool(facility))] = money(unit)
 
@@ -280,6 +318,7 @@ def unit_charge(code: codebook.Code, modifier: str, unit_allowed: Decimal | None
 
 
 # --------------------------------------------------------------------------- generation
+
 
 class _Generator:
     def __init__(self, spec: SynthSpec):
@@ -395,10 +434,20 @@ class _Generator:
         insured = None
         if rng.random() < 0.25:
             insured = (patient[0], rng.choice(FIRST), patient[2])
-        claim = _Claim(pcn, payer, idx, service_date, pos, facility, patient, insured,
-                       rng.choice(RENDERING), lines,
-                       payer_claim_number=f"{idx + 1}{service_date:%y%j}{self.claim_seq:07d}",
-                       write_units=(idx % 4 != 3))
+        claim = _Claim(
+            pcn,
+            payer,
+            idx,
+            service_date,
+            pos,
+            facility,
+            patient,
+            insured,
+            rng.choice(RENDERING),
+            lines,
+            payer_claim_number=f"{idx + 1}{service_date:%y%j}{self.claim_seq:07d}",
+            write_units=(idx % 4 != 3),
+        )
         self._adjudicate(claim)
         return claim
 
@@ -422,13 +471,13 @@ class _Generator:
                 self._pay_secondary(line)
             return
         if rng.random() < spec.reversal_rate:
-            claim.injected = "reversal"          # the original, underpaid; reversed later
+            claim.injected = "reversal"  # the original, underpaid; reversed later
             for line in claim.lines:
                 self._pay(claim, line, underpay=True)
                 line.injected = "reversed"
             return
         if rng.random() < spec.denial_rate * 0.2:
-            for line in claim.lines:             # whole claim denied for timely filing
+            for line in claim.lines:  # whole claim denied for timely filing
                 self._deny(line, ("CO", "29", ""))
             claim.status = "4"
             return
@@ -446,7 +495,7 @@ class _Generator:
         line.cas = [(group, carc, line.billed)]
         line.remarks = [rarc] if rarc else []
         line.injected, line.carc = "denied", f"{group}-{carc}"
-        line.write_allowed = group == "PR"        # AMT*B6*0 on patient-owed denials
+        line.write_allowed = group == "PR"  # AMT*B6*0 on patient-owed denials
 
     def _pay(self, claim: _Claim, line: _Line, underpay: bool) -> None:
         rng = self.rng
@@ -499,14 +548,16 @@ class _Generator:
         prior = money(allowed * Decimal(str(round(rng.uniform(0.6, 0.8), 2))))
         patient = money((allowed - prior) * Decimal(str(rng.choice((0, 0, 0.5)))))
         line.allowed = allowed
-        line.cas = [c for c in (("CO", "45", line.billed - allowed), ("OA", "23", prior),
-                                ("PR", "2", patient)) if c[2] > 0]
+        line.cas = [
+            c for c in (("CO", "45", line.billed - allowed), ("OA", "23", prior), ("PR", "2", patient)) if c[2] > 0
+        ]
         line.paid = line.billed - sum((a for _, _, a in line.cas), ZERO)
         line.injected = "secondary"
         line.write_allowed = True
 
 
 # --------------------------------------------------------------------------- rendering
+
 
 class _Writer:
     """Renders segments as lists of strings joined with the spec's delimiters."""
@@ -516,16 +567,42 @@ class _Writer:
         self.rep = "^" if "^" not in (self.e, self.c, self.t) else "{"
 
     def seg(self, *elements: str) -> str:
-        return self.e.join(elements).rstrip(self.e)       # trailing empty elements are not written
+        return self.e.join(elements).rstrip(self.e)  # trailing empty elements are not written
 
     def isa(self, sender: str, receiver: str, when: date, control: int) -> str:
         e = self.e
-        return e.join(["ISA", "00", " " * 10, "00", " " * 10, "ZZ", sender[:15].ljust(15), "ZZ",
-                       receiver[:15].ljust(15), f"{when:%y%m%d}", "1200", self.rep, "00501",
-                       f"{control:09d}", "0", "P", self.c])
+        return e.join(
+            [
+                "ISA",
+                "00",
+                " " * 10,
+                "00",
+                " " * 10,
+                "ZZ",
+                sender[:15].ljust(15),
+                "ZZ",
+                receiver[:15].ljust(15),
+                f"{when:%y%m%d}",
+                "1200",
+                self.rep,
+                "00501",
+                f"{control:09d}",
+                "0",
+                "P",
+                self.c,
+            ]
+        )
 
-    def header(self, payer: SynthPayer, payee: SynthPayee, payer_index: int, st: str, total: Decimal,
-               trace: str, pay_date: date) -> list[str]:
+    def header(
+        self,
+        payer: SynthPayer,
+        payee: SynthPayee,
+        payer_index: int,
+        st: str,
+        total: Decimal,
+        trace: str,
+        pay_date: date,
+    ) -> list[str]:
         s = self.seg
         amount = x12_amount(total)
         if total <= 0:
@@ -533,41 +610,83 @@ class _Writer:
         elif payer.kind != "medicare" and payer_index % 3 == 2:
             bpr = s("BPR", "I", amount, "C", "CHK", *[""] * 11, f"{pay_date:%Y%m%d}")
         else:
-            bpr = s("BPR", "I", amount, "C", "ACH", "CCP", "01", "0" + payer.tin[:8], "DA",
-                    f"{payer_index + 1:04d}00123", "1" + payer.tin, "", "01", "021000021", "DA",
-                    "987654321", f"{pay_date:%Y%m%d}")
+            bpr = s(
+                "BPR",
+                "I",
+                amount,
+                "C",
+                "ACH",
+                "CCP",
+                "01",
+                "0" + payer.tin[:8],
+                "DA",
+                f"{payer_index + 1:04d}00123",
+                "1" + payer.tin,
+                "",
+                "01",
+                "021000021",
+                "DA",
+                "987654321",
+                f"{pay_date:%Y%m%d}",
+            )
         addr = PAYER_ADDRESS[payer_index % len(PAYER_ADDRESS)]
         return [
-            s("ST", "835", st), bpr,                     # ST03 is not used in the 835
+            s("ST", "835", st),
+            bpr,  # ST03 is not used in the 835
             s("TRN", "1", trace, "1" + payer.tin),
             s("DTM", "405", f"{pay_date - timedelta(days=2):%Y%m%d}"),
-            s("N1", "PR", payer.name, "XV", payer.payer_id), s("N3", addr[0]),
-            s("N4", addr[1], addr[2], addr[3]), s("REF", "2U", payer.payer_id),
+            s("N1", "PR", payer.name, "XV", payer.payer_id),
+            s("N3", addr[0]),
+            s("N4", addr[1], addr[2], addr[3]),
+            s("REF", "2U", payer.payer_id),
             s("PER", "BL", "PROVIDER SERVICES", "TE", f"800555{1000 + payer_index * 7:04d}"),
-            s("N1", "PE", payee.name, "XX", payee.npi), s("N3", payee.address),
-            s("N4", payee.city, payee.state, payee.zip), s("REF", "TJ", payee.tin),
+            s("N1", "PE", payee.name, "XX", payee.npi),
+            s("N3", payee.address),
+            s("N4", payee.city, payee.state, payee.zip),
+            s("REF", "TJ", payee.tin),
         ]
 
-    def claim(self, claim: _Claim, status: str, lines: list[_Line], *, pcn: str | None = None,
-              clp07: str | None = None, lcn_base: str | None = None) -> list[str]:
+    def claim(
+        self,
+        claim: _Claim,
+        status: str,
+        lines: list[_Line],
+        *,
+        pcn: str | None = None,
+        clp07: str | None = None,
+        lcn_base: str | None = None,
+    ) -> list[str]:
         s, c = self.seg, self.c
         charge = sum((l.billed for l in lines), ZERO)
         paid = sum((l.paid for l in lines), ZERO)
         patient = sum((l.patient_share for l in lines), ZERO)
-        out = [s("CLP", pcn or claim.pcn, status, x12_amount(charge), x12_amount(paid),
-                 x12_amount(patient), claim.filing, clp07 or claim.payer_claim_number,
-                 claim.pos, claim.frequency)]
+        out = [
+            s(
+                "CLP",
+                pcn or claim.pcn,
+                status,
+                x12_amount(charge),
+                x12_amount(paid),
+                x12_amount(patient),
+                claim.filing,
+                clp07 or claim.payer_claim_number,
+                claim.pos,
+                claim.frequency,
+            )
+        ]
         last, first, member = claim.patient
         if lcn_base is not None:
             member = "SYN" + lcn_base
         out.append(s("NM1", "QC", "1", last, first, "", "", "", "MI", member))
         if claim.insured:
             out.append(s("NM1", "IL", "1", claim.insured[0], claim.insured[1], "", "", "", "MI", member))
-        out.append(s("NM1", "82", "1", claim.rendering[0], claim.rendering[1], "", "", "", "XX",
-                     claim.rendering[2]))
+        out.append(s("NM1", "82", "1", claim.rendering[0], claim.rendering[1], "", "", "", "XX", claim.rendering[2]))
         d = f"{claim.service_date:%Y%m%d}"
-        out += [s("DTM", "232", d), s("DTM", "233", d),
-                s("DTM", "050", f"{claim.service_date + timedelta(days=2 + claim.payer_index):%Y%m%d}")]
+        out += [
+            s("DTM", "232", d),
+            s("DTM", "233", d),
+            s("DTM", "050", f"{claim.service_date + timedelta(days=2 + claim.payer_index):%Y%m%d}"),
+        ]
         for i, line in enumerate(lines, 1):
             comp = c.join(["HC", line.code, *line.modifiers])
             units = str(line.units) if (claim.write_units or line.units != 1) else ""
@@ -577,7 +696,7 @@ class _Writer:
                 trip = [t for t in line.cas if t[0] == group]
                 for k in range(0, len(trip), 6):
                     elements = ["CAS", group]
-                    for j, (_, reason, amount) in enumerate(trip[k:k + 6]):
+                    for j, (_, reason, amount) in enumerate(trip[k : k + 6]):
                         elements += ([""] if j else []) + [reason, x12_amount(amount)]
                     out.append(s(*elements))
             lcn = line.lcn if lcn_base is None else f"{lcn_base}L{i}"
@@ -595,9 +714,11 @@ class _Writer:
 
 # --------------------------------------------------------------------------- payments
 
+
 @dataclass
 class _Entry:
     """One claim as written in one payment (original, reversal or correction)."""
+
     claim: _Claim
     status: str
     lines: list[_Line]
@@ -605,7 +726,7 @@ class _Entry:
 
 
 def _payment_day(d: date, payer_index: int) -> date:
-    weekday = payer_index % 5                       # each payer pays on its own weekday
+    weekday = payer_index % 5  # each payer pays on its own weekday
     return d + timedelta(days=(weekday - d.weekday()) % 7)
 
 
@@ -641,10 +762,24 @@ def write_remittances(spec: SynthSpec, out_dir: Path) -> SynthResult:
             add(claim.payer_index, pay, _Entry(claim, claim.status, claim.lines, claim.payer_claim_number))
             if claim.injected == "reversal":
                 later = pay + timedelta(days=7 * rng.randint(1, 3))
-                add(claim.payer_index, later,
-                    _Entry(claim, "22", [l.negated() for l in claim.lines], claim.payer_claim_number))
-                corrected = [_Line(l.code, l.modifiers, l.pricing_modifier, l.units, l.billed, l.contract,
-                                   lcn=l.lcn, mppr_rank=l.mppr_rank) for l in claim.lines]
+                add(
+                    claim.payer_index,
+                    later,
+                    _Entry(claim, "22", [l.negated() for l in claim.lines], claim.payer_claim_number),
+                )
+                corrected = [
+                    _Line(
+                        l.code,
+                        l.modifiers,
+                        l.pricing_modifier,
+                        l.units,
+                        l.billed,
+                        l.contract,
+                        lcn=l.lcn,
+                        mppr_rank=l.mppr_rank,
+                    )
+                    for l in claim.lines
+                ]
                 for line in corrected:
                     gen._pay(claim, line, underpay=False)
                 add(claim.payer_index, later, _Entry(claim, "1", corrected, claim.payer_claim_number + "R"))
@@ -680,8 +815,15 @@ def write_remittances(spec: SynthSpec, out_dir: Path) -> SynthResult:
             elements = ["PLB", spec.payee.npi, f"{day.year}1231"]
             for reason, ref, amount in plb:
                 elements += [writer.c.join([reason, ref]), x12_amount(amount)]
-                plb_rows.append({"file_name": name, "trace_number": trace, "reason_code": reason,
-                                 "reference_id": ref, "amount": amount})
+                plb_rows.append(
+                    {
+                        "file_name": name,
+                        "trace_number": trace,
+                        "reason_code": reason,
+                        "reference_id": ref,
+                        "amount": amount,
+                    }
+                )
             body.append(writer.seg(*elements))
         total = claims_paid - sum((a for _, _, a in plb), ZERO)
         st = "0001"
@@ -689,11 +831,26 @@ def write_remittances(spec: SynthSpec, out_dir: Path) -> SynthResult:
         segments.append(writer.seg("SE", str(len(segments) + 1), st))
         control = control_base + n
         sender = payer.payer_id
-        gs = writer.seg("GS", "HP", sender, spec.payee.tin, f"{day - timedelta(days=2):%Y%m%d}", "1200",
-                        str(control), "X", "005010X221A1")
-        text = writer.join([writer.isa(sender, spec.payee.tin, day - timedelta(days=2), control), gs,
-                            *segments, writer.seg("GE", "1", str(control)),
-                            writer.seg("IEA", "1", f"{control:09d}")])
+        gs = writer.seg(
+            "GS",
+            "HP",
+            sender,
+            spec.payee.tin,
+            f"{day - timedelta(days=2):%Y%m%d}",
+            "1200",
+            str(control),
+            "X",
+            "005010X221A1",
+        )
+        text = writer.join(
+            [
+                writer.isa(sender, spec.payee.tin, day - timedelta(days=2), control),
+                gs,
+                *segments,
+                writer.seg("GE", "1", str(control)),
+                writer.seg("IEA", "1", f"{control:09d}"),
+            ]
+        )
         path = out_dir / name
         path.write_bytes(text.encode("ascii"))
         files.append(path)
@@ -702,44 +859,101 @@ def write_remittances(spec: SynthSpec, out_dir: Path) -> SynthResult:
             claim = entry.claim
             for line in entry.lines:
                 lines_written += 1
-                truth_rows.append({
-                    "file_name": name, "payer_id": payer.payer_id, "payer_kind": payer.kind,
-                    "trace_number": trace, "payment_date": day,
-                    "patient_control_number": claim.pcn, "payer_claim_number": entry.clp07,
-                    "claim_status": entry.status, "place_of_service": claim.pos,
-                    "facility": claim.facility, "line_control_number": line.lcn,
-                    "procedure_code": line.code, "modifiers": list(line.modifiers),
-                    "pricing_modifier": line.pricing_modifier, "units": line.units,
-                    "service_date": claim.service_date, "billed": line.billed,
-                    "contract_allowed": line.contract, "actual_allowed": line.allowed,
-                    "allowed_written": line.write_allowed, "paid": line.paid,
-                    "patient_responsibility": line.patient_share, "sequestration": line.sequestration,
-                    "injected": line.injected, "carc": line.carc,
-                    "underpaid_by": line.underpaid_by if line.injected == "underpaid" else ZERO,
-                    "mppr_rank": line.mppr_rank,
-                })
-        payment_rows.append({"file_name": name, "payer_id": payer.payer_id, "trace_number": trace,
-                             "payment_date": day, "total_paid": total, "claims": len(entries),
-                             "lines": lines_written})
+                truth_rows.append(
+                    {
+                        "file_name": name,
+                        "payer_id": payer.payer_id,
+                        "payer_kind": payer.kind,
+                        "trace_number": trace,
+                        "payment_date": day,
+                        "patient_control_number": claim.pcn,
+                        "payer_claim_number": entry.clp07,
+                        "claim_status": entry.status,
+                        "place_of_service": claim.pos,
+                        "facility": claim.facility,
+                        "line_control_number": line.lcn,
+                        "procedure_code": line.code,
+                        "modifiers": list(line.modifiers),
+                        "pricing_modifier": line.pricing_modifier,
+                        "units": line.units,
+                        "service_date": claim.service_date,
+                        "billed": line.billed,
+                        "contract_allowed": line.contract,
+                        "actual_allowed": line.allowed,
+                        "allowed_written": line.write_allowed,
+                        "paid": line.paid,
+                        "patient_responsibility": line.patient_share,
+                        "sequestration": line.sequestration,
+                        "injected": line.injected,
+                        "carc": line.carc,
+                        "underpaid_by": line.underpaid_by if line.injected == "underpaid" else ZERO,
+                        "mppr_rank": line.mppr_rank,
+                    }
+                )
+        payment_rows.append(
+            {
+                "file_name": name,
+                "payer_id": payer.payer_id,
+                "trace_number": trace,
+                "payment_date": day,
+                "total_paid": total,
+                "claims": len(entries),
+                "lines": lines_written,
+            }
+        )
     truth = pl.DataFrame(truth_rows, schema=_TRUTH_SCHEMA)
-    pay_frame = pl.DataFrame(payment_rows, schema={
-        "file_name": pl.String, "payer_id": pl.String, "trace_number": pl.String,
-        "payment_date": pl.Date, "total_paid": MONEY, "claims": pl.Int64, "lines": pl.Int64})
-    plb_frame = pl.DataFrame(plb_rows, schema={
-        "file_name": pl.String, "trace_number": pl.String, "reason_code": pl.String,
-        "reference_id": pl.String, "amount": MONEY})
+    pay_frame = pl.DataFrame(
+        payment_rows,
+        schema={
+            "file_name": pl.String,
+            "payer_id": pl.String,
+            "trace_number": pl.String,
+            "payment_date": pl.Date,
+            "total_paid": MONEY,
+            "claims": pl.Int64,
+            "lines": pl.Int64,
+        },
+    )
+    plb_frame = pl.DataFrame(
+        plb_rows,
+        schema={
+            "file_name": pl.String,
+            "trace_number": pl.String,
+            "reason_code": pl.String,
+            "reference_id": pl.String,
+            "amount": MONEY,
+        },
+    )
     return SynthResult(files, truth, pay_frame, plb_frame)
 
 
 _TRUTH_SCHEMA = {
-    "file_name": pl.String, "payer_id": pl.String, "payer_kind": pl.String,
-    "trace_number": pl.String, "payment_date": pl.Date, "patient_control_number": pl.String,
-    "payer_claim_number": pl.String, "claim_status": pl.String, "place_of_service": pl.String,
-    "facility": pl.Boolean, "line_control_number": pl.String, "procedure_code": pl.String,
-    "modifiers": pl.List(pl.String), "pricing_modifier": pl.String, "units": pl.Int64,
-    "service_date": pl.Date, "billed": MONEY, "contract_allowed": MONEY, "actual_allowed": MONEY,
-    "allowed_written": pl.Boolean, "paid": MONEY, "patient_responsibility": MONEY,
-    "sequestration": MONEY, "injected": pl.String, "carc": pl.String, "underpaid_by": MONEY,
+    "file_name": pl.String,
+    "payer_id": pl.String,
+    "payer_kind": pl.String,
+    "trace_number": pl.String,
+    "payment_date": pl.Date,
+    "patient_control_number": pl.String,
+    "payer_claim_number": pl.String,
+    "claim_status": pl.String,
+    "place_of_service": pl.String,
+    "facility": pl.Boolean,
+    "line_control_number": pl.String,
+    "procedure_code": pl.String,
+    "modifiers": pl.List(pl.String),
+    "pricing_modifier": pl.String,
+    "units": pl.Int64,
+    "service_date": pl.Date,
+    "billed": MONEY,
+    "contract_allowed": MONEY,
+    "actual_allowed": MONEY,
+    "allowed_written": pl.Boolean,
+    "paid": MONEY,
+    "patient_responsibility": MONEY,
+    "sequestration": MONEY,
+    "injected": pl.String,
+    "carc": pl.String,
+    "underpaid_by": MONEY,
     "mppr_rank": pl.Int64,
 }
 
@@ -751,8 +965,15 @@ MARK = "\x00"
 
 def _claim_pool(seed: int, size: int, writer: _Writer) -> list[list[tuple[list[str], int, int, int]]]:
     """Pre-rendered claims per payer: (pieces to join with a fresh id, paid cents, segments, lines)."""
-    spec = SynthSpec(seed=seed, max_lines_per_claim=8, facility_rate=0.1, reversal_rate=0.0,
-                     secondary_rate=0.02, plb_rate=0.0, missing_allowed_rate=0.1)
+    spec = SynthSpec(
+        seed=seed,
+        max_lines_per_claim=8,
+        facility_rate=0.1,
+        reversal_rate=0.0,
+        secondary_rate=0.02,
+        plb_rate=0.0,
+        missing_allowed_rate=0.1,
+    )
     gen = _Generator(spec)
     pools: list[list[tuple[list[str], int, int, int]]] = [[] for _ in spec.payers]
     day = date(2025, 1, 6)
@@ -762,17 +983,23 @@ def _claim_pool(seed: int, size: int, writer: _Writer) -> list[list[tuple[list[s
         if claim is None:
             continue
         made += 1
-        segments = writer.claim(claim, claim.status, claim.lines, pcn="P" + MARK,
-                                clp07=str(claim.payer_index + 1) + MARK, lcn_base=MARK)
+        segments = writer.claim(
+            claim, claim.status, claim.lines, pcn="P" + MARK, clp07=str(claim.payer_index + 1) + MARK, lcn_base=MARK
+        )
         text = writer.join(segments)
-        pools[claim.payer_index].append((text.split(MARK), int(claim.paid * 100), len(segments),
-                                         len(claim.lines)))
+        pools[claim.payer_index].append((text.split(MARK), int(claim.paid * 100), len(segments), len(claim.lines)))
     return pools
 
 
-def write_big(path: Path, n_lines: int, seed: int = 0, *, single_st: bool = False,
-              lines_per_transaction: int = 2000, delimiters: tuple[str, str, str, str] = ("*", ":", "~", "")
-              ) -> Path:
+def write_big(
+    path: Path,
+    n_lines: int,
+    seed: int = 0,
+    *,
+    single_st: bool = False,
+    lines_per_transaction: int = 2000,
+    delimiters: tuple[str, str, str, str] = ("*", ":", "~", ""),
+) -> Path:
     """One interchange of `n_lines` service lines (up to 7 more; ~145 bytes a line), many ST/SE payments.
 
     `single_st=True` puts every claim in one ST/SE (for parsers that read one transaction only).
@@ -791,8 +1018,7 @@ def write_big(path: Path, n_lines: int, seed: int = 0, *, single_st: bool = Fals
     control = 900000000 + seed % 1000
     day0 = date(2025, 2, 3)
     chunks: list[str] = []
-    gs = writer.seg("GS", "HP", "SYNTHBIG", payee.tin, f"{day0:%Y%m%d}", "1200", str(control),
-                    "X", "005010X221A1")
+    gs = writer.seg("GS", "HP", "SYNTHBIG", payee.tin, f"{day0:%Y%m%d}", "1200", str(control), "X", "005010X221A1")
     chunks.append(writer.join([writer.isa("SYNTHBIG", payee.tin, day0, control), gs]))
     lines_done = 0
     claim_no = 0
@@ -825,15 +1051,17 @@ def write_big(path: Path, n_lines: int, seed: int = 0, *, single_st: bool = Fals
         head = writer.header(payer, payee, idx, st, money(total), trace, day) + [writer.seg("LX", "1")]
         tail = []
         if interest is not None:
-            tail.append(writer.seg("PLB", payee.npi, f"{day.year}1231", writer.c.join(["L6", trace]),
-                                   x12_amount(-interest)))
+            tail.append(
+                writer.seg("PLB", payee.npi, f"{day.year}1231", writer.c.join(["L6", trace]), x12_amount(-interest))
+            )
         count = len(head) + segs + len(tail) + 1
         tail.append(writer.seg("SE", str(count), st))
         chunks.append(writer.join(head))
         chunks.append("".join(body))
         chunks.append(writer.join(tail))
-    chunks.append(writer.join([writer.seg("GE", str(st_count), str(control)),
-                               writer.seg("IEA", "1", f"{control:09d}")]))
+    chunks.append(
+        writer.join([writer.seg("GE", str(st_count), str(control)), writer.seg("IEA", "1", f"{control:09d}")])
+    )
     with open(path, "wb") as f:
         for chunk in chunks:
             f.write(chunk.encode("ascii"))

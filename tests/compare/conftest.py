@@ -22,29 +22,52 @@ class Builder:
         self.con = con
         self.ids = itertools.count(1)
 
-    def payment(self, payer_id="ACME1", payer_name="ACME HEALTH", *, paid_on=dt.date(2025, 3, 20),
-                payee_tin="123456789", n1_id=None, ref_2u=None, trn03=None) -> int:
+    def payment(
+        self,
+        payer_id="ACME1",
+        payer_name="ACME HEALTH",
+        *,
+        paid_on=dt.date(2025, 3, 20),
+        payee_tin="123456789",
+        n1_id=None,
+        ref_2u=None,
+        trn03=None,
+    ) -> int:
         pid = next(self.ids)
         self.con.execute(
             """INSERT INTO payments (payment_id, file_id, payment_date, payer_id, payer_n1_id, payer_ref_2u,
                    originating_company_id, payer_name, payee_tin, total_paid)
                VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, 0)""",
-            [pid, paid_on, payer_id, n1_id if n1_id is not None else payer_id, ref_2u, trn03, payer_name, payee_tin])
+            [pid, paid_on, payer_id, n1_id if n1_id is not None else payer_id, ref_2u, trn03, payer_name, payee_tin],
+        )
         return pid
 
-    def claim(self, payment_id, *, status="1", pos="11", pcn=None, icn=None, charge=NO_CHARGE,
-              reverses=None) -> int:
+    def claim(self, payment_id, *, status="1", pos="11", pcn=None, icn=None, charge=NO_CHARGE, reverses=None) -> int:
         cid = next(self.ids)
         self.con.execute(
             """INSERT INTO claims (claim_id, payment_id, file_id, status_code, charge, paid, place_of_service,
                    patient_control_number, payer_claim_number, reverses_claim_id)
                VALUES (?, ?, 1, ?, ?, 0, ?, ?, ?, ?)""",
-            [cid, payment_id, status, charge, pos, pcn or f"PCN{cid}", icn or f"ICN{cid}", reverses])
+            [cid, payment_id, status, charge, pos, pcn or f"PCN{cid}", icn or f"ICN{cid}", reverses],
+        )
         return cid
 
-    def line(self, claim_id, code, charge, *, mods=(), units=1, allowed=None, adj=None,
-             dos=dt.date(2025, 3, 3), original_code=None, remarks=(), line_number=None,
-             claim_adj=()) -> int:
+    def line(
+        self,
+        claim_id,
+        code,
+        charge,
+        *,
+        mods=(),
+        units=1,
+        allowed=None,
+        adj=None,
+        dos=dt.date(2025, 3, 3),
+        original_code=None,
+        remarks=(),
+        line_number=None,
+        claim_adj=(),
+    ) -> int:
         """adj: list of (group, reason, amount); default none (paid in full)."""
         lid = next(self.ids)
         payment_id = self.con.execute("SELECT payment_id FROM claims WHERE claim_id = ?", [claim_id]).fetchone()[0]
@@ -57,18 +80,35 @@ class Builder:
                    procedure_code, modifiers, charge, paid, units, service_date, allowed,
                    original_procedure_code, remark_codes, line_control_number)
                VALUES (?, ?, ?, 1, ?, 'HC', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [lid, claim_id, payment_id, line_number or lid, code, mods, charge, paid, D(str(units)), dos,
-             None if allowed is None else D(str(allowed)), original_code, list(remarks), f"LCN{lid}"])
+            [
+                lid,
+                claim_id,
+                payment_id,
+                line_number or lid,
+                code,
+                mods,
+                charge,
+                paid,
+                D(str(units)),
+                dos,
+                None if allowed is None else D(str(allowed)),
+                original_code,
+                list(remarks),
+                f"LCN{lid}",
+            ],
+        )
         for i, (group, reason, amount) in enumerate(adj, start=1):
             self.con.execute(
                 """INSERT INTO adjustments (file_id, payment_id, claim_id, line_id, triplet_index, group_code,
                        reason_code, amount) VALUES (1, ?, ?, ?, ?, ?, ?, ?)""",
-                [payment_id, claim_id, lid, i, group, reason, D(str(amount))])
+                [payment_id, claim_id, lid, i, group, reason, D(str(amount))],
+            )
         for i, (group, reason, amount) in enumerate(claim_adj, start=1):
             self.con.execute(
                 """INSERT INTO adjustments (file_id, payment_id, claim_id, line_id, triplet_index, group_code,
                        reason_code, amount) VALUES (1, ?, ?, NULL, ?, ?, ?, ?)""",
-                [payment_id, claim_id, i, group, reason, D(str(amount))])
+                [payment_id, claim_id, i, group, reason, D(str(amount))],
+            )
         return lid
 
 
@@ -92,7 +132,6 @@ def variance(con, line_id) -> dict:
     row = cur.fetchone()
     assert row is not None, f"no variances row for line {line_id}"
     return dict(zip(cols, row))
-
 
 
 # --- Medicare amounts computed by hand from the CMS files in ../shared (independent of fee_schedules)
@@ -119,9 +158,21 @@ class CmsHand:
             start = next(i for i, r in enumerate(rows) if r and r[0] == "HCPCS") + 1
             self._rvu[file] = {(r[0], r[1]): r for r in rows[start:] if r and r[0]}
         r = self._rvu[file][(code, mod)]
-        return {"status": r[3], "work": D(r[5]), "nf_pe": D(r[6]), "f_pe": D(r[8]), "mp": D(r[10]), "mult_proc": r[18],
-                "bilat": r[19], "asst": r[20], "co": r[21], "cf": D(r[24]),
-                "opps_nf_pe": D(r[28]), "opps_f_pe": D(r[29]), "opps_mp": D(r[30])}
+        return {
+            "status": r[3],
+            "work": D(r[5]),
+            "nf_pe": D(r[6]),
+            "f_pe": D(r[8]),
+            "mp": D(r[10]),
+            "mult_proc": r[18],
+            "bilat": r[19],
+            "asst": r[20],
+            "co": r[21],
+            "cf": D(r[24]),
+            "opps_nf_pe": D(r[28]),
+            "opps_f_pe": D(r[29]),
+            "opps_mp": D(r[30]),
+        }
 
     def gpci(self, carrier: str = "13202", locality: str = "01") -> dict:
         if not self._gpci:
@@ -132,8 +183,16 @@ class CmsHand:
         w, pe, mp = self._gpci[(carrier, locality)]
         return {"work": w, "pe": pe, "mp": mp}
 
-    def amount(self, code: str, mod: str = "", *, facility: bool = False, carrier="13202", locality="01",
-               file: str = "2025/PPRRVU25_JAN.csv") -> Decimal:
+    def amount(
+        self,
+        code: str,
+        mod: str = "",
+        *,
+        facility: bool = False,
+        carrier="13202",
+        locality="01",
+        file: str = "2025/PPRRVU25_JAN.csv",
+    ) -> Decimal:
         r, g = self.rvu(code, mod, file), self.gpci(carrier, locality)
         pe = r["f_pe"] if facility else r["nf_pe"]
         amt = cents((r["work"] * g["work"] + pe * g["pe"] + r["mp"] * g["mp"]) * r["cf"])

@@ -33,21 +33,26 @@ pytestmark = pytest.mark.slow
 
 COMMON = 'payee_tins: ["123456789"]\neffective: 2025-01-01\ntolerance: {amount: 1.00, percent: 0.5}\n'
 CONTRACTS = {
-    "medicare.yaml": 'name: Medicare\npayer: {ids: ["13202"]}\n' + COMMON
+    "medicare.yaml": 'name: Medicare\npayer: {ids: ["13202"]}\n'
+    + COMMON
     + 'medicare: {locality: "1320201"}\nlesser_of_charges: true\nmodifier_adjustments: medicare\n'
-      'terms:\n  - codes: ["*"]\n    percent_of_medicare: 100\n',
-    "acme.yaml": 'name: Acme\npayer: {ids: ["ACME1"]}\n' + COMMON
+    'terms:\n  - codes: ["*"]\n    percent_of_medicare: 100\n',
+    "acme.yaml": 'name: Acme\npayer: {ids: ["ACME1"]}\n'
+    + COMMON
     + 'medicare: {zip: "10001"}\nlesser_of_charges: true\nterms:\n'
-      '  - codes: ["20552", "20553"]\n    rate: 118.00\n'
-      '  - codes: ["99202-99215"]\n    percent_of_medicare: 125\n'
-      '  - codes: ["*"]\n    percent_of_medicare: 120\n',
-    "brbs.yaml": 'name: Blue Ridge\npayer: {ids: ["BRBS1"]}\n' + COMMON
+    '  - codes: ["20552", "20553"]\n    rate: 118.00\n'
+    '  - codes: ["99202-99215"]\n    percent_of_medicare: 125\n'
+    '  - codes: ["*"]\n    percent_of_medicare: 120\n',
+    "brbs.yaml": 'name: Blue Ridge\npayer: {ids: ["BRBS1"]}\n'
+    + COMMON
     + 'medicare: {zip: "10001", year: 2025}\nmodifier_adjustments: medicare\nterms:\n  - codes: ["*"]\n    percent_of_medicare: 110\n',
-    "unity.yaml": 'name: Unity\npayer: {ids: ["UNITY"]}\n' + COMMON
+    "unity.yaml": 'name: Unity\npayer: {ids: ["UNITY"]}\n'
+    + COMMON
     + 'rates_csv: unity.csv\nmodifier_adjustments: {"26": 40, "TC": 60}\nterms:\n  - codes: ["*"]\n    rate: 0\n',
-    "cedar.yaml": 'name: Cedar\npayer: {names: ["CEDAR COMMERCIAL INSURANCE"]}\n' + COMMON
+    "cedar.yaml": 'name: Cedar\npayer: {names: ["CEDAR COMMERCIAL INSURANCE"]}\n'
+    + COMMON
     + 'medicare: {zip: "10001"}\nterms:\n  - codes: ["99202-99215"]\n    rate: 95\n'
-      '  - codes: ["*"]\n    percent_of_medicare: 105\n',
+    '  - codes: ["*"]\n    percent_of_medicare: 105\n',
 }
 
 
@@ -60,7 +65,7 @@ def _prices(cms) -> tuple[pl.DataFrame, str]:
     rows, sheet = [], ["code,modifier,rate"]
     for code in codebook.COMMON_CODES:
         sheet.append(f"{code.code},,{_unity_rate(code.code)}")
-        for mod in (("", "26", "TC") if code.has_components else ("",)):
+        for mod in ("", "26", "TC") if code.has_components else ("",):
             for facility in (False, True):
                 try:
                     r = cms.rvu(code.code, mod)
@@ -74,16 +79,33 @@ def _prices(cms) -> tuple[pl.DataFrame, str]:
                 unity = cents(unity * D("0.4")) if mod == "26" else cents(unity * D("0.6")) if mod == "TC" else unity
                 prices = {
                     "13202": med,
-                    "ACME1": D("118.00") if code.code in ("20552", "20553")
+                    "ACME1": D("118.00")
+                    if code.code in ("20552", "20553")
                     else cents(med * (D("1.25") if em else D("1.20"))),
                     "BRBS1": cents(med * D("1.10")),
                     "UNITY": unity,
                     "CEDAR": D("95.00") if em else cents(med * D("1.05")),
                 }
-                rows += [{"payer_id": p, "procedure_code": code.code, "modifier": mod, "facility": facility,
-                          "unit_allowed": v} for p, v in prices.items()]
-    frame = pl.DataFrame(rows, schema={"payer_id": pl.Utf8, "procedure_code": pl.Utf8, "modifier": pl.Utf8,
-                                       "facility": pl.Boolean, "unit_allowed": pl.Decimal(14, 2)})
+                rows += [
+                    {
+                        "payer_id": p,
+                        "procedure_code": code.code,
+                        "modifier": mod,
+                        "facility": facility,
+                        "unit_allowed": v,
+                    }
+                    for p, v in prices.items()
+                ]
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "payer_id": pl.Utf8,
+            "procedure_code": pl.Utf8,
+            "modifier": pl.Utf8,
+            "facility": pl.Boolean,
+            "unit_allowed": pl.Decimal(14, 2),
+        },
+    )
     return frame, "\n".join(sheet) + "\n"
 
 
@@ -95,11 +117,21 @@ def test_compare_finds_exactly_the_injected_underpayments(mpfs_db, tmp_path, cms
     for name, text in CONTRACTS.items():
         (folder / name).write_text(text)
     (folder / "unity.csv").write_text(sheet)
-    spec = SynthSpec(start=date(2025, 3, 1), months=1, claims_per_month=400, seed=7, prices=prices,
-                     payers=default_payers() if not mppr_rate else [
-                         replace(p, share=0.5) for p in default_payers() if p.payer_id in ("13202", "BRBS1")],
-                     underpay_rate=0.06, denial_rate=0.05, reversal_rate=0.03, secondary_rate=0.04,
-                     mppr_rate=mppr_rate)
+    spec = SynthSpec(
+        start=date(2025, 3, 1),
+        months=1,
+        claims_per_month=400,
+        seed=7,
+        prices=prices,
+        payers=default_payers()
+        if not mppr_rate
+        else [replace(p, share=0.5) for p in default_payers() if p.payer_id in ("13202", "BRBS1")],
+        underpay_rate=0.06,
+        denial_rate=0.05,
+        reversal_rate=0.03,
+        secondary_rate=0.04,
+        mppr_rate=mppr_rate,
+    )
     synth = write_remittances(spec, tmp_path / "era")
     con = connect(mpfs_db)
     try:
@@ -112,18 +144,35 @@ def test_compare_finds_exactly_the_injected_underpayments(mpfs_db, tmp_path, cms
         VarianceRows.validate(con.sql("SELECT * FROM variances").pl(), lazy=True)
     finally:
         con.close()
-    truth = synth.truth.select("line_control_number", "payer_claim_number", "claim_status", "injected",
-                               "contract_allowed", "actual_allowed", "underpaid_by")
-    both = truth.join(got, on=["line_control_number", "payer_claim_number", "claim_status"], how="full",
-                      coalesce=True)
+    truth = synth.truth.select(
+        "line_control_number",
+        "payer_claim_number",
+        "claim_status",
+        "injected",
+        "contract_allowed",
+        "actual_allowed",
+        "underpaid_by",
+    )
+    both = truth.join(got, on=["line_control_number", "payer_claim_number", "claim_status"], how="full", coalesce=True)
     assert both.height == truth.height == got.height == result.lines
 
     injected = set(both.filter(pl.col("injected") == "underpaid")["line_control_number"].to_list())
     found = set(both.filter(pl.col("category") == "underpaid")["line_control_number"].to_list())
     assert injected, "the writer injected no underpayment"
     odd = both.filter(pl.col("line_control_number").is_in(list(found ^ injected)))
-    assert found == injected, odd.select("line_control_number", "injected", "category", "contract_allowed",
-                                         "expected_allowed", "actual_allowed", "explanation").head(3).write_json()
+    assert found == injected, (
+        odd.select(
+            "line_control_number",
+            "injected",
+            "category",
+            "contract_allowed",
+            "expected_allowed",
+            "actual_allowed",
+            "explanation",
+        )
+        .head(3)
+        .write_json()
+    )
 
     compared = both.filter(pl.col("category").is_in(["underpaid", "correct", "overpaid"]))
     wrong = compared.filter(pl.col("expected_allowed") != pl.col("contract_allowed"))
@@ -137,6 +186,6 @@ def test_compare_finds_exactly_the_injected_underpayments(mpfs_db, tmp_path, cms
     assert result.by_category["overpaid"] == 0 and result.by_category["no_contract"] == 0
     assert result.by_category["not_priced"] == 0
     assert result.by_category["correct"] > 10 * result.by_category["underpaid"] / 2
-    if mppr_rate:   # second-ranked procedures were expected at 50%, not flagged
+    if mppr_rate:  # second-ranked procedures were expected at 50%, not flagged
         reduced = both.filter(pl.col("explanation").str.contains("multiple procedure rank 2 50%"))
         assert reduced.height > 10 and reduced.filter(pl.col("category") == "correct").height > 5

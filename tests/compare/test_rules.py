@@ -48,11 +48,12 @@ def contract(tmp_path, terms: str, extra: str = "", header: str = HEADER, name="
 
 def run(b, folder, **kw):
     result = compare(b.con, folder, settings=Settings(), **kw)
-    VarianceRows.validate(b.con.sql("SELECT * FROM variances").pl(), lazy=True)   # table invariants
+    VarianceRows.validate(b.con.sql("SELECT * FROM variances").pl(), lazy=True)  # table invariants
     return result
 
 
 # ---------------------------------------------------------------- methods
+
 
 def test_rate_times_units_and_explanation(wh, tmp_path):
     folder = contract(tmp_path, '  - codes: ["20552", "20553"]\n    rate: 118.00\n')
@@ -63,8 +64,9 @@ def test_rate_times_units_and_explanation(wh, tmp_path):
     assert v["method"] == "rate"
     assert (v["step_base"], v["step_units"], v["expected_allowed"]) == (D("118.00"), D("236.00"), D("236.00"))
     assert v["variance"] == D("6.00") and v["category"] == "underpaid"
-    assert v["explanation"] == ("contract rate $118.00 for 20553 x 2 units = $236.00; actual allowed $230.00; "
-                                "underpaid $6.00")
+    assert v["explanation"] == (
+        "contract rate $118.00 for 20553 x 2 units = $236.00; actual allowed $230.00; underpaid $6.00"
+    )
     assert res.by_category["underpaid"] == 1 and res.underpaid_total == D("6.00")
 
 
@@ -80,9 +82,10 @@ def test_percent_of_medicare_reproduces_the_issue_example(mwh, tmp_path, cms):
     assert v["expected_allowed"] == cents(medicare * D("1.25")) == D("83.85")
     assert v["explanation"] == (
         "125% of Medicare 2025 locality 13202-01 non-facility $67.08 [(work 0.75 x 1.065 + PE 0.98 x 1.166 "
-        "+ MP 0.08 x 1.656) x CF 32.3465] = $83.85; actual allowed $80.00; underpaid $3.85")
+        "+ MP 0.08 x 1.656) x CF 32.3465] = $83.85; actual allowed $80.00; underpaid $3.85"
+    )
     assert (v["work_rvu"], v["pe_gpci"], v["conversion_factor"]) == (D("0.75"), D("1.166"), D("32.3465"))
-    assert v["percent_of_medicare"] == D("119.26")      # 80.00 / 67.08
+    assert v["percent_of_medicare"] == D("119.26")  # 80.00 / 67.08
 
 
 def test_place_of_service_selects_facility_rvus(mwh, tmp_path, cms):
@@ -108,24 +111,35 @@ def test_percent_of_charges_does_not_multiply_units(wh, tmp_path):
 
 # ---------------------------------------------------------------- codes, ranges, modifiers
 
+
 def test_ranges_and_first_match_wins(wh, tmp_path):
-    folder = contract(tmp_path, (
-        '  - codes: ["99211"]\n    rate: 30\n'
-        '  - codes: ["99202-99215"]\n    rate: 100\n'
-        '  - codes: ["*"]\n    rate: 1\n'))
+    folder = contract(
+        tmp_path,
+        (
+            '  - codes: ["99211"]\n    rate: 30\n'
+            '  - codes: ["99202-99215"]\n    rate: 100\n'
+            '  - codes: ["*"]\n    rate: 1\n'
+        ),
+    )
     c = wh.claim(wh.payment())
     lines = {code: wh.line(c, code, 500) for code in ("99211", "99215", "99202", "99216", "0446T")}
     run(wh, folder)
     got = {code: variance(wh.con, lid)["expected_allowed"] for code, lid in lines.items()}
-    assert got == {"99211": D("30.00"), "99215": D("100.00"), "99202": D("100.00"),
-                   "99216": D("1.00"), "0446T": D("1.00")}
+    assert got == {
+        "99211": D("30.00"),
+        "99215": D("100.00"),
+        "99202": D("100.00"),
+        "99216": D("1.00"),
+        "0446T": D("1.00"),
+    }
     assert variance(wh.con, lines["99215"])["term"].startswith("term 2: 99202-99215")
 
 
 def test_price_neutral_modifiers_never_stop_a_match(wh, tmp_path):
-    folder = contract(tmp_path, (
-        '  - codes: ["71046"]\n    modifiers: ["26"]\n    rate: 12\n'
-        '  - codes: ["71046", "20553"]\n    rate: 40\n'))
+    folder = contract(
+        tmp_path,
+        ('  - codes: ["71046"]\n    modifiers: ["26"]\n    rate: 12\n  - codes: ["71046", "20553"]\n    rate: 40\n'),
+    )
     c = wh.claim(wh.payment())
     pc = wh.line(c, "71046", 100, mods=["26", "59"])
     glob = wh.line(c, "71046", 100, mods=["LT"])
@@ -137,8 +151,11 @@ def test_price_neutral_modifiers_never_stop_a_match(wh, tmp_path):
 
 
 def test_26_and_tc_select_the_medicare_component(mwh, tmp_path, cms):
-    folder = contract(tmp_path, '  - codes: ["71046"]\n    modifiers: ["26"]\n    percent_of_medicare: 140\n'
-                                '  - codes: ["*"]\n    percent_of_medicare: 100\n')
+    folder = contract(
+        tmp_path,
+        '  - codes: ["71046"]\n    modifiers: ["26"]\n    percent_of_medicare: 140\n'
+        '  - codes: ["*"]\n    percent_of_medicare: 100\n',
+    )
     c = mwh.claim(mwh.payment())
     pc = mwh.line(c, "71046", 100, mods=["26"])
     tc = mwh.line(c, "71046", 100, mods=["TC"])
@@ -148,8 +165,7 @@ def test_26_and_tc_select_the_medicare_component(mwh, tmp_path, cms):
 
 
 def _unity(tmp_path, sheet_name="rates.csv"):
-    extra = (f"rates_csv: {sheet_name}\n"
-             'modifier_adjustments: {"26": 40, "TC": 60, "50": 150}\n')
+    extra = f'rates_csv: {sheet_name}\nmodifier_adjustments: {{"26": 40, "TC": 60, "50": 150}}\n'
     return contract(tmp_path, '  - codes: ["*"]\n    rate: 1\n  - codes: ["99213"]\n    rate: 50\n', extra)
 
 
@@ -161,11 +177,11 @@ def test_rate_lookup_fallback_order(wh, tmp_path):
     pct = wh.line(c, "71046", 100, mods=["TC"])
     plain = wh.line(c, "99213", 200, mods=["25"])
     run(wh, folder)
-    assert variance(wh.con, exact)["expected_allowed"] == D("12.50")          # exact code+modifier
+    assert variance(wh.con, exact)["expected_allowed"] == D("12.50")  # exact code+modifier
     v = variance(wh.con, pct)
-    assert v["expected_allowed"] == D("22.80")                                # 38.00 x 60%
+    assert v["expected_allowed"] == D("22.80")  # 38.00 x 60%
     assert v["method"] == "rates_csv" and v["reduction_percent"] == D("60")
-    assert variance(wh.con, plain)["expected_allowed"] == D("98.00")          # code rate; sheet beats term
+    assert variance(wh.con, plain)["expected_allowed"] == D("98.00")  # code rate; sheet beats term
 
 
 def test_rates_sheet_as_xlsx(wh, tmp_path):
@@ -184,6 +200,7 @@ def test_rates_sheet_as_xlsx(wh, tmp_path):
 
 # ---------------------------------------------------------------- dates and versions
 
+
 def test_each_line_uses_the_version_in_force_on_its_date(wh, tmp_path):
     folder = tmp_path / "contracts"
     v1 = HEADER.replace("expires: 2026-12-31", "expires: 2025-12-31")
@@ -196,7 +213,10 @@ def test_each_line_uses_the_version_in_force_on_its_date(wh, tmp_path):
     before = wh.line(c, "99213", 500, dos=dt.date(2024, 12, 31))
     run(wh, folder)
     assert (variance(wh.con, old)["expected_allowed"], variance(wh.con, old)["contract"]) == (D("100.00"), "Acme Test")
-    assert (variance(wh.con, new)["expected_allowed"], variance(wh.con, new)["contract"]) == (D("110.00"), "Acme Test 2026")
+    assert (variance(wh.con, new)["expected_allowed"], variance(wh.con, new)["contract"]) == (
+        D("110.00"),
+        "Acme Test 2026",
+    )
     v = variance(wh.con, before)
     assert v["category"] == "no_contract" and "in force on 2024-12-31" in v["explanation"]
 
@@ -230,6 +250,7 @@ def test_status_b_code_is_not_priced_with_reason(mwh, tmp_path):
 
 # ---------------------------------------------------------------- lesser-of, tolerance
 
+
 def test_lesser_of_charges(wh, tmp_path):
     folder = contract(tmp_path, '  - codes: ["*"]\n    rate: 118\n', "lesser_of_charges: true\n")
     line = wh.line(wh.claim(wh.payment()), "20553", 100)
@@ -239,13 +260,16 @@ def test_lesser_of_charges(wh, tmp_path):
     assert "lesser of billed charge $100.00" in v["explanation"] and v["category"] == "correct"
 
 
-@pytest.mark.parametrize("rate, allowed, category", [
-    ("1000", "998.50", "correct"),      # $1.50 > $1 but < 0.5% ($5.00)
-    ("1000", "994.00", "underpaid"),    # $6.00 exceeds both
-    ("50", "48.80", "underpaid"),       # $1.20 > $1 and > $0.25
-    ("50", "49.10", "correct"),         # $0.90 < $1
-    ("50", "51.50", "overpaid"),
-])
+@pytest.mark.parametrize(
+    "rate, allowed, category",
+    [
+        ("1000", "998.50", "correct"),  # $1.50 > $1 but < 0.5% ($5.00)
+        ("1000", "994.00", "underpaid"),  # $6.00 exceeds both
+        ("50", "48.80", "underpaid"),  # $1.20 > $1 and > $0.25
+        ("50", "49.10", "correct"),  # $0.90 < $1
+        ("50", "51.50", "overpaid"),
+    ],
+)
 def test_tolerance_needs_both_thresholds(wh, tmp_path, rate, allowed, category):
     folder = contract(tmp_path, f'  - codes: ["*"]\n    rate: {rate}\n')
     line = wh.line(wh.claim(wh.payment()), "99213", 2000, allowed=D(allowed))
@@ -273,11 +297,12 @@ modifier_adjustments: medicare
 def test_patient_share_and_sequestration_are_not_flagged(mwh, tmp_path, cms):
     folder = contract(tmp_path, '  - codes: ["*"]\n    percent_of_medicare: 100\n', header=MEDICARE)
     pay = mwh.payment("13202", "NGS MEDICARE PART B")
-    allowed = cms.amount("99213")                       # 101.06
-    coins = cents(allowed * D("0.2"))                   # PR-2 20.21
-    seq = cents((allowed - coins) * D("0.02"))          # CO-253 1.62
-    line = mwh.line(mwh.claim(pay), "99213", 200,
-                    adj=[("CO", "45", D(200) - allowed), ("PR", "2", coins), ("CO", "253", seq)])
+    allowed = cms.amount("99213")  # 101.06
+    coins = cents(allowed * D("0.2"))  # PR-2 20.21
+    seq = cents((allowed - coins) * D("0.02"))  # CO-253 1.62
+    line = mwh.line(
+        mwh.claim(pay), "99213", 200, adj=[("CO", "45", D(200) - allowed), ("PR", "2", coins), ("CO", "253", seq)]
+    )
     run(mwh, folder)
     v = variance(mwh.con, line)
     assert v["actual_allowed"] == allowed and v["category"] == "correct" and v["variance"] == 0
@@ -298,12 +323,12 @@ def test_secondary_claims_are_not_compared(wh, tmp_path):
 def test_reversal_and_original_are_netted_and_the_correction_compared(wh, tmp_path, linked):
     folder = contract(tmp_path, '  - codes: ["*"]\n    rate: 100\n')
     orig_c = wh.claim(wh.payment(paid_on=dt.date(2025, 3, 5)), pcn="P1", icn="ICN9", charge=D(200))
-    orig = wh.line(orig_c, "99213", 200, adj=[("CO", "45", 120)])          # allowed 80: looks underpaid
+    orig = wh.line(orig_c, "99213", 200, adj=[("CO", "45", 120)])  # allowed 80: looks underpaid
     pay2 = wh.payment(paid_on=dt.date(2025, 4, 5))
     rev_c = wh.claim(pay2, status="22", pcn="P1", icn="ICN9", charge=D(-200), reverses=orig_c if linked else None)
     rev = wh.line(rev_c, "99213", -200, adj=[("CO", "45", -120)])
     corr = wh.line(wh.claim(pay2, pcn="P1", icn="ICN9", charge=D(200)), "99213", 200, adj=[("CO", "45", 100)])
-    res = run(wh, folder, month="2025-04")            # the original (March) is recomputed too
+    res = run(wh, folder, month="2025-04")  # the original (March) is recomputed too
     assert variance(wh.con, orig)["category"] == "reversed"
     assert variance(wh.con, rev)["category"] == "reversed"
     assert variance(wh.con, rev)["variance"] is None
@@ -342,6 +367,7 @@ def test_recoded_lines_are_flagged(wh, tmp_path):
 
 # ---------------------------------------------------------------- contract matching
 
+
 def test_payer_matching_by_any_id_then_name_then_tin(wh, tmp_path):
     folder = contract(tmp_path, '  - codes: ["*"]\n    rate: 100\n')
     by_trn = wh.line(wh.claim(wh.payment("X", "OTHER", n1_id="Y", trn03="ACME1")), "99213", 200)
@@ -370,14 +396,18 @@ def test_carve_out_and_uncovered_code(wh, tmp_path):
 
 # ---------------------------------------------------------------- modifier adjustments
 
+
 def test_medicare_mppr_ranks_by_full_expected_amount(mwh, tmp_path, cms):
     # 11042 (cheaper at Medicare) is given a high contract rate, so it ranks first.
-    folder = contract(tmp_path, '  - codes: ["11042"]\n    rate: 400\n  - codes: ["*"]\n    percent_of_medicare: 100\n',
-                      "modifier_adjustments: medicare\n")
+    folder = contract(
+        tmp_path,
+        '  - codes: ["11042"]\n    rate: 400\n  - codes: ["*"]\n    percent_of_medicare: 100\n',
+        "modifier_adjustments: medicare\n",
+    )
     c = mwh.claim(mwh.payment())
     a = mwh.line(c, "20553", 300, line_number=1)
     b = mwh.line(c, "11042", 500, line_number=2)
-    visit = mwh.line(c, "99213", 300, line_number=3)           # mult_proc 0: never reduced
+    visit = mwh.line(c, "99213", 300, line_number=3)  # mult_proc 0: never reduced
     run(mwh, folder)
     va, vb = variance(mwh.con, a), variance(mwh.con, b)
     assert (vb["mppr_rank"], va["mppr_rank"]) == (1, 2)
@@ -400,8 +430,10 @@ def test_medicare_bilateral_and_assistant(mwh, tmp_path, cms):
 
 def test_custom_mppr_schedule(wh, tmp_path, mpfs_db):
     import shutil
+
     shutil.copy(mpfs_db, tmp_path / "m.duckdb")
     from pipelines.core.warehouse import connect
+
     b = type(wh)(connect(tmp_path / "m.duckdb"))
     folder = contract(tmp_path, '  - codes: ["*"]\n    rate: 100\n', "mppr: [100, 50, 25]\n")
     c = b.claim(b.payment())
@@ -413,6 +445,7 @@ def test_custom_mppr_schedule(wh, tmp_path, mpfs_db):
 
 
 # ---------------------------------------------------------------- storage
+
 
 def test_rerun_replaces_rows_and_month_selects_by_payment_date(wh, tmp_path):
     folder = contract(tmp_path, '  - codes: ["*"]\n    rate: 100\n')
@@ -449,15 +482,19 @@ def test_export_formats_are_private(wh, tmp_path):
 
 # ---------------------------------------------------------------- money arithmetic
 
+
 @hsettings(max_examples=200, deadline=None)
-@given(amount=st.decimals(min_value=0, max_value=99999, places=2),
-       pct=st.decimals(min_value=0, max_value=300, places=3))
+@given(
+    amount=st.decimals(min_value=0, max_value=99999, places=2), pct=st.decimals(min_value=0, max_value=300, places=3)
+)
 def test_percent_steps_round_half_up_exactly(amount, pct):
     from pipelines.core.sql import read_sql
 
     con = duckdb.connect()
     con.execute(read_sql("pipelines.compare.sql", "00_macros.sql"))
-    got = con.execute("SELECT cmp_pct_of(CAST(? AS DECIMAL(14,2)), CAST(? AS DECIMAL(9,3)))", [amount, pct]).fetchone()[0]
+    got = con.execute("SELECT cmp_pct_of(CAST(? AS DECIMAL(14,2)), CAST(? AS DECIMAL(9,3)))", [amount, pct]).fetchone()[
+        0
+    ]
     assert got == cents(amount * pct / 100)
 
 
@@ -478,8 +515,11 @@ def test_co_surgeon_and_percent_of_medicare_over_units(mwh, tmp_path, cms):
 
 
 def test_terms_can_price_facility_and_office_separately(wh, tmp_path):
-    folder = contract(tmp_path, '  - codes: ["99213"]\n    setting: facility\n    rate: 70\n'
-                                '  - codes: ["99213"]\n    setting: non-facility\n    rate: 100\n')
+    folder = contract(
+        tmp_path,
+        '  - codes: ["99213"]\n    setting: facility\n    rate: 70\n'
+        '  - codes: ["99213"]\n    setting: non-facility\n    rate: 100\n',
+    )
     office = wh.line(wh.claim(wh.payment(), pos="11"), "99213", 300)
     asc = wh.line(wh.claim(wh.payment(), pos="24"), "99213", 300)
     run(wh, folder)
@@ -499,12 +539,13 @@ def test_cli_compare_prints_the_result_and_exports(wh, tmp_path):
     db = wh.con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
     wh.con.close()
     out = tmp_path / "v.csv"
-    res = CliRunner().invoke(main, ["compare", "--db", db, "--contracts", str(folder), "--month", "2025-03",
-                                    "--out", str(out)])
+    res = CliRunner().invoke(
+        main, ["compare", "--db", db, "--contracts", str(folder), "--month", "2025-03", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     assert "compared 1 service lines for 2025-03 against 1 contract(s)" in res.output
     assert "underpaid 1" in res.output and f"exported to {out}" in res.output
     assert os.stat(out).st_mode & 0o777 == 0o600
     bad = CliRunner().invoke(main, ["compare", "--db", db, "--contracts", str(tmp_path / "missing")])
     assert bad.exit_code == 2 and "no contracts folder here" in bad.output
-    wh.con = __import__("pipelines.core.warehouse", fromlist=["connect"]).connect(db)   # for the fixture's close()
+    wh.con = __import__("pipelines.core.warehouse", fromlist=["connect"]).connect(db)  # for the fixture's close()

@@ -54,7 +54,7 @@ def _final_select(sql: str) -> str:
     code = _code(sql)
     start = [m.start() for m in re.finditer(r"^SELECT\b", code, flags=re.M)][-1]
     end = re.compile(r"^FROM\b", flags=re.M).search(code, start).start()
-    return code[start + len("SELECT"):end]
+    return code[start + len("SELECT") : end]
 
 
 def _items(select_list: str) -> list[str]:
@@ -79,12 +79,13 @@ def _ctes(sql: str) -> list[str]:
 
 # ------------------------------------------------------------------ the declared sequence
 
+
 def test_readme_chain_and_files_agree():
     declared = [(step.file, step.table) for step in CHAIN]
     rows = _readme_rows()
     assert [(f, t) for _, f, t in rows] == declared
     assert [n for n, _, _ in rows] == [f"{i:02d}" for i in range(1, len(CHAIN) + 1)]
-    assert [f[:2] for f, _ in declared] == [n for n, _, _ in rows]       # files numbered in run order
+    assert [f[:2] for f, _ in declared] == [n for n, _, _ in rows]  # files numbered in run order
     on_disk = sorted(p.name for p in SQL_DIR.glob("*.sql"))
     assert on_disk == sorted([MACROS, *(f for f, _ in declared)])
     assert CHAIN[-1].table == "variances"
@@ -100,7 +101,7 @@ def test_every_file_states_step_purpose_grain_and_inputs():
         header = sql.split("\nWITH", 1)[0].split("\nSELECT", 1)[0]
         assert "-- Grain: one row per" in header, f"{step.file}: no grain"
         assert "-- Inputs:" in header, f"{step.file}: no inputs"
-        for name in parameters(sql):                 # every parameter is documented in the header
+        for name in parameters(sql):  # every parameter is documented in the header
             assert f"${name}" in header, f"{step.file}: ${name} not in its header"
     assert "-- Grain:" in _text(MACROS)
 
@@ -110,7 +111,7 @@ def test_ctes_are_named_for_what_they_hold():
     for step in CHAIN:
         names = _ctes(_text(step.file))
         assert not [n for n in names if vague.match(n)], (step.file, names)
-        for name in names:                           # every CTE is read by a later part of the file
+        for name in names:  # every CTE is read by a later part of the file
             assert len(re.findall(rf"\b{name}\b", _code(_text(step.file)))) >= 2, (step.file, name)
 
 
@@ -119,8 +120,10 @@ def test_every_file_ends_with_an_explicit_cast_column_list():
         select = _final_select(_text(step.file))
         assert "*" not in select, f"{step.file}: SELECT * at the end"
         items = _items(select)
-        assert items and all(re.match(r"CAST\(", item) for item in items), \
-            (step.file, [i for i in items if not i.startswith("CAST(")])
+        assert items and all(re.match(r"CAST\(", item) for item in items), (
+            step.file,
+            [i for i in items if not i.startswith("CAST(")],
+        )
         assert all(re.search(r"\bAS \w+$", item) for item in items), step.file
 
 
@@ -131,15 +134,25 @@ def test_last_step_writes_every_variances_column():
 
 # ------------------------------------------------------------------ category precedence
 
+
 def _categorized_cte() -> str:
     code = _code(_text(CHAIN[-1].file))
-    return code[code.index("categorized AS ("):code.index("derivation AS (")]
+    return code[code.index("categorized AS (") : code.index("derivation AS (")]
 
 
 def test_category_precedence_is_one_ordered_rule_list_documented_in_the_readme():
     decided = re.findall(r"(?:THEN|ELSE) '(\w+)'", _categorized_cte())
-    assert decided == ["reversed", "secondary", "pending", "denied", "no_contract", "not_priced",
-                       "underpaid", "overpaid", "correct"]
+    assert decided == [
+        "reversed",
+        "secondary",
+        "pending",
+        "denied",
+        "no_contract",
+        "not_priced",
+        "underpaid",
+        "overpaid",
+        "correct",
+    ]
     assert sorted(decided) == sorted(CATEGORIES)
     section = README.split("## Category precedence", 1)[1].split("\n## ", 1)[0]
     documented = re.findall(r"^\d\. `(\w+)`(?: / `(\w+)`)?", section, flags=re.M)
@@ -151,6 +164,7 @@ def test_category_precedence_is_one_ordered_rule_list_documented_in_the_readme()
 
 
 # ------------------------------------------------------------------ same rows as before the rewrite
+
 
 def _as_text(value):
     if value is None:
@@ -174,19 +188,30 @@ def test_chain_rows_equal_the_golden_rows(wh, tmp_path):
         mine = {**mine, "contract_file": mine["contract_file"] and pathlib.Path(mine["contract_file"]).name}
         assert mine == theirs, {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs.get(k)}
     assert set(result.by_category) == set(CATEGORIES)
-    assert all(result.by_category[c] for c in CATEGORIES)          # the scenario touches every category
+    assert all(result.by_category[c] for c in CATEGORIES)  # the scenario touches every category
 
 
-@pytest.mark.parametrize("pos, facility, expected", [("02", True, "70.00"), ("2", True, "70.00"),
-                                                      ("10", False, "100.00"), ("11", False, "100.00"),
-                                                      ("19", True, "70.00"), ("22", True, "70.00")])
+@pytest.mark.parametrize(
+    "pos, facility, expected",
+    [
+        ("02", True, "70.00"),
+        ("2", True, "70.00"),
+        ("10", False, "100.00"),
+        ("11", False, "100.00"),
+        ("19", True, "70.00"),
+        ("22", True, "70.00"),
+    ],
+)
 def test_place_of_service_decides_the_setting(wh, tmp_path, pos, facility, expected):
     folder = tmp_path / "contracts"
-    _helpers.write_contract(folder, "acme.yaml",
-                            'name: Acme\npayer: {ids: ["ACME1"]}\npayee_tins: ["123456789"]\n'
-                            'effective: 2025-01-01\nterms:\n'
-                            '  - codes: ["99213"]\n    setting: facility\n    rate: 70\n'
-                            '  - codes: ["99213"]\n    setting: non-facility\n    rate: 100\n')
+    _helpers.write_contract(
+        folder,
+        "acme.yaml",
+        'name: Acme\npayer: {ids: ["ACME1"]}\npayee_tins: ["123456789"]\n'
+        "effective: 2025-01-01\nterms:\n"
+        '  - codes: ["99213"]\n    setting: facility\n    rate: 70\n'
+        '  - codes: ["99213"]\n    setting: non-facility\n    rate: 100\n',
+    )
     line = wh.line(wh.claim(wh.payment(), pos=pos), "99213", 300)
     compare(wh.con, folder, settings=Settings())
     row = _helpers.variance(wh.con, line)
@@ -202,11 +227,11 @@ def test_variances_model_is_strict_and_keeps_the_row_rules(wh, tmp_path):
     compare(wh.con, folder, settings=Settings())
     frame = wh.con.sql("SELECT * FROM variances ORDER BY line_id").pl()
     Variances.validate(frame)
-    with pytest.raises(pandera.errors.SchemaError):           # strict: no column more
+    with pytest.raises(pandera.errors.SchemaError):  # strict: no column more
         Variances.validate(frame.with_columns(pl.lit(1).alias("extra")))
-    with pytest.raises(pandera.errors.SchemaError):           # strict: no column less
+    with pytest.raises(pandera.errors.SchemaError):  # strict: no column less
         Variances.validate(frame.drop("rate_row"))
-    with pytest.raises(pandera.errors.SchemaError):           # variance = expected - actual
+    with pytest.raises(pandera.errors.SchemaError):  # variance = expected - actual
         Variances.validate(frame.with_columns(pl.col("variance") + pl.col("variance").abs() + D("1")))
-    with pytest.raises(pandera.errors.SchemaError):           # types as the DDL
+    with pytest.raises(pandera.errors.SchemaError):  # types as the DDL
         Variances.validate(frame.with_columns(pl.col("mppr_rank").cast(pl.Int64)))

@@ -42,14 +42,26 @@ def messages(path: Path) -> list[str]:
 
 
 def test_good_contract_parses_every_key(tmp_path):
-    path = write(tmp_path, "a.yaml", GOOD.replace("terms:", (
-        "expires: 2025-12-31\npayee_tins: [\"123456789\"]\nmedicare: {locality: \"13202-01\", year: 2023, qp: true}\n"
-        "lesser_of_charges: true\ntolerance: {amount: 2, percent: 1.5}\nmodifier_adjustments: {50: 150, \"TC\": 60}\n"
-        "mppr: [100, 50, 25]\nterms:")))
+    path = write(
+        tmp_path,
+        "a.yaml",
+        GOOD.replace(
+            "terms:",
+            (
+                'expires: 2025-12-31\npayee_tins: ["123456789"]\nmedicare: {locality: "13202-01", year: 2023, qp: true}\n'
+                'lesser_of_charges: true\ntolerance: {amount: 2, percent: 1.5}\nmodifier_adjustments: {50: 150, "TC": 60}\n'
+                "mppr: [100, 50, 25]\nterms:"
+            ),
+        ),
+    )
     c, problems = parse_contract(path)
     assert problems == []
-    assert (c.payer_ids, c.payee_tins, c.effective, c.expires) == (("ACME1",), ("123456789",),
-                                                                     dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    assert (c.payer_ids, c.payee_tins, c.effective, c.expires) == (
+        ("ACME1",),
+        ("123456789",),
+        dt.date(2025, 1, 1),
+        dt.date(2025, 12, 31),
+    )
     assert (c.medicare_locality, c.medicare_year, c.medicare_qp) == ("1320201", 2023, True)
     assert (c.tolerance_amount, c.tolerance_percent, c.lesser_of_charges) == (D(2), D("1.5"), True)
     assert c.modifier_mode == "table" and c.modifier_percents == {"50": D(150), "TC": D(60)}
@@ -58,22 +70,31 @@ def test_good_contract_parses_every_key(tmp_path):
     assert c.terms[0].line == 13
 
 
-@pytest.mark.parametrize("text, expected", [
-    (GOOD.replace("effective: 2025-01-01", "effective: 2025-13-01"), ":4: effective '2025-13-01' is not a date, expected YYYY-MM-DD"),
-    (GOOD.replace('["99202-99215"]', '["99215-99202"]'), ":6: term 1: range '99215-99202' runs backwards"),
-    (GOOD.replace('["99202-99215"]', '["9921"]'), ":6: term 1: code '9921' is not a 5-character"),
-    (GOOD.replace("percent_of_medicare: 125", "percent_of_medicare: lots"), ":7: term 1 percent_of_medicare 'lots' is not a number"),
-    (GOOD.replace("    rate: 10\n", ""), ":8: term 2 has 0 prices (none), expected exactly one of rate"),
-    (GOOD.replace("    rate: 10\n", "    rate: 10\n    percent_of_charges: 5\n"), ":8: term 2 has 2 prices"),
-    (GOOD + "colour: blue\n", ":10: unknown key 'colour'"),
-    (GOOD.replace('ids: ["ACME1"]', "ids: []"), ":2: payer has no ids and no names"),
-    (GOOD + 'payee_tins: ["12-345"]\n', ":10: payee TIN '12-345' is not 9 digits"),
-    (GOOD + "modifier_adjustments: sometimes\n", ":10: modifier_adjustments 'sometimes', expected medicare, none"),
-    (GOOD + "medicare: {zip: 1000}\n", ":10: medicare zip 1000 is not a ZIP code"),
-    (GOOD + "expires: 2024-01-01\n", ":10: expires 2024-01-01 is before effective 2025-01-01"),
-    (GOOD.replace("terms:\n", "terms:\n  - codes: [\"99213\"\n"), "not valid YAML"),
-    ("- just\n- a list\n", ":1: the file is not a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            GOOD.replace("effective: 2025-01-01", "effective: 2025-13-01"),
+            ":4: effective '2025-13-01' is not a date, expected YYYY-MM-DD",
+        ),
+        (GOOD.replace('["99202-99215"]', '["99215-99202"]'), ":6: term 1: range '99215-99202' runs backwards"),
+        (GOOD.replace('["99202-99215"]', '["9921"]'), ":6: term 1: code '9921' is not a 5-character"),
+        (
+            GOOD.replace("percent_of_medicare: 125", "percent_of_medicare: lots"),
+            ":7: term 1 percent_of_medicare 'lots' is not a number",
+        ),
+        (GOOD.replace("    rate: 10\n", ""), ":8: term 2 has 0 prices (none), expected exactly one of rate"),
+        (GOOD.replace("    rate: 10\n", "    rate: 10\n    percent_of_charges: 5\n"), ":8: term 2 has 2 prices"),
+        (GOOD + "colour: blue\n", ":10: unknown key 'colour'"),
+        (GOOD.replace('ids: ["ACME1"]', "ids: []"), ":2: payer has no ids and no names"),
+        (GOOD + 'payee_tins: ["12-345"]\n', ":10: payee TIN '12-345' is not 9 digits"),
+        (GOOD + "modifier_adjustments: sometimes\n", ":10: modifier_adjustments 'sometimes', expected medicare, none"),
+        (GOOD + "medicare: {zip: 1000}\n", ":10: medicare zip 1000 is not a ZIP code"),
+        (GOOD + "expires: 2024-01-01\n", ":10: expires 2024-01-01 is before effective 2025-01-01"),
+        (GOOD.replace("terms:\n", 'terms:\n  - codes: ["99213"\n'), "not valid YAML"),
+        ("- just\n- a list\n", ":1: the file is not a mapping"),
+    ],
+)
 def test_errors_name_file_line_and_expectation(tmp_path, text, expected):
     path = write(tmp_path, "bad.yaml", text)
     got = messages(path)
@@ -108,20 +129,32 @@ def test_loader_reads_yaml_recursively_and_ignores_python(tmp_path):
 
 def test_checker_flags_overlaps_unreachable_terms_and_missing_locality(tmp_path):
     write(tmp_path, "v1.yaml", GOOD.replace("effective: 2025-01-01", "effective: 2025-01-01\nexpires: 2025-06-30"))
-    write(tmp_path, "v2.yaml", GOOD.replace("effective: 2025-01-01", "effective: 2025-06-01")
-          + '  - codes: ["99213"]\n    rate: 5\n')
+    write(
+        tmp_path,
+        "v2.yaml",
+        GOOD.replace("effective: 2025-01-01", "effective: 2025-06-01") + '  - codes: ["99213"]\n    rate: 5\n',
+    )
     problems = check_folder(tmp_path)
     text = [str(p) for p in problems]
-    assert any(f"{tmp_path / 'v2.yaml'}:4: version effective 2025-06-01 overlaps v1.yaml" in t
-               and "expected v1.yaml to expire on 2025-05-31" in t for t in text), text
+    assert any(
+        f"{tmp_path / 'v2.yaml'}:4: version effective 2025-06-01 overlaps v1.yaml" in t
+        and "expected v1.yaml to expire on 2025-05-31" in t
+        for t in text
+    ), text
     assert any(f"{tmp_path / 'v2.yaml'}:10: term 3 can never match: term 1 (line 6)" in t for t in text), text
     assert any("no medicare zip or locality" in t for t in text)
     assert [p.severity for p in problems if "overlaps" in p.message] == ["error"]
 
 
 def test_term_with_modifier_above_is_not_unreachable(tmp_path):
-    write(tmp_path, "a.yaml", GOOD.replace("terms:\n", 'terms:\n  - codes: ["71046"]\n    modifiers: ["26"]\n    rate: 9\n'
-                                           '  - codes: ["71046"]\n    rate: 30\n'))
+    write(
+        tmp_path,
+        "a.yaml",
+        GOOD.replace(
+            "terms:\n",
+            'terms:\n  - codes: ["71046"]\n    modifiers: ["26"]\n    rate: 9\n  - codes: ["71046"]\n    rate: 30\n',
+        ),
+    )
     assert not [p for p in check_folder(tmp_path) if "never match" in p.message]
 
 
@@ -159,7 +192,9 @@ def test_cli_check_exit_codes(tmp_path):
     assert ok.exit_code == 0 and "0 error(s)" in ok.output
     bad = runner.invoke(main, ["contracts", "check", str(tmp_path / "bad"), "--db", str(tmp_path / "none.duckdb")])
     assert bad.exit_code == 1
-    assert f"{tmp_path / 'bad' / 'a.yaml'}:9: term 2 rate -1 is out of range, expected between 0 and 100000" in bad.output
+    assert (
+        f"{tmp_path / 'bad' / 'a.yaml'}:9: term 2 rate -1 is out of range, expected between 0 and 100000" in bad.output
+    )
 
 
 @given(low=st.integers(10000, 99999), width=st.integers(0, 500), probe=st.integers(10000, 99999))

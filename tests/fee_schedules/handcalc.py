@@ -9,28 +9,37 @@ from __future__ import annotations
 
 import csv
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 CENT = Decimal("0.01")
 
 
-@lru_cache(maxsize=None)
+@cache
 def rvu_rows(path: Path) -> dict[tuple[str, str], list[str]]:
     with open(path, encoding="latin-1", newline="") as fh:
         rows = list(csv.reader(fh))
     return {(r[0], r[1]): r for r in rows[10:] if r and r[0]}
 
 
-@lru_cache(maxsize=None)
+@cache
 def gpci_rows(path: Path) -> dict[tuple[str, str], list[str]]:
     with open(path, encoding="latin-1", newline="") as fh:
         rows = list(csv.reader(fh))
     return {(r[0], r[2]): r for r in rows[3:] if r and r[0].isdigit()}
 
 
-def expected(rvu_csv: Path, gpci_csv: Path | None, code: str, mod: str, carrier: str, locality: str,
-             facility: bool, cf: str = "32.3465", opps_cols: tuple[int, int, int] = (28, 29, 30)) -> Decimal:
+def expected(
+    rvu_csv: Path,
+    gpci_csv: Path | None,
+    code: str,
+    mod: str,
+    carrier: str,
+    locality: str,
+    facility: bool,
+    cf: str = "32.3465",
+    opps_cols: tuple[int, int, int] = (28, 29, 30),
+) -> Decimal:
     """round_half_up((work x wGPCI + PE x peGPCI + MP x mpGPCI) x CF), capped by the OPPS amount.
 
     ``gpci_csv=None`` means national (all GPCIs 1). 2026 files have PRIC IND inserted, so their

@@ -25,8 +25,9 @@ def test_price_one_code_prints_amount_and_derivation(mpfs_db):
 
 
 def test_price_zip_facility_modifier(mpfs_db):
-    code, out = run("price", "71046", "--modifier", "26", "--year", "2025", "--zip", "99501", "--facility",
-                    "--db", str(mpfs_db))
+    code, out = run(
+        "price", "71046", "--modifier", "26", "--year", "2025", "--zip", "99501", "--facility", "--db", str(mpfs_db)
+    )
     assert code == 0 and "71046-26" in out and "ALASKA" in out and "facility" in out
 
 
@@ -38,8 +39,9 @@ def test_price_2026_locality_fails_with_next_step_national_works(mpfs_db):
 
 
 def test_price_not_priced_status(mpfs_db):
-    code, out = run("price", "0633T", "--modifier", "TC", "--year", "2025", "--locality", "0111205",
-                    "--db", str(mpfs_db))
+    code, out = run(
+        "price", "0633T", "--modifier", "TC", "--year", "2025", "--locality", "0111205", "--db", str(mpfs_db)
+    )
     assert code == 0 and "Not priced: status C: carrier (MAC) priced" in out
 
 
@@ -52,12 +54,14 @@ def test_price_usage_errors(mpfs_db):
 
 def test_price_batch(mpfs_db, tmp_path):
     src = tmp_path / "in.csv"
-    src.write_text("code,modifier,year,zip,locality,facility,note\n"
-                   "20553,,2025,,1320201,false,a\n"
-                   "71046,26,2025,99501,,true,b\n"
-                   "99213,,2026,10001,,false,c\n"
-                   "0633T,TC,2025,,0111205,false,d\n"
-                   "27447,80,2025,,1320201,true,e\n")
+    src.write_text(
+        "code,modifier,year,zip,locality,facility,note\n"
+        "20553,,2025,,1320201,false,a\n"
+        "71046,26,2025,99501,,true,b\n"
+        "99213,,2026,10001,,false,c\n"
+        "0633T,TC,2025,,0111205,false,d\n"
+        "27447,80,2025,,1320201,true,e\n"
+    )
     out = tmp_path / "out.csv"
     code, text = run("price", "--batch", str(src), "--out", str(out), "--db", str(mpfs_db))
     assert code == 0 and "Priced 3 of 5 lines" in text
@@ -68,7 +72,7 @@ def test_price_batch(mpfs_db, tmp_path):
     assert rows[1]["locality_code"] == "0210201" and rows[1]["rvu_modifier"] == "26"
     assert rows[2]["status"] == "not_priced" and "GPCI2026.csv" in rows[2]["not_priced_reason"]
     assert rows[3]["not_priced_reason"] == "status C: carrier (MAC) priced" and rows[3]["amount"] == ""
-    assert rows[4]["amount"] == rows[4]["fee_schedule_amount"]      # no --policy: 80 does not change price
+    assert rows[4]["amount"] == rows[4]["fee_schedule_amount"]  # no --policy: 80 does not change price
     code, text = run("price", "--batch", str(src), "--out", str(out), "--policy", "--db", str(mpfs_db))
     rows = list(csv.DictReader(open(out)))
     assert rows[4]["policy_percent"] == "0.1600000"

@@ -101,14 +101,29 @@ def test_cli_download_then_price(mirror_url, tmp_path):
 
     db = tmp_path / "w.duckdb"
     runner = CliRunner()
-    got = runner.invoke(main, ["fee-schedule", "download", "--year", "2026", "--mirror", mirror_url,
-                               "--cache-dir", str(tmp_path / "cache"), "--db", str(db)], catch_exceptions=False)
+    got = runner.invoke(
+        main,
+        [
+            "fee-schedule",
+            "download",
+            "--year",
+            "2026",
+            "--mirror",
+            mirror_url,
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--db",
+            str(db),
+        ],
+        catch_exceptions=False,
+    )
     assert got.exit_code == 0 and "Imported MPFS 2026 release C" in got.output and "GPCI2026.csv" in got.output
     got = runner.invoke(main, ["price", "99213", "--year", "2026", "--national", "--db", str(db)])
-    assert got.exit_code == 0 and "Allowed amount: $95.19" in got.output    # (1.30+1.46+0.09) x 33.4009
+    assert got.exit_code == 0 and "Allowed amount: $95.19" in got.output  # (1.30+1.46+0.09) x 33.4009
 
 
 # ---------------------------------------------------------------- find_release: where a year's files come from
+
 
 def fake_release(root, year=2025, later="RVU25D"):
     """``root/<year>/`` laid out as a mirror: a first release on top and one later release folder."""
@@ -126,7 +141,7 @@ def places(tmp_path, monkeypatch):
     monkeypatch.delenv("UNDERPAY_CMS_MIRROR", raising=False)
     monkeypatch.setenv("UNDERPAY_SHARED", str(tmp_path / "shared"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    with socket.socket() as s:                     # a port nothing listens on: connection refused
+    with socket.socket() as s:  # a port nothing listens on: connection refused
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setattr(download_mod, "CMS_RVU_PAGE", f"http://127.0.0.1:{port}/pfs-relative-value-files")
@@ -143,7 +158,10 @@ def test_find_release_order_mirror_then_shared_then_cache(places, monkeypatch):
     assert find_release(2025) == places / "mirror" / "2025"
     explicit = fake_release(places / "explicit")
     assert find_release(2025, explicit) == explicit / "2025"
-    assert download_mod.release_folders(find_release(2025, explicit)) == [explicit / "2025", explicit / "2025" / "RVU25D"]
+    assert download_mod.release_folders(find_release(2025, explicit)) == [
+        explicit / "2025",
+        explicit / "2025" / "RVU25D",
+    ]
 
 
 def test_mirror_variable_without_the_year_is_passed_over_but_an_explicit_one_is_an_error(places, monkeypatch):
@@ -160,7 +178,7 @@ def test_url_mirror_is_fetched_once_into_the_cache(places, monkeypatch):
         first = find_release(2025)
     assert first == places / "data" / "underpay" / "cms" / "2025"
     assert sorted(p.name for p in first.iterdir()) == ["GPCI2025.csv", "PPRRVU25_JAN.csv", "RVU25D", "SHA256SUMS"]
-    assert find_release(2025) == first             # the server is gone: the verified cache answers
+    assert find_release(2025) == first  # the server is gone: the verified cache answers
 
 
 def test_corrupt_cache_is_not_used(places):
@@ -185,7 +203,7 @@ def test_nothing_anywhere_and_offline_names_what_is_missing(places):
 
 
 def test_a_silent_cms_gov_fails_after_the_probe_timeout_not_the_transfer_timeout(places, monkeypatch):
-    silent = socket.socket()                       # accepts connections (backlog) but never answers
+    silent = socket.socket()  # accepts connections (backlog) but never answers
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
     try:

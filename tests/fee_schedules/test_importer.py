@@ -10,8 +10,18 @@ from fee_schedules.importer import import_release, list_releases
 from pipelines.core.errors import InputFileError
 from pipelines.core.warehouse import connect
 
-TABLES = ("mpfs_rvu", "mpfs_gpci", "mpfs_locality_counties", "mpfs_anesthesia_cf", "mpfs_opps_cap",
-          "mpfs_zip5", "mpfs_zip9", "mpfs_conversion_factors", "mpfs_release_files", "mpfs_releases")
+TABLES = (
+    "mpfs_rvu",
+    "mpfs_gpci",
+    "mpfs_locality_counties",
+    "mpfs_anesthesia_cf",
+    "mpfs_opps_cap",
+    "mpfs_zip5",
+    "mpfs_zip9",
+    "mpfs_conversion_factors",
+    "mpfs_release_files",
+    "mpfs_releases",
+)
 
 
 def counts(con):
@@ -19,25 +29,35 @@ def counts(con):
 
 
 def test_template_has_every_release(mpfs_con):
-    rel = mpfs_con.sql("SELECT year, release, effective_from::VARCHAR, effective_through::VARCHAR "
-                       "FROM mpfs_releases ORDER BY 1, 2").fetchall()
-    assert rel == [(2025, "A", "2025-01-01", "2025-09-30"), (2025, "D", "2025-10-01", "2025-12-31"),
-                   (2026, "C", "2026-07-01", "2026-12-31")]
-    files = {(y, r, k): (n, inh) for y, r, k, n, inh in mpfs_con.sql(
-        "SELECT year, release, kind, file_name, inherited_from FROM mpfs_release_files").fetchall()}
+    rel = mpfs_con.sql(
+        "SELECT year, release, effective_from::VARCHAR, effective_through::VARCHAR FROM mpfs_releases ORDER BY 1, 2"
+    ).fetchall()
+    assert rel == [
+        (2025, "A", "2025-01-01", "2025-09-30"),
+        (2025, "D", "2025-10-01", "2025-12-31"),
+        (2026, "C", "2026-07-01", "2026-12-31"),
+    ]
+    files = {
+        (y, r, k): (n, inh)
+        for y, r, k, n, inh in mpfs_con.sql(
+            "SELECT year, release, kind, file_name, inherited_from FROM mpfs_release_files"
+        ).fetchall()
+    }
     assert files[(2025, "D", "gpci")] == ("GPCI2025.csv", "A")
     assert files[(2025, "D", "rvu")] == ("PPRRVU2025_Oct.csv", None)
     assert (2026, "C", "gpci") not in files and files[(2026, "C", "rvu")][1] is None
     sha = mpfs_con.execute("SELECT sha256 FROM mpfs_release_files WHERE year = 2026 AND kind = 'rvu'").fetchall()[0][0]
-    assert sha == "b7d197e73211ef6854c213c267d5fa9dec8df995db8e1ee7d44c0556ad7cee21"   # SOURCES.md
-    assert mpfs_con.execute("SELECT count(*) FROM mpfs_rvu WHERE year = 2025 AND release = 'D'").fetchall()[0][0] == 19090
+    assert sha == "b7d197e73211ef6854c213c267d5fa9dec8df995db8e1ee7d44c0556ad7cee21"  # SOURCES.md
+    assert (
+        mpfs_con.execute("SELECT count(*) FROM mpfs_rvu WHERE year = 2025 AND release = 'D'").fetchall()[0][0] == 19090
+    )
 
 
 def test_reimport_replaces_never_doubles(mpfs_db, cms_dir):
     con = connect(mpfs_db)
     before = counts(con)
     result = import_release(con, cms_dir / "2025", 2025, "A")
-    import_release(con, cms_dir / "2025" / "RVU25D", 2025)          # release inferred (RVU25D)
+    import_release(con, cms_dir / "2025" / "RVU25D", 2025)  # release inferred (RVU25D)
     assert counts(con) == before
     assert "inherited" not in str(result) and "GPCI2025.csv" in str(result)
     con.close()
@@ -47,8 +67,11 @@ def test_failed_import_leaves_warehouse_untouched(mpfs_db, cms_dir, tmp_path):
     bad = tmp_path / "RVU25D"
     shutil.copytree(cms_dir / "2025" / "RVU25D", bad)
     (bad / "OPPSCAP_Oct.csv").chmod(0o644)
-    text = (bad / "OPPSCAP_Oct.csv").read_text(encoding="latin-1").replace("93990,TC,A,15202,00,97.07",
-                                                                           "93990,TC,A,15202,00,9x.07")
+    text = (
+        (bad / "OPPSCAP_Oct.csv")
+        .read_text(encoding="latin-1")
+        .replace("93990,TC,A,15202,00,97.07", "93990,TC,A,15202,00,9x.07")
+    )
     (bad / "OPPSCAP_Oct.csv").write_text(text, encoding="latin-1")
     con = connect(mpfs_db)
     before = counts(con)
@@ -60,11 +83,12 @@ def test_failed_import_leaves_warehouse_untouched(mpfs_db, cms_dir, tmp_path):
 
 def test_inheritance_follows_import_order(tmp_path, cms_dir):
     con = connect(tmp_path / "w.duckdb")
-    r = import_release(con, cms_dir / "2025" / "RVU25D", 2025, "D")       # D before A: nothing to inherit
+    r = import_release(con, cms_dir / "2025" / "RVU25D", 2025, "D")  # D before A: nothing to inherit
     assert "gpci" in r.missing and "GPCI2025.csv" in str(r)
     import_release(con, cms_dir / "2025", 2025, "A")
-    got = dict(con.sql("SELECT kind, inherited_from FROM mpfs_release_files WHERE year = 2025 AND release = 'D'")
-               .fetchall())
+    got = dict(
+        con.sql("SELECT kind, inherited_from FROM mpfs_release_files WHERE year = 2025 AND release = 'D'").fetchall()
+    )
     assert got["gpci"] == "A" and got["zip5"] == "A" and got["rvu"] is None and got["oppscap"] is None
     assert con.execute("SELECT count(*) FROM mpfs_gpci WHERE release = 'D'").fetchall()[0][0] == 109
     listing = list_releases(con)
@@ -98,7 +122,9 @@ def test_qpp_rvu_file_gives_the_qp_conversion_factor(tmp_path, cms_dir):
     result = import_release(con, folder, 2026)
     assert result.release == "C" and result.files[0].name == "PPRRVU2026_Jul_QPP.csv, PPRRVU2026_Jul_nonQPP.csv"
     got = dict(con.execute("SELECT qp, source FROM mpfs_conversion_factors WHERE year = 2026").fetchall())
-    assert got == {False: "CONV FACTOR column of PPRRVU2026_Jul_nonQPP.csv",
-                   True: "CONV FACTOR column of PPRRVU2026_Jul_QPP.csv"}
+    assert got == {
+        False: "CONV FACTOR column of PPRRVU2026_Jul_nonQPP.csv",
+        True: "CONV FACTOR column of PPRRVU2026_Jul_QPP.csv",
+    }
     assert con.execute("SELECT count(*) FROM mpfs_rvu").fetchall()[0][0] == 19356
     con.close()

@@ -21,26 +21,37 @@ def src(kind: str, path: Path, name: str | None = None, data: bytes | None = Non
 def test_release_folders_are_recognised(cms_dir):
     a = find_release_files(cms_dir / "2025")
     assert {k: [f.name for f in v] for k, v in a.items()} == {
-        "rvu": ["PPRRVU25_JAN.csv"], "gpci": ["GPCI2025.csv"], "locco": ["25LOCCO.csv"],
-        "anes": ["ANES2025.csv"], "oppscap": ["OPPSCAP_JAN.csv"], "zip5": ["ZIP5_OCT2025.txt"]}
+        "rvu": ["PPRRVU25_JAN.csv"],
+        "gpci": ["GPCI2025.csv"],
+        "locco": ["25LOCCO.csv"],
+        "anes": ["ANES2025.csv"],
+        "oppscap": ["OPPSCAP_JAN.csv"],
+        "zip5": ["ZIP5_OCT2025.txt"],
+    }
     d = find_release_files(cms_dir / "2025" / "RVU25D")
     assert sorted(d) == ["oppscap", "rvu"]
-    c = find_release_files(cms_dir / "2026")       # partial_unverified/ is a sub-folder: never read
+    c = find_release_files(cms_dir / "2026")  # partial_unverified/ is a sub-folder: never read
     assert sorted(c) == ["rvu"]
-    assert (infer_release(cms_dir / "2025", a), infer_release(cms_dir / "2025" / "RVU25D", d),
-            infer_release(cms_dir / "2026", c)) == ("A", "D", "C")
+    assert (
+        infer_release(cms_dir / "2025", a),
+        infer_release(cms_dir / "2025" / "RVU25D", d),
+        infer_release(cms_dir / "2026", c),
+    ) == ("A", "D", "C")
 
 
-@pytest.mark.parametrize("path,rows,cf", [
-    ("2025/PPRRVU25_JAN.csv", 18865, "32.3465"),
-    ("2025/RVU25D/PPRRVU2025_Oct.csv", 19090, "32.3465"),
-    ("2026/PPRRVU2026_Jul_nonQPP.csv", 19356, "33.4009"),
-])
+@pytest.mark.parametrize(
+    "path,rows,cf",
+    [
+        ("2025/PPRRVU25_JAN.csv", 18865, "32.3465"),
+        ("2025/RVU25D/PPRRVU2025_Oct.csv", 19090, "32.3465"),
+        ("2026/PPRRVU2026_Jul_nonQPP.csv", 19356, "33.4009"),
+    ],
+)
 def test_rvu_columns_found_by_header_name(cms_dir, path, rows, cf):
     frame = rvu.load(src("rvu", cms_dir / path))
-    assert frame.height == rows                        # the blank trailing row of the Jan CSV is skipped
-    assert [str(c) for c in frame["conversion_factor"].unique()] == [cf]   # 2026: PRIC IND shifted it
-    assert "description" not in frame.columns          # AMA-copyright descriptors are never read
+    assert frame.height == rows  # the blank trailing row of the Jan CSV is skipped
+    assert [str(c) for c in frame["conversion_factor"].unique()] == [cf]  # 2026: PRIC IND shifted it
+    assert "description" not in frame.columns  # AMA-copyright descriptors are never read
     g0121 = frame.filter(frame["hcpcs"] == "G0121").sort("modifier")
     assert g0121["modifier"].to_list() == ["", "53"]
     if path.startswith("2026"):
@@ -56,6 +67,7 @@ def test_rvu_txt_variant_equals_csv(cms_dir):
 def test_rvu_xlsx_variant(cms_dir, tmp_path):
     lines = (cms_dir / "2025/PPRRVU25_JAN.csv").read_text(encoding="latin-1").splitlines()[:60]
     import csv
+
     wb = openpyxl.Workbook()
     ws = wb.active
     for row in csv.reader(lines):
@@ -66,14 +78,15 @@ def test_rvu_xlsx_variant(cms_dir, tmp_path):
     ref = rvu.load(src("rvu", cms_dir / "2025/PPRRVU25_JAN.csv")).head(50)
     assert frame.height == 50
     assert frame.select("hcpcs", "status_code", "work_rvu", "conversion_factor").equals(
-        ref.select("hcpcs", "status_code", "work_rvu", "conversion_factor"))
+        ref.select("hcpcs", "status_code", "work_rvu", "conversion_factor")
+    )
 
 
 def test_bad_rvu_cell_names_file_row_and_column(cms_dir):
     data = (cms_dir / "2025/PPRRVU25_JAN.csv").read_bytes()
     lines = data.split(b"\r\n")
     fields = lines[20].split(b",")
-    fields[5] = b"1.2x"                                    # WORK RVU of file row 21
+    fields[5] = b"1.2x"  # WORK RVU of file row 21
     lines[20] = b",".join(fields)
     with pytest.raises(InputFileError) as err:
         rvu.load(src("rvu", cms_dir / "2025/PPRRVU25_JAN.csv", data=b"\r\n".join(lines)))
@@ -92,15 +105,22 @@ def test_gpci_with_floor_column_and_footnotes(cms_dir):
     ak = frame.filter(frame["carrier"] == "02102").row(0, named=True)
     assert (str(ak["work_gpci"]), ak["locality"], ak["locality_name"]) == ("1.500", "01", "ALASKA")
     ny = frame.filter(frame["state"] == "NY").sort("locality")
-    assert ny.select("carrier", "locality").rows() == [("13202", "01"), ("13202", "02"), ("13202", "03"),
-                                                        ("13292", "04"), ("13282", "99")]
+    assert ny.select("carrier", "locality").rows() == [
+        ("13202", "01"),
+        ("13202", "02"),
+        ("13202", "03"),
+        ("13292", "04"),
+        ("13282", "99"),
+    ]
 
 
 def test_gpci_2026_style_with_and_without_floor(tmp_path):
-    text = ("ADDENDUM E. FINAL CY 2026 GPCIs,,,,,,,\n,,,,,,,\n"
-            "Medicare Administrative Contractor (MAC),State,Locality Number,Locality Name,"
-            "2026 PW GPCI (without 1.0 Floor),2026 PW GPCI (with 1.0 Floor)***,2026 PE GPCI,2026 MP GPCI\n"
-            "10112,AL,00,ALABAMA,0.957,1,0.87,0.57\n,,,,,,,\n***footnote,,,,,,,\n")
+    text = (
+        "ADDENDUM E. FINAL CY 2026 GPCIs,,,,,,,\n,,,,,,,\n"
+        "Medicare Administrative Contractor (MAC),State,Locality Number,Locality Name,"
+        "2026 PW GPCI (without 1.0 Floor),2026 PW GPCI (with 1.0 Floor)***,2026 PE GPCI,2026 MP GPCI\n"
+        "10112,AL,00,ALABAMA,0.957,1,0.87,0.57\n,,,,,,,\n***footnote,,,,,,,\n"
+    )
     frame = gpci.load(SourceFile("gpci", "GPCI2026.csv", "GPCI2026.csv", text.encode()))
     assert [str(v) for v in frame.row(0)[4:]] == ["1.000", "0.870", "0.570"]
 
@@ -129,7 +149,7 @@ def test_zip5_fixed_width(cms_dir):
 
 
 def test_zip9_fixed_width_layout():
-    rec = ("CA90265" "01182" "17" " " "     " "1" "1234" "      " "A").ljust(75) + "20252"
+    rec = ("CA902650118217      11234      A").ljust(75) + "20252"
     frame = zipcodes.load_zip9(SourceFile("zip9", "ZIP9_APR2025.txt", "x", (rec + "\r\n").encode()))
     assert frame.rows() == [("CA", "90265", "1234", "01182", "17", "", "20252")]
     with pytest.raises(InputFileError, match="row 1, column 'plus4"):

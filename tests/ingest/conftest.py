@@ -27,6 +27,15 @@ def con():
 
 
 def table_counts(con) -> dict[str, int]:
-    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-            for t in ("era_files", "payments", "claims", "service_lines", "adjustments",
-                      "provider_adjustments", "validation_issues")}
+    return {
+        t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+        for t in (
+            "era_files",
+            "payments",
+            "claims",
+            "service_lines",
+            "adjustments",
+            "provider_adjustments",
+            "validation_issues",
+        )
+    }

@@ -16,8 +16,9 @@ def test_ingest_command_summary_and_exit_codes(fixtures, tmp_path):
     assert "2 claims, 2 service lines, $245.00 paid" in ok.output
     again = runner.invoke(main, ["ingest", str(fixtures / "good_5010.835"), "--db", str(db)])
     assert again.exit_code == 0 and "0 loaded, 1 duplicate" in again.output
-    bad = runner.invoke(main, ["ingest", str(fixtures / "claim_837.835"), str(fixtures / "unbalanced.835"),
-                               "--db", str(db)])
+    bad = runner.invoke(
+        main, ["ingest", str(fixtures / "claim_837.835"), str(fixtures / "unbalanced.835"), "--db", str(db)]
+    )
     assert bad.exit_code == 1
     assert "1 loaded, 0 duplicate, 1 rejected" in bad.output
     assert "this is an 837 claim, not an 835" in bad.output
@@ -47,8 +48,12 @@ def test_console_script_flushes_output_and_keeps_exit_codes(fixtures, tmp_path):
     import sys
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest", *args, "--db",
-                               str(tmp_path / "w.duckdb")], capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "ingest", *args, "--db", str(tmp_path / "w.duckdb")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     ok = run(str(fixtures / "good_5010.835"))
     assert ok.returncode == 0 and "1 file(s): 1 loaded" in ok.stdout, ok.stderr
@@ -66,19 +71,22 @@ def test_ingest_has_polars_keep_freed_memory_unless_the_user_says_otherwise(fixt
     import subprocess
     import sys
 
-    code = ("import os, sys; from pipelines.cli.main import main\n"
-            "assert 'polars' not in sys.modules\n"
-            f"sys.argv = ['underpay', 'ingest', {str(fixtures / 'good_5010.835')!r}, '--db', {str(tmp_path / 'w.duckdb')!r}]\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "import polars\nprint(os.environ['_RJEM_MALLOC_CONF'])")
+    code = (
+        "import os, sys; from pipelines.cli.main import main\n"
+        "assert 'polars' not in sys.modules\n"
+        f"sys.argv = ['underpay', 'ingest', {str(fixtures / 'good_5010.835')!r}, '--db', {str(tmp_path / 'w.duckdb')!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import polars\nprint(os.environ['_RJEM_MALLOC_CONF'])"
+    )
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
 
     def conf(**extra):
-        out = subprocess.run([sys.executable, "-c", code], env={**env, **extra}, capture_output=True,
-                             text=True, timeout=120, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env={**env, **extra}, capture_output=True, text=True, timeout=120, check=True
+        )
         return out.stdout.strip().splitlines()[-1]
 
     ours = conf()
-    assert ours.startswith("dirty_decay_ms:500,")         # polars' defaults, then ours
+    assert ours.startswith("dirty_decay_ms:500,")  # polars' defaults, then ours
     assert ours.endswith(",dirty_decay_ms:5000,muzzy_decay_ms:5000")
     assert conf(_RJEM_MALLOC_CONF="dirty_decay_ms:0").endswith(",dirty_decay_ms:0")

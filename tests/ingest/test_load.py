@@ -26,30 +26,81 @@ def test_good_file_loads_every_table(fixtures, con):
     assert (f.status, f.claims, f.lines, f.paid, f.issues) == ("loaded", 2, 2, Decimal("245.00"), 0)
     assert result.exit_code == 0
     counts = table_counts(con)
-    assert counts == {"era_files": 1, "payments": 1, "claims": 2, "service_lines": 2, "adjustments": 5,
-                      "provider_adjustments": 1, "validation_issues": 0}
-    assert one(con, "SELECT status, run_id, transactions, claims, service_lines, total_paid, x12_version "
-                    "FROM era_files") == ("loaded", 7, 1, 2, 2, Decimal("245.00"), "005010X221A1")
-    p = con.execute("SELECT payer_id, payer_name, payee_npi, payee_tin, payee_zip, total_paid, trace_number, "
-                    "payment_date::VARCHAR, production_date::VARCHAR FROM payments").fetchall()
-    assert p == [("ACME1", "ACME HEALTH", "1234567893", "123456789", "100011234", Decimal("245.00"),
-                  "TRACE0001", "2025-01-10", "2025-01-09")]
-    lines = con.execute("SELECT procedure_code, modifiers, charge, paid, units, allowed, service_date::VARCHAR, "
-                        "line_control_number, remark_codes, line_number FROM service_lines ORDER BY line_id").fetchall()
-    assert lines == [
-        ("99213", ["25"], Decimal("200.00"), Decimal("150.00"), Decimal("1.000"), Decimal("180.00"), "2025-01-02",
-         "LINE1", ["N130"], 1),
-        ("85025", None, Decimal("100.00"), Decimal("50.00"), Decimal("2.000"), Decimal("70.00"), "2025-01-02",
-         None, None, 2),
+    assert counts == {
+        "era_files": 1,
+        "payments": 1,
+        "claims": 2,
+        "service_lines": 2,
+        "adjustments": 5,
+        "provider_adjustments": 1,
+        "validation_issues": 0,
+    }
+    assert one(
+        con, "SELECT status, run_id, transactions, claims, service_lines, total_paid, x12_version FROM era_files"
+    ) == ("loaded", 7, 1, 2, 2, Decimal("245.00"), "005010X221A1")
+    p = con.execute(
+        "SELECT payer_id, payer_name, payee_npi, payee_tin, payee_zip, total_paid, trace_number, "
+        "payment_date::VARCHAR, production_date::VARCHAR FROM payments"
+    ).fetchall()
+    assert p == [
+        (
+            "ACME1",
+            "ACME HEALTH",
+            "1234567893",
+            "123456789",
+            "100011234",
+            Decimal("245.00"),
+            "TRACE0001",
+            "2025-01-10",
+            "2025-01-09",
+        )
     ]
-    adj = con.execute("SELECT group_code, reason_code, amount, quantity, line_id IS NULL FROM adjustments "
-                      "ORDER BY segment_number").fetchall()
+    lines = con.execute(
+        "SELECT procedure_code, modifiers, charge, paid, units, allowed, service_date::VARCHAR, "
+        "line_control_number, remark_codes, line_number FROM service_lines ORDER BY line_id"
+    ).fetchall()
+    assert lines == [
+        (
+            "99213",
+            ["25"],
+            Decimal("200.00"),
+            Decimal("150.00"),
+            Decimal("1.000"),
+            Decimal("180.00"),
+            "2025-01-02",
+            "LINE1",
+            ["N130"],
+            1,
+        ),
+        (
+            "85025",
+            None,
+            Decimal("100.00"),
+            Decimal("50.00"),
+            Decimal("2.000"),
+            Decimal("70.00"),
+            "2025-01-02",
+            None,
+            None,
+            2,
+        ),
+    ]
+    adj = con.execute(
+        "SELECT group_code, reason_code, amount, quantity, line_id IS NULL FROM adjustments ORDER BY segment_number"
+    ).fetchall()
     assert adj[-1] == ("CO", "29", Decimal("80.00"), None, True)
     assert adj[2] == ("CO", "45", Decimal("30.00"), Decimal("2.000"), False)
-    assert one(con, "SELECT provider_id, reason_code, reference_id, amount FROM provider_adjustments") == \
-        ("1234567893", "WO", "OVERPAY01", Decimal("-45.00"))
-    c = one(con, "SELECT patient_control_number, status_code, charge, paid, patient_responsibility, "
-                 "payer_claim_number, place_of_service, patient_last_name FROM claims ORDER BY claim_id")
+    assert one(con, "SELECT provider_id, reason_code, reference_id, amount FROM provider_adjustments") == (
+        "1234567893",
+        "WO",
+        "OVERPAY01",
+        Decimal("-45.00"),
+    )
+    c = one(
+        con,
+        "SELECT patient_control_number, status_code, charge, paid, patient_responsibility, "
+        "payer_claim_number, place_of_service, patient_last_name FROM claims ORDER BY claim_id",
+    )
     assert c == ("PCN001", "1", Decimal("300.00"), Decimal("200.00"), Decimal("50.00"), "ICN0001", "11", "DOE")
 
 
@@ -82,8 +133,10 @@ def test_resent_payment_in_another_file_is_flagged_not_doubled(fixtures, con):
 def test_unbalanced_file_loads_and_records_each_failure(fixtures, con):
     f = ingest_paths([fixtures / "unbalanced.835"], con).files[0]
     assert f.status == "loaded"
-    rows = con.execute("SELECT rule, severity, expected, actual, segment_number, claim_id IS NOT NULL, "
-                       "line_id IS NOT NULL FROM validation_issues ORDER BY rule").fetchall()
+    rows = con.execute(
+        "SELECT rule, severity, expected, actual, segment_number, claim_id IS NOT NULL, "
+        "line_id IS NOT NULL FROM validation_issues ORDER BY rule"
+    ).fetchall()
     assert rows == [
         ("balance_claim", "error", "100.00", "95.00", 16, True, False),
         ("balance_line", "error", "50.00", "45.00", 27, True, True),
@@ -94,8 +147,12 @@ def test_unbalanced_file_loads_and_records_each_failure(fixtures, con):
 def test_wrong_se_count_is_tolerated_and_recorded(fixtures, con):
     f = ingest_paths([fixtures / "se_count_wrong.835"], con).files[0]
     assert f.status == "loaded" and f.claims == 2
-    assert one(con, "SELECT rule, severity, expected, actual FROM validation_issues") == \
-        ("se_count", "warning", "34", "99")
+    assert one(con, "SELECT rule, severity, expected, actual FROM validation_issues") == (
+        "se_count",
+        "warning",
+        "34",
+        "99",
+    )
 
 
 def test_crlf_indentation_and_latin1(fixtures, con):
@@ -107,8 +164,10 @@ def test_crlf_indentation_and_latin1(fixtures, con):
 
 def test_reversal_in_later_file_links_to_original(fixtures, con):
     ingest_paths([fixtures / "good_5010.835", fixtures / "reversal_later.835"], con)
-    rows = con.execute("SELECT claim_id, status_code, paid, reverses_claim_id, reversed_by_claim_id "
-                       "FROM claims WHERE payer_claim_number = 'ICN0001' ORDER BY claim_id").fetchall()
+    rows = con.execute(
+        "SELECT claim_id, status_code, paid, reverses_claim_id, reversed_by_claim_id "
+        "FROM claims WHERE payer_claim_number = 'ICN0001' ORDER BY claim_id"
+    ).fetchall()
     (orig_id, _, _, r1, by), (rev_id, status, paid, rev_of, _) = rows
     assert status == "22" and paid == Decimal("-200.00")
     assert (rev_of, by, r1) == (orig_id, rev_id, None)
@@ -120,8 +179,10 @@ def test_reversal_loaded_first_links_when_original_arrives(fixtures, con):
     ingest_paths([fixtures / "reversal_later.835"], con)
     assert one(con, "SELECT reverses_claim_id FROM claims WHERE status_code = '22'") == (None,)
     ingest_paths([fixtures / "good_5010.835"], con)
-    orig = one(con, "SELECT claim_id, reversed_by_claim_id FROM claims WHERE payer_claim_number = 'ICN0001' "
-                    "AND status_code = '1'")
+    orig = one(
+        con,
+        "SELECT claim_id, reversed_by_claim_id FROM claims WHERE payer_claim_number = 'ICN0001' AND status_code = '1'",
+    )
     assert one(con, "SELECT reverses_claim_id FROM claims WHERE status_code = '22'") == (orig[0],)
     assert orig[1] is not None
 
@@ -167,8 +228,10 @@ def test_ids_continue_across_files(fixtures, con):
 
 def _ids_unique(con) -> dict[str, tuple]:
     """(rows, distinct ids) per table: the loader, not an index, keeps the ids unique."""
-    return {t: one(con, f"SELECT count(*), count(DISTINCT {k}) FROM {t}")
-            for t, k in (("payments", "payment_id"), ("claims", "claim_id"), ("service_lines", "line_id"))}
+    return {
+        t: one(con, f"SELECT count(*), count(DISTINCT {k}) FROM {t}")
+        for t, k in (("payments", "payment_id"), ("claims", "claim_id"), ("service_lines", "line_id"))
+    }
 
 
 def test_ids_stay_unique_through_crashes_duplicates_and_resends(fixtures, con, monkeypatch):
@@ -178,7 +241,7 @@ def test_ids_stay_unique_through_crashes_duplicates_and_resends(fixtures, con, m
     def crash_second_file(c, table, frame):
         if table == "adjustments":
             calls["n"] += 1
-            if calls["n"] == 2:                  # the second file dies after its lines are inserted
+            if calls["n"] == 2:  # the second file dies after its lines are inserted
                 raise KeyboardInterrupt("killed")
         real(c, table, frame)
 
@@ -188,12 +251,12 @@ def test_ids_stay_unique_through_crashes_duplicates_and_resends(fixtures, con, m
         ingest_paths(files, con)
     monkeypatch.setattr(ingest_mod, "_insert", real)
     ingest_paths(files, con)
-    ingest_paths([fixtures], con)                # everything again: duplicates, nothing new
+    ingest_paths([fixtures], con)  # everything again: duplicates, nothing new
     counts = _ids_unique(con)
     assert counts["service_lines"][0] > 2
     assert all(rows == distinct for rows, distinct in counts.values()), counts
     lines = one(con, "SELECT min(line_id), max(line_id), count(*) FROM service_lines")
-    assert lines[1] - lines[0] + 1 == lines[2]   # no gaps either: the rolled-back ids were reused
+    assert lines[1] - lines[0] + 1 == lines[2]  # no gaps either: the rolled-back ids were reused
 
 
 def test_expand_paths_files_dirs_globs(fixtures, tmp_path):
@@ -212,37 +275,56 @@ def test_expand_paths_files_dirs_globs(fixtures, tmp_path):
 
 def test_progress_callback_sees_every_file(fixtures, con):
     seen = []
-    ingest_paths([fixtures / "good_5010.835", fixtures / "claim_837.835"], con,
-                 progress=lambda o, done, total: seen.append((o.status, done, total)))
+    ingest_paths(
+        [fixtures / "good_5010.835", fixtures / "claim_837.835"],
+        con,
+        progress=lambda o, done, total: seen.append((o.status, done, total)),
+    )
     assert seen == [("loaded", 1, 2), ("rejected", 2, 2)]
 
 
 @needs_shared("samples", "era", "oopfactory_4010_deident_02.835")
-@pytest.mark.parametrize("plan", [
-    LoadPlan(slice_segments=1500),
-    # short edges, one slice built ahead, every slice checked alone, every piece of the scan tiny
-    # and shared by two threads, the next file never read ahead
-    LoadPlan(slice_segments=2000, edge_segments=300, build_ahead=1, check_segments=1, read_ahead_bytes=0,
-             scan_two_threads_bytes=1, scan_chunk_bytes=4096, scan_block_segments=700),
-], ids=["small-slices", "tiny-everything"])
+@pytest.mark.parametrize(
+    "plan",
+    [
+        LoadPlan(slice_segments=1500),
+        # short edges, one slice built ahead, every slice checked alone, every piece of the scan tiny
+        # and shared by two threads, the next file never read ahead
+        LoadPlan(
+            slice_segments=2000,
+            edge_segments=300,
+            build_ahead=1,
+            check_segments=1,
+            read_ahead_bytes=0,
+            scan_two_threads_bytes=1,
+            scan_chunk_bytes=4096,
+            scan_block_segments=700,
+        ),
+    ],
+    ids=["small-slices", "tiny-everything"],
+)
 def test_loading_in_slices_gives_the_same_tables(con, plan):
     """Big files are parsed and loaded a slice of whole transactions at a time: whatever the plan
     (slice sizes, build-ahead, check batches, scan pieces), the same rows as the default plan
     (where this file is one slice)."""
     from tests.conftest import ERA_SAMPLES
 
-    sample = ERA_SAMPLES / "oopfactory_4010_deident_02.835"   # 6 transactions, 13,002 segments
+    sample = ERA_SAMPLES / "oopfactory_4010_deident_02.835"  # 6 transactions, 13,002 segments
     ingest_paths([sample], con)
-    whole = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
-             for t in ("payments", "claims", "service_lines", "adjustments", "provider_adjustments")}
+    whole = {
+        t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+        for t in ("payments", "claims", "service_lines", "adjustments", "provider_adjustments")
+    }
     issues = con.execute("SELECT * EXCLUDE (file_id) FROM validation_issues ORDER BY ALL").fetchall()
     other = duckdb.connect()
     from pipelines.core.warehouse import ensure_schema
+
     ensure_schema(other)
     f = ingest_paths([sample], other, plan=plan).files[0]
     assert f.status == "loaded" and f.claims == len(whole["claims"])
     from pipelines.ingest.scan import scan
     from pipelines.ingest.tables import prepare
+
     prep = prepare(scan(sample.read_bytes(), sample), sample)
     assert len(prep.slices(LoadPlan().slice_segments, LoadPlan().edge_segments)) == 1
     assert len(prep.slices(plan.slice_segments, plan.edge_segments)) >= 3
@@ -253,14 +335,21 @@ def test_loading_in_slices_gives_the_same_tables(con, plan):
 
 def test_code_set_violations_load_as_warnings(fixtures, con, tmp_path):
     bad = tmp_path / "odd_codes.835"
-    bad.write_bytes((fixtures / "good_5010.835").read_bytes()
-                    .replace(b"CAS*CO*29*80.00", b"CAS*XY*29*80.00").replace(b"CLP*PCN002*4", b"CLP*PCN002*99"))
+    bad.write_bytes(
+        (fixtures / "good_5010.835")
+        .read_bytes()
+        .replace(b"CAS*CO*29*80.00", b"CAS*XY*29*80.00")
+        .replace(b"CLP*PCN002*4", b"CLP*PCN002*99")
+    )
     f = ingest_paths([bad], con).files[0]
     assert f.status == "loaded" and f.claims == 2
-    rows = con.execute("SELECT rule, severity, actual, segment_number, claim_id IS NOT NULL FROM validation_issues "
-                       "ORDER BY rule").fetchall()
-    assert rows == [("adjustments.group_code:isin", "warning", "XY", 34, True),
-                    ("claims.status_code:isin", "warning", "99", 32, True)]
+    rows = con.execute(
+        "SELECT rule, severity, actual, segment_number, claim_id IS NOT NULL FROM validation_issues ORDER BY rule"
+    ).fetchall()
+    assert rows == [
+        ("adjustments.group_code:isin", "warning", "XY", 34, True),
+        ("claims.status_code:isin", "warning", "99", 32, True),
+    ]
 
 
 def test_positional_modifiers_keep_their_place(con, tmp_path):
@@ -268,9 +357,20 @@ def test_positional_modifiers_keep_their_place(con, tmp_path):
     from tests.ingest.test_x12 import build
 
     path = tmp_path / "mods.835"
-    path.write_bytes(build([("30.00", "30.00", [("99213", ["", "25"], "10.00", "10.00", "1"),
-                                                 ("97110", ["GP", "59"], "20.00", "20.00", "1")])], comp=">"))
+    path.write_bytes(
+        build(
+            [
+                (
+                    "30.00",
+                    "30.00",
+                    [("99213", ["", "25"], "10.00", "10.00", "1"), ("97110", ["GP", "59"], "20.00", "20.00", "1")],
+                )
+            ],
+            comp=">",
+        )
+    )
     assert ingest_paths([path], con).files[0].status == "loaded"
-    rows = con.execute("SELECT modifiers, modifier_1, modifier_2, modifier_3 FROM service_lines "
-                       "ORDER BY line_id").fetchall()
+    rows = con.execute(
+        "SELECT modifiers, modifier_1, modifier_2, modifier_3 FROM service_lines ORDER BY line_id"
+    ).fetchall()
     assert rows == [(["25"], None, "25", None), (["GP", "59"], "GP", "59", None)]

@@ -26,8 +26,9 @@ print(json.dumps({"set": [tuning.allocator, tuning.blas_threads],
 
 def _run(code: str, **env_extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("_RJEM_MALLOC_CONF", "OPENBLAS_NUM_THREADS")}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, **env_extra}, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**env, **env_extra}, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -36,9 +37,9 @@ def test_tuning_sets_the_allocator_and_blas_threads_and_freezes_imports():
     got = _run(_FRESH)
     assert got["set"] == ["dirty_decay_ms:5000,muzzy_decay_ms:5000", "1"]
     conf, blas = got["env"]
-    assert conf.startswith("dirty_decay_ms:500,")               # polars' defaults first, then ours
+    assert conf.startswith("dirty_decay_ms:500,")  # polars' defaults first, then ours
     assert conf.endswith(",dirty_decay_ms:5000,muzzy_decay_ms:5000") and blas == "1"
-    assert got["frozen"][0] == 0 and got["frozen"][1] > 1000     # the imported objects set aside
+    assert got["frozen"][0] == 0 and got["frozen"][1] > 1000  # the imported objects set aside
 
 
 def test_tuning_leaves_the_users_own_settings_alone():
@@ -51,9 +52,11 @@ def test_tuning_leaves_the_users_own_settings_alone():
 def test_tuning_sets_nothing_once_the_library_is_loaded():
     """numpy (OpenBLAS) and polars read their setting when they load: set later, it would change
     nothing here and only leak into child processes."""
-    code = ("import json, os, numpy, polars\nfrom pipelines.core.process import tune_for_ingest\n"
-            "before = os.environ.get('_RJEM_MALLOC_CONF')\nt = tune_for_ingest()\n"
-            "print(json.dumps({'set': [t.allocator, t.blas_threads], 'same': os.environ.get('_RJEM_MALLOC_CONF') == before,"
-            " 'blas': os.environ.get('OPENBLAS_NUM_THREADS')}))")
+    code = (
+        "import json, os, numpy, polars\nfrom pipelines.core.process import tune_for_ingest\n"
+        "before = os.environ.get('_RJEM_MALLOC_CONF')\nt = tune_for_ingest()\n"
+        "print(json.dumps({'set': [t.allocator, t.blas_threads], 'same': os.environ.get('_RJEM_MALLOC_CONF') == before,"
+        " 'blas': os.environ.get('OPENBLAS_NUM_THREADS')}))"
+    )
     got = _run(code)
     assert got == {"set": [None, None], "same": True, "blas": None}

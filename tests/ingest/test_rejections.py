@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.ingest.tables import parse_835
 from pipelines.core.errors import X12Error
 from pipelines.ingest.load import ingest_paths
+from pipelines.ingest.tables import parse_835
 from tests.ingest.conftest import table_counts
 
 CASES = [
@@ -37,8 +37,7 @@ def test_broken_file_is_rejected_whole(fixtures, con, name, segment, phrases):
     counts = table_counts(con)
     assert counts["era_files"] == 1
     assert all(n == 0 for t, n in counts.items() if t != "era_files"), counts
-    status, reason, seg, sha = con.execute(
-        "SELECT status, reason, error_segment, sha256 FROM era_files").fetchall()[0]
+    status, reason, seg, sha = con.execute("SELECT status, reason, error_segment, sha256 FROM era_files").fetchall()[0]
     assert (status, reason, seg) == ("rejected", message, segment)
     assert len(sha) == 64
 
@@ -50,12 +49,15 @@ def test_rejected_file_is_rejected_again_not_called_duplicate(fixtures, con):
     assert again.status == "rejected"
 
 
-@pytest.mark.parametrize("data,phrase", [
-    (b"", "empty"),
-    (b"   \n  ", "empty"),
-    (b"ISA*00*  *00", "ISA header is truncated"),
-    (b"%PDF-1.4 ...", "does not begin with an ISA header"),
-])
+@pytest.mark.parametrize(
+    "data,phrase",
+    [
+        (b"", "empty"),
+        (b"   \n  ", "empty"),
+        (b"ISA*00*  *00", "ISA header is truncated"),
+        (b"%PDF-1.4 ...", "does not begin with an ISA header"),
+    ],
+)
 def test_not_x12_at_all(data, phrase):
     with pytest.raises(X12Error, match=phrase) as err:
         parse_835(data, "in.835")

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ERA_SAMPLES, needs_shared
 
-pytestmark = needs_shared("samples", "era")     # third-party files: the module skips, in one line, without them
+pytestmark = needs_shared("samples", "era")  # third-party files: the module skips, in one line, without them
 
 SAMPLES = sorted(ERA_SAMPLES.glob("*.835"))
 
@@ -87,8 +87,11 @@ def test_samples_loaded_together_flag_resent_payments_instead_of_doubling(con):
     flagged = con.execute("SELECT count(*) FROM payments WHERE resent_of_payment_id IS NOT NULL").fetchall()[0][0]
     assert flagged > 0 and dup_pairs == flagged
     # no claim belongs to a flagged payment
-    assert con.execute("""SELECT count(*) FROM claims c JOIN payments p USING (payment_id)
-                          WHERE p.resent_of_payment_id IS NOT NULL""").fetchall()[0][0] == 0
+    assert (
+        con.execute("""SELECT count(*) FROM claims c JOIN payments p USING (payment_id)
+                          WHERE p.resent_of_payment_id IS NOT NULL""").fetchall()[0][0]
+        == 0
+    )
 
 
 def test_latin1_name_is_kept(con):

@@ -39,8 +39,10 @@ def _payments_file(fixtures, tmp_path, n: int = 4):
     text = (fixtures / "good_5010.835").read_text()
     head, rest = text.split("ST*835*0001~", 1)
     body, tail = rest.split("GE*1*101~")
-    txns = [("ST*835*0001~" + body).replace("*0001~", f"*{k:04d}~").replace("TRACE0001", f"TRACE{k:04d}")
-            for k in range(1, n + 1)]
+    txns = [
+        ("ST*835*0001~" + body).replace("*0001~", f"*{k:04d}~").replace("TRACE0001", f"TRACE{k:04d}")
+        for k in range(1, n + 1)
+    ]
     path = tmp_path / f"payments_{n}.835"
     path.write_text(head + "".join(txns) + f"GE*{n}*101~" + tail)
     return path
@@ -58,9 +60,9 @@ def test_the_schedule_reads_small_files_ahead_and_stops_its_threads(fixtures, co
     with _Recording() as schedule:
         result = ingest_paths(files, con, schedule=schedule)
         assert [n for n, _ in schedule.reads] == [f.name for f in files]
-        assert all(thread.startswith("ingest-read") for _, thread in schedule.reads)   # all read ahead
+        assert all(thread.startswith("ingest-read") for _, thread in schedule.reads)  # all read ahead
     assert [f.status for f in result.files] == ["loaded", "loaded", "loaded"]
-    assert _ingest_threads() == []          # every pool shut down with the schedule
+    assert _ingest_threads() == []  # every pool shut down with the schedule
 
 
 def test_files_over_the_read_ahead_size_are_read_when_their_turn_comes(fixtures, con):
@@ -77,7 +79,7 @@ def test_a_first_file_started_early_is_read_once(fixtures, con):
     with _Recording() as schedule:
         schedule.start_reading(path)
         result = ingest_paths([path], con, schedule=schedule)
-    assert schedule.scans == ["good_5010.835"] and schedule.reads == []    # taken up, not read again
+    assert schedule.scans == ["good_5010.835"] and schedule.reads == []  # taken up, not read again
     assert result.loaded == 1 and table_counts(con)["claims"] == 2
 
 
@@ -97,12 +99,13 @@ def test_ingest_file_with_a_plan_loads_the_same_as_the_default(fixtures, con, tm
     whole = ingest_file(con, path)
     other = duckdb.connect()
     ensure_schema(other)
-    sliced = ingest_file(other, path, plan=LoadPlan(slice_segments=5, edge_segments=1, build_ahead=1,
-                                                    check_segments=1))
+    sliced = ingest_file(other, path, plan=LoadPlan(slice_segments=5, edge_segments=1, build_ahead=1, check_segments=1))
     assert whole.status == sliced.status == "loaded" and sliced.payments == 4 and sliced.claims == 8
     for t in ("payments", "claims", "service_lines", "adjustments", "provider_adjustments"):
-        assert other.execute(f"SELECT * EXCLUDE (file_id) FROM {t} ORDER BY ALL").fetchall() \
-            == con.execute(f"SELECT * EXCLUDE (file_id) FROM {t} ORDER BY ALL").fetchall(), t
+        assert (
+            other.execute(f"SELECT * EXCLUDE (file_id) FROM {t} ORDER BY ALL").fetchall()
+            == con.execute(f"SELECT * EXCLUDE (file_id) FROM {t} ORDER BY ALL").fetchall()
+        ), t
     other.close()
 
 
@@ -135,7 +138,7 @@ def test_a_failed_insert_leaves_no_build_running(fixtures, con, tmp_path, monkey
         returned = time.perf_counter()
         time.sleep(0.2)
         assert outcome.status == "rejected" and "disk full" in outcome.reason
-        assert 1 <= len(built) < 4 and max(built) < returned     # no build went on after the file ended
+        assert 1 <= len(built) < 4 and max(built) < returned  # no build went on after the file ended
     assert table_counts(con)["payments"] == 0
     assert _ingest_threads() == []
 

@@ -16,11 +16,18 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipelines.synthetic import codes as codebook
 from pipelines.synthetic.writer import (
-    SynthPayer, SynthSpec, default_payers, money, write_big, write_remittances, x12_amount,
+    SynthPayer,
+    SynthSpec,
+    default_payers,
+    money,
+    write_big,
+    write_remittances,
+    x12_amount,
 )
 
 D = Decimal
@@ -28,6 +35,7 @@ ZERO = D("0")
 
 
 # --------------------------------------------------------------------------- independent reader
+
 
 @dataclass
 class Line:
@@ -94,7 +102,7 @@ def read_835(data: bytes) -> list[Txn]:
             se = segs[i]
             assert se[2] == st[2], "SE02 must repeat ST02"
             assert int(se[1]) == i - start + 1, f"SE01 {se[1]} != {i - start + 1} segments"
-            txns.append(_transaction(segs[start:i + 1], comp))
+            txns.append(_transaction(segs[start : i + 1], comp))
             n_st += 1
             i += 1
         ge = segs[i]
@@ -181,15 +189,26 @@ def price_table(payers: list[SynthPayer], factor: float) -> pl.DataFrame:
     for p_i, payer in enumerate(payers):
         for c_i, code in enumerate(codebook.COMMON_CODES):
             if (p_i + c_i) % 7 == 3:
-                continue                                    # not every payer prices every code
-            for mod in (["", "26", "TC"] if code.has_components else [""]):
+                continue  # not every payer prices every code
+            for mod in ["", "26", "TC"] if code.has_components else [""]:
                 for facility in (False, True):
-                    base = D(code.charge) * D(str(factor)) * (D("0.3") if mod == "26" else D("0.7") if mod == "TC" else 1)
+                    base = (
+                        D(code.charge) * D(str(factor)) * (D("0.3") if mod == "26" else D("0.7") if mod == "TC" else 1)
+                    )
                     if facility and not code.has_components:
                         base *= D("0.8")
                     rows.append((payer.payer_id, code.code, mod, facility, money(base)))
-    return pl.DataFrame(rows, schema={"payer_id": pl.String, "procedure_code": pl.String, "modifier": pl.String,
-                                      "facility": pl.Boolean, "unit_allowed": pl.Decimal(14, 2)}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={
+            "payer_id": pl.String,
+            "procedure_code": pl.String,
+            "modifier": pl.String,
+            "facility": pl.Boolean,
+            "unit_allowed": pl.Decimal(14, 2),
+        },
+        orient="row",
+    )
 
 
 @st.composite
@@ -217,8 +236,9 @@ def specs(draw, with_prices=None):
     )
 
 
-PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                           HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 def _read_all(result) -> dict[str, list[Txn]]:
@@ -226,6 +246,7 @@ def _read_all(result) -> dict[str, list[Txn]]:
 
 
 # --------------------------------------------------------------------------- properties
+
 
 @PROPERTY
 @given(spec=specs())
@@ -333,20 +354,23 @@ def test_claim_rules(spec, tmp_path_factory):
         reversals = [s for s in seen if s[1].elements[2] == "22"]
         if not reversals:
             continue
-        (name, rev, pay), = reversals
-        (orig_name, orig, orig_pay), = [s for s in seen if s[1].elements[2] != "22"]
+        ((name, rev, pay),) = reversals
+        ((orig_name, orig, orig_pay),) = [s for s in seen if s[1].elements[2] != "22"]
         assert orig_pay < pay
         assert [_amount(x) for x in rev.elements[3:6]] == [-_amount(x) for x in orig.elements[3:6]]
         assert [(l.lcn, -l.billed, -l.paid) for l in rev.lines] == [(l.lcn, l.billed, l.paid) for l in orig.lines]
-        (_, corrected, corr_pay), = by_clp07[clp07 + "R"]
+        ((_, corrected, corr_pay),) = by_clp07[clp07 + "R"]
         assert corr_pay == pay and corrected.elements[1] == rev.elements[1]
     assert set(truth.filter(pl.col("claim_status") == "22")["injected"].to_list()) <= {"reversed"}
     # one payment per payer per week, on that payer's weekday
-    per_week = Counter((r["payer_id"], r["payment_date"].isocalendar()[:2]) for r in result.payments.iter_rows(named=True))
+    per_week = Counter(
+        (r["payer_id"], r["payment_date"].isocalendar()[:2]) for r in result.payments.iter_rows(named=True)
+    )
     assert max(per_week.values(), default=1) == 1
 
 
 # --------------------------------------------------------------------------- examples
+
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     spec = SynthSpec(claims_per_month=40, reversal_rate=0.1, plb_rate=0.5, seed=7)
@@ -359,8 +383,9 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 
 
 def test_a_month_has_the_mix_the_demo_needs(tmp_path):
-    result = write_remittances(SynthSpec(claims_per_month=600, secondary_rate=0.03, reversal_rate=0.02,
-                                         plb_rate=0.5), tmp_path)
+    result = write_remittances(
+        SynthSpec(claims_per_month=600, secondary_rate=0.03, reversal_rate=0.02, plb_rate=0.5), tmp_path
+    )
     truth = result.truth
     injected = Counter(truth["injected"].to_list())
     assert injected["underpaid"] > 10 and injected["denied"] > 10 and injected["reversed"] > 10
@@ -405,7 +430,13 @@ def test_reason_and_remark_codes_are_real(shared_dir, tmp_path):
 
 
 def test_amount_format():
-    assert [x12_amount(D(x)) for x in ("150.00", "92.50", "0.00", "-12.34", "0.05")] == ["150", "92.5", "0", "-12.34", "0.05"]
+    assert [x12_amount(D(x)) for x in ("150.00", "92.50", "0.00", "-12.34", "0.05")] == [
+        "150",
+        "92.5",
+        "0",
+        "-12.34",
+        "0.05",
+    ]
     assert money(D("2.005")) == D("2.01") and money("1.004") == D("1.00")
 
 
@@ -422,8 +453,10 @@ def test_write_big(tmp_path, single_st):
     lcns = [l.lcn for t in txns for c in t.claims for l in c.lines]
     assert len(set(pcns)) == len(pcns) and len(set(lcns)) == len(lcns)
     assert any(t.plb for t in txns) or single_st
-    assert path.read_bytes() == write_big(tmp_path / "again.835", 5000, seed=3, single_st=single_st,
-                                          lines_per_transaction=700).read_bytes()
+    assert (
+        path.read_bytes()
+        == write_big(tmp_path / "again.835", 5000, seed=3, single_st=single_st, lines_per_transaction=700).read_bytes()
+    )
 
 
 def test_the_reader_catches_unbalanced_and_miscounted_files(tmp_path):
@@ -433,7 +466,7 @@ def test_the_reader_catches_unbalanced_and_miscounted_files(tmp_path):
     check_balanced(read_835(data)[0])
     text = data.decode()
     svc = re.search(r"SVC\*[^*]+\*[\d.]+\*([\d.]+)", text)
-    changed = text[:svc.start(1)] + str(D(svc.group(1)) + D("0.01")) + text[svc.end(1):]
+    changed = text[: svc.start(1)] + str(D(svc.group(1)) + D("0.01")) + text[svc.end(1) :]
     with pytest.raises(AssertionError):
         check_balanced(read_835(changed.encode())[0])
     dropped = re.sub(r"DTM\*472\*\d+~\n", "", text, count=1)
@@ -445,13 +478,25 @@ def test_an_independent_5010_reader_accepts_the_files(tmp_path):
     """x12sdk (an independent reader, in the `test` extra) validates every element against the
     005010X221A1 models."""
     x12sdk_io = pytest.importorskip("x12sdk.io", reason="pip install -e '.[test]' for the external check")
-    result = write_remittances(SynthSpec(claims_per_month=150, denial_rate=0.2, reversal_rate=0.05,
-                                         secondary_rate=0.05, plb_rate=0.5, facility_rate=0.3, mppr_rate=0.1),
-                               tmp_path / "era")
+    result = write_remittances(
+        SynthSpec(
+            claims_per_month=150,
+            denial_rate=0.2,
+            reversal_rate=0.05,
+            secondary_rate=0.05,
+            plb_rate=0.5,
+            facility_rate=0.3,
+            mppr_rate=0.1,
+        ),
+        tmp_path / "era",
+    )
     files = [*result.files, write_big(tmp_path / "big.835", 1500, seed=2, lines_per_transaction=400)]
     for path in files:
         with x12sdk_io.X12ModelReader(str(path)) as reader:
-            got = [(c.patient_control_number, str(c.status.value if hasattr(c.status, "value") else c.status))
-                   for model in reader.models() for c in model.claims()]
+            got = [
+                (c.patient_control_number, str(c.status.value if hasattr(c.status, "value") else c.status))
+                for model in reader.models()
+                for c in model.claims()
+            ]
         ours = [(c.elements[1], c.elements[2]) for t in read_835(path.read_bytes()) for c in t.claims]
         assert got == ours, path.name

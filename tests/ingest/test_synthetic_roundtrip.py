@@ -8,7 +8,8 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from pipelines.synthetic.writer import SynthSpec, default_payers, write_big, write_remittances
 
@@ -41,8 +42,11 @@ def _check(result, con):
     truth = result.truth
     assert con.execute("SELECT count(*) FROM validation_issues").fetchall()[0][0] == 0
     # payments
-    pays = _frame(con, """SELECT trace_number, payer_id, payment_date, total_paid, payee_npi, payee_tin,
-                                 payee_zip FROM payments ORDER BY trace_number""")
+    pays = _frame(
+        con,
+        """SELECT trace_number, payer_id, payment_date, total_paid, payee_npi, payee_tin,
+                                 payee_zip FROM payments ORDER BY trace_number""",
+    )
     want = result.payments.sort("trace_number")
     assert pays["trace_number"].to_list() == want["trace_number"].to_list()
     assert pays["payer_id"].to_list() == want["payer_id"].to_list()
@@ -56,16 +60,25 @@ def _check(result, con):
     assert got.height == truth.height
     both = truth.join(got, on=key, how="inner", suffix="_db")
     assert both.height == truth.height
-    for ours, theirs in [("billed", "charge"), ("paid", "paid_db"), ("procedure_code", "procedure_code_db"),
-                         ("patient_control_number", "patient_control_number_db"),
-                         ("payer_claim_number", "payer_claim_number_db"), ("service_date", "service_date_db"),
-                         ("place_of_service", "place_of_service_db"), ("modifiers", "modifiers_db")]:
+    for ours, theirs in [
+        ("billed", "charge"),
+        ("paid", "paid_db"),
+        ("procedure_code", "procedure_code_db"),
+        ("patient_control_number", "patient_control_number_db"),
+        ("payer_claim_number", "payer_claim_number_db"),
+        ("service_date", "service_date_db"),
+        ("place_of_service", "place_of_service_db"),
+        ("modifiers", "modifiers_db"),
+    ]:
         bad = both.filter(pl.col(ours) != pl.col(theirs))
         assert bad.is_empty(), (ours, bad.select(key + [ours, theirs]).head(3))
     assert (both["units"].cast(pl.Float64) == both["units_db"].cast(pl.Float64)).all()
     written = both.filter("allowed_written")
     assert (written["actual_allowed"] == written["allowed"]).all()
-    assert both.filter(~pl.col("allowed_written"))["allowed"].null_count() == both.filter(~pl.col("allowed_written")).height
+    assert (
+        both.filter(~pl.col("allowed_written"))["allowed"].null_count()
+        == both.filter(~pl.col("allowed_written")).height
+    )
     # line adjustments: patient share and sequestration per line, and every line balances
     adj = _frame(con, ADJ_SQL)
     per_line = adj.group_by("line_id").agg(
@@ -74,16 +87,21 @@ def _check(result, con):
         seq=pl.col("amount").filter(pl.col("reason_code") == "253").sum(),
     )
     check = both.join(per_line, on="line_id", how="left").with_columns(
-        pl.col("total", "pr", "seq").fill_null(Decimal("0")))
+        pl.col("total", "pr", "seq").fill_null(Decimal("0"))
+    )
     assert (check["billed"] - check["paid"] == check["total"]).all()
     assert (check["pr"] == check["patient_responsibility"]).all()
     assert (check["seq"] == check["sequestration"]).all()
     # provider adjustments
-    plb = _frame(con, """SELECT p.trace_number, a.reason_code, a.reference_id, a.amount
+    plb = _frame(
+        con,
+        """SELECT p.trace_number, a.reason_code, a.reference_id, a.amount
                          FROM provider_adjustments a JOIN payments p USING (payment_id)
-                         ORDER BY 1, 2, 3""")
+                         ORDER BY 1, 2, 3""",
+    )
     want_plb = result.provider_adjustments.select("trace_number", "reason_code", "reference_id", "amount").sort(
-        "trace_number", "reason_code", "reference_id")
+        "trace_number", "reason_code", "reference_id"
+    )
     assert plb.rows() == want_plb.rows()
     # reversals point at the claim they reverse (same payer claim number, earlier payment)
     links = con.execute("""SELECT r.payer_claim_number, o.payer_claim_number, o.status_code
@@ -92,23 +110,43 @@ def _check(result, con):
     assert all(rev == orig and status != "22" for rev, orig, status in links), links
 
 
-@settings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**31), claims=st.integers(5, 30), payers=st.integers(1, 5),
-       delimiters=st.sampled_from([("*", ":", "~", "\n"), ("|", ">", "~", ""), ("*", ">", "\n", "")]))
+@settings(
+    max_examples=6,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    seed=st.integers(0, 2**31),
+    claims=st.integers(5, 30),
+    payers=st.integers(1, 5),
+    delimiters=st.sampled_from([("*", ":", "~", "\n"), ("|", ">", "~", ""), ("*", ">", "\n", "")]),
+)
 def test_round_trip_property(tmp_path_factory, seed, claims, payers, delimiters):
     tmp = tmp_path_factory.mktemp("rt")
-    spec = SynthSpec(start=date(2025, 3, 1), claims_per_month=claims, seed=seed, payers=default_payers()[:payers],
-                     reversal_rate=0.15, secondary_rate=0.1, denial_rate=0.15, underpay_rate=0.1, plb_rate=0.5,
-                     facility_rate=0.3, delimiters=delimiters)
+    spec = SynthSpec(
+        start=date(2025, 3, 1),
+        claims_per_month=claims,
+        seed=seed,
+        payers=default_payers()[:payers],
+        reversal_rate=0.15,
+        secondary_rate=0.1,
+        denial_rate=0.15,
+        underpay_rate=0.1,
+        plb_rate=0.5,
+        facility_rate=0.3,
+        delimiters=delimiters,
+    )
     result = write_remittances(spec, tmp / "era")
     with _load(result.files, tmp) as con:
         _check(result, con)
 
 
 def test_round_trip_a_month(tmp_path):
-    result = write_remittances(SynthSpec(claims_per_month=250, reversal_rate=0.03, secondary_rate=0.03,
-                                         plb_rate=0.5, mppr_rate=0.05), tmp_path / "era")
+    result = write_remittances(
+        SynthSpec(claims_per_month=250, reversal_rate=0.03, secondary_rate=0.03, plb_rate=0.5, mppr_rate=0.05),
+        tmp_path / "era",
+    )
     with _load(result.files, tmp_path) as con:
         _check(result, con)
         n = con.execute("SELECT count(*), sum(charge) FROM service_lines").fetchall()[0]
@@ -122,6 +160,7 @@ def test_big_file_round_trip(tmp_path):
         assert 4000 <= lines < 4008
         assert con.execute("SELECT count(*) FROM payments").fetchall()[0][0] == 5
         assert con.execute("SELECT count(*) FROM validation_issues").fetchall()[0][0] == 0
-        bpr, plb = con.execute("SELECT sum(total_paid), (SELECT coalesce(sum(amount), 0) FROM provider_adjustments)"
-                               " FROM payments").fetchall()[0]
+        bpr, plb = con.execute(
+            "SELECT sum(total_paid), (SELECT coalesce(sum(amount), 0) FROM provider_adjustments) FROM payments"
+        ).fetchall()[0]
         assert bpr == paid - plb

@@ -14,22 +14,42 @@ from pipelines.ingest.tables import parse_835
 
 def isa(el="*", comp=":", rep="^", ctrl=1, pad=0):
     sender = "SENDER".ljust(15 + pad)[: 15 + pad]
-    f = ["ISA", "00", " " * 10, "00", " " * 10, "ZZ", sender, "ZZ", "RECEIVER".ljust(15), "250101", "1200",
-         rep, "00501", f"{ctrl:09d}", "0", "P", comp]
+    f = [
+        "ISA",
+        "00",
+        " " * 10,
+        "00",
+        " " * 10,
+        "ZZ",
+        sender,
+        "ZZ",
+        "RECEIVER".ljust(15),
+        "250101",
+        "1200",
+        rep,
+        "00501",
+        f"{ctrl:09d}",
+        "0",
+        "P",
+        comp,
+    ]
     return el.join(f)
 
 
-def build(claims, *, el="*", comp=":", term="~", after="", indent="", bom=False, pad=0, bare=False,
-          transactions=1):
+def build(claims, *, el="*", comp=":", term="~", after="", indent="", bom=False, pad=0, bare=False, transactions=1):
     """An 835 text with ``claims`` = [(charge, paid, [(code, mods, charge, paid, units)])] per transaction."""
-    segs = [] if bare else [isa(el, comp, pad=pad), el.join(["GS", "HP", "S", "R", "20250101", "1200", "1", "X",
-                                                             "005010X221A1"])]
+    segs = (
+        []
+        if bare
+        else [isa(el, comp, pad=pad), el.join(["GS", "HP", "S", "R", "20250101", "1200", "1", "X", "005010X221A1"])]
+    )
     n_claim = 0
     for t in range(1, transactions + 1):
         body = []
         total = sum(Decimal(c[1]) for c in claims)
-        body.append(el.join(["BPR", "I", f"{total}", "C", "ACH", "CCP", "", "", "", "", "", "", "", "", "", "",
-                             "20250105"]))
+        body.append(
+            el.join(["BPR", "I", f"{total}", "C", "ACH", "CCP", "", "", "", "", "", "", "", "", "", "", "20250105"])
+        )
         body.append(el.join(["TRN", "1", f"T{t}", "1999999999"]))
         body.append(el.join(["N1", "PR", "PAYER"]))
         body.append(el.join(["N1", "PE", "PAYEE", "XX", "1234567893"]))
@@ -53,17 +73,28 @@ def build(claims, *, el="*", comp=":", term="~", after="", indent="", bom=False,
 
 
 money = st.decimals(min_value=0, max_value=99999, places=2).map(lambda d: f"{d:.2f}")
-line = st.tuples(st.sampled_from(["99213", "99214", "85025", "J3490", "G0439"]),
-                 st.lists(st.sampled_from(["25", "59", "LT", "RT", "TC", "26"]), max_size=4),
-                 money, money, st.sampled_from(["1", "2", "1.5", "0.25"]))
+line = st.tuples(
+    st.sampled_from(["99213", "99214", "85025", "J3490", "G0439"]),
+    st.lists(st.sampled_from(["25", "59", "LT", "RT", "TC", "26"]), max_size=4),
+    money,
+    money,
+    st.sampled_from(["1", "2", "1.5", "0.25"]),
+)
 claim = st.lists(line, min_size=0, max_size=4).map(
-    lambda ls: (f"{sum(Decimal(x[2]) for x in ls):.2f}", f"{sum(Decimal(x[3]) for x in ls):.2f}", ls))
-layout = st.fixed_dictionaries({
-    "el": st.sampled_from(["*", "|"]), "comp": st.sampled_from([":", ">", "^"]),
-    "term": st.sampled_from(["~", "'"]), "after": st.sampled_from(["", "\n", "\r\n"]),
-    "indent": st.sampled_from(["", "  "]), "bom": st.booleans(), "pad": st.sampled_from([0, -1, 2]),
-    "transactions": st.integers(1, 3),
-})
+    lambda ls: (f"{sum(Decimal(x[2]) for x in ls):.2f}", f"{sum(Decimal(x[3]) for x in ls):.2f}", ls)
+)
+layout = st.fixed_dictionaries(
+    {
+        "el": st.sampled_from(["*", "|"]),
+        "comp": st.sampled_from([":", ">", "^"]),
+        "term": st.sampled_from(["~", "'"]),
+        "after": st.sampled_from(["", "\n", "\r\n"]),
+        "indent": st.sampled_from(["", "  "]),
+        "bom": st.booleans(),
+        "pad": st.sampled_from([0, -1, 2]),
+        "transactions": st.integers(1, 3),
+    }
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -90,8 +121,7 @@ def test_delimiters_found_by_scanning_short_and_padded_isa():
 
 
 def test_newline_terminator_with_stray_tilde_prefix():
-    data = build([("10.00", "5.00", [("99213", [], "10.00", "5.00", "1")])], el="|", comp="^", term="\n",
-                 indent="~")
+    data = build([("10.00", "5.00", [("99213", [], "10.00", "5.00", "1")])], el="|", comp="^", term="\n", indent="~")
     s = tokenize(data, "x")
     assert s.delimiters.segment == "\n"
     assert s.frame["tag"][:3].to_list() == ["ISA", "GS", "ST"]
@@ -117,8 +147,19 @@ def test_segment_numbers_count_every_segment_from_isa():
     assert p.adjustments["segment_number"].to_list() == [11]
 
 
-@pytest.mark.parametrize("value,ok", [("12.5", True), ("-3", True), (".75", True), ("10.000", True),
-                                      ("10.001", False), ("1,000.00", False), ("12a", False), ("", True)])
+@pytest.mark.parametrize(
+    "value,ok",
+    [
+        ("12.5", True),
+        ("-3", True),
+        (".75", True),
+        ("10.000", True),
+        ("10.001", False),
+        ("1,000.00", False),
+        ("12a", False),
+        ("", True),
+    ],
+)
 def test_money_exactness(value, ok):
     data = build([("10.00", "10.00", [])]).replace(b"CLP*P1*1*10.00*10.00", f"CLP*P1*1*10.00*{value}".encode())
     if ok:
@@ -138,8 +179,9 @@ def test_several_interchanges_in_one_file():
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(claims=st.lists(claim, min_size=1, max_size=5), style=layout, chunk=st.integers(1, 300),
-       block=st.integers(1, 40))
+@given(
+    claims=st.lists(claim, min_size=1, max_size=5), style=layout, chunk=st.integers(1, 300), block=st.integers(1, 40)
+)
 def test_scanning_in_pieces_on_two_threads_finds_the_same_segments(claims, style, chunk, block):
     """The scan finds terminators a chunk of bytes at a time and trims / codes segments a block at a
     time, a big file's pieces shared by two threads: wherever chunks and blocks end (CR/LF,

@@ -38,8 +38,10 @@ def synth_files(tmp_path_factory) -> list[Path]:
     from pipelines.synthetic.writer import SynthSpec, write_remittances
 
     out = tmp_path_factory.mktemp("synth")
-    result = write_remittances(SynthSpec(start=date(2025, 1, 1), months=1, claims_per_month=80, seed=11,
-                                         reversal_rate=0.05, plb_rate=0.3), out / "single")
+    result = write_remittances(
+        SynthSpec(start=date(2025, 1, 1), months=1, claims_per_month=80, seed=11, reversal_rate=0.05, plb_rate=0.3),
+        out / "single",
+    )
     # batch them as a clearinghouse does (several interchanges per file): fewer, fuller files
     # keep the tests fast while the kill tests still have files to stop between
     files = sorted(result.files)
@@ -63,9 +65,16 @@ def _make_site(root: Path, mpfs_db: Path, files: list[Path]) -> Settings:
     for f in files:
         shutil.copy(f, root / "inbox" / f.name)
         os.utime(root / "inbox" / f.name, (0, 0))  # settled long ago
-    return Settings(warehouse=db, inbox=root / "inbox", archive=root / "archive",
-                    quarantine=root / "quarantine", contracts=root / "contracts",
-                    reports=root / "reports", practice_zip="10001", settle_seconds=0)
+    return Settings(
+        warehouse=db,
+        inbox=root / "inbox",
+        archive=root / "archive",
+        quarantine=root / "quarantine",
+        contracts=root / "contracts",
+        reports=root / "reports",
+        practice_zip="10001",
+        settle_seconds=0,
+    )
 
 
 @pytest.fixture()
@@ -74,9 +83,27 @@ def site(tmp_path, mpfs_db, synth_files) -> Settings:
 
 
 def _nightly_argv(s: Settings, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "pipelines.cli", "nightly", "--inbox", str(s.inbox), "--archive", str(s.archive),
-            "--quarantine", str(s.quarantine), "--contracts", str(s.contracts), "--reports", str(s.reports),
-            "--db", str(s.warehouse), "--settle-seconds", "0", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "pipelines.cli",
+        "nightly",
+        "--inbox",
+        str(s.inbox),
+        "--archive",
+        str(s.archive),
+        "--quarantine",
+        str(s.quarantine),
+        "--contracts",
+        str(s.contracts),
+        "--reports",
+        str(s.reports),
+        "--db",
+        str(s.warehouse),
+        "--settle-seconds",
+        "0",
+        *extra,
+    ]
 
 
 def _run_cli(argv: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:

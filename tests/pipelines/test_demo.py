@@ -10,10 +10,13 @@ import pytest
 
 
 @pytest.mark.slow
-def test_demo_finds_the_injected_underpayments(tmp_path, run_cli, cms_dir):   # cms_dir: skips without CMS files
+def test_demo_finds_the_injected_underpayments(tmp_path, run_cli, cms_dir):  # cms_dir: skips without CMS files
     out = tmp_path / "demo"
-    proc = run_cli([sys.executable, "-m", "pipelines.cli", "demo", "--out", str(out),
-                    "--claims-per-month", "250"], cwd=tmp_path, timeout=240)
+    proc = run_cli(
+        [sys.executable, "-m", "pipelines.cli", "demo", "--out", str(out), "--claims-per-month", "250"],
+        cwd=tmp_path,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = proc.stdout
     assert "open the report: " in text, text + proc.stderr
@@ -23,15 +26,17 @@ def test_demo_finds_the_injected_underpayments(tmp_path, run_cli, cms_dir):   # 
     con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
     try:
         payers = {r[0] for r in con.execute("SELECT DISTINCT payer_id FROM payments").fetchall()}
-        loaded, files = con.execute("SELECT count(*) FILTER (WHERE status = 'loaded'), count(*) "
-                                    "FROM era_files").fetchall()[0]
+        loaded, files = con.execute(
+            "SELECT count(*) FILTER (WHERE status = 'loaded'), count(*) FROM era_files"
+        ).fetchall()[0]
         cats = dict(con.execute("SELECT category, count(*) FROM variances GROUP BY 1").fetchall())
         reversals = con.execute("SELECT count(*) FROM claims WHERE status_code = '22'").fetchall()[0][0]
         plb = con.execute("SELECT count(*) FROM provider_adjustments").fetchall()[0][0]
         pr = con.execute("SELECT count(*) FROM adjustments WHERE group_code = 'PR'").fetchall()[0][0]
         years = con.execute("SELECT DISTINCT year(service_date) FROM service_lines").fetchall()
-        worst = con.execute("SELECT patient_control_number FROM variances WHERE category = 'underpaid' "
-                            "ORDER BY variance DESC LIMIT 1").fetchall()[0][0]
+        worst = con.execute(
+            "SELECT patient_control_number FROM variances WHERE category = 'underpaid' ORDER BY variance DESC LIMIT 1"
+        ).fetchall()[0][0]
     finally:
         con.close()
     assert len(payers) == 5 and loaded == files

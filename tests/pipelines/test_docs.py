@@ -48,8 +48,13 @@ def test_top_level_help_lists_every_command():
 
 
 def test_readme_links_exist():
-    for doc in ("docs/operations.md", "docs/warehouse.md", "docs/contracts.md", "docs/fee-schedules.md",
-                "docs/reports.md"):
+    for doc in (
+        "docs/operations.md",
+        "docs/warehouse.md",
+        "docs/contracts.md",
+        "docs/fee-schedules.md",
+        "docs/reports.md",
+    ):
         assert doc in README
     assert (ROOT / "docs" / "operations.md").exists()
     assert "make bench" in README

@@ -13,8 +13,13 @@ from pipelines.core.config import load_settings
 from pipelines.core.logs import EventLog
 
 
-@given(st.dictionaries(st.from_regex(r"[a-z][a-z_]{0,12}", fullmatch=True).filter(lambda k: k not in (
-        "ts", "event", "run_id")), st.one_of(st.integers(), st.text(max_size=30), st.none()), max_size=5))
+@given(
+    st.dictionaries(
+        st.from_regex(r"[a-z][a-z_]{0,12}", fullmatch=True).filter(lambda k: k not in ("ts", "event", "run_id")),
+        st.one_of(st.integers(), st.text(max_size=30), st.none()),
+        max_size=5,
+    )
+)
 def test_each_event_is_one_json_line(fields):
     buf = io.StringIO()
     log = EventLog(json_lines=True, stream=buf)

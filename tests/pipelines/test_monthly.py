@@ -21,8 +21,20 @@ def test_run_recomputes_month_and_writes_review_and_exports(site, tmp_path):
     con.execute("DELETE FROM variances")
     con.close()
     out = tmp_path / "monthly-out"
-    res = CliRunner().invoke(main, ["run", "--month", month.month, "--db", str(site.warehouse),
-                                    "--contracts", str(site.contracts), "--reports", str(out)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--month",
+            month.month,
+            "--db",
+            str(site.warehouse),
+            "--contracts",
+            str(site.contracts),
+            "--reports",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert f"report: {out / month.month}" in res.output
     assert f"{month.month}: {month.lines:,} lines" in res.output
@@ -32,10 +44,12 @@ def test_run_recomputes_month_and_writes_review_and_exports(site, tmp_path):
     assert any(p.suffix == ".xlsx" for p in (out / month.month).iterdir())
     con = duckdb.connect(str(site.warehouse), read_only=True)
     try:
-        n = con.execute("SELECT count(*) FROM variances WHERE strftime(payment_date, '%Y-%m') = ?",
-                        [month.month]).fetchall()[0][0]
+        n = con.execute(
+            "SELECT count(*) FROM variances WHERE strftime(payment_date, '%Y-%m') = ?", [month.month]
+        ).fetchall()[0][0]
         kind, status, months = con.execute(
-            "SELECT kind, status, months_touched FROM runs ORDER BY run_id DESC LIMIT 1").fetchall()[0]
+            "SELECT kind, status, months_touched FROM runs ORDER BY run_id DESC LIMIT 1"
+        ).fetchall()[0]
     finally:
         con.close()
     assert n == month.lines
@@ -46,8 +60,12 @@ def test_run_summary_matches_nightly_summary(site):
     first = run_nightly(site)
     m = first.months[0]
     again = run_monthly(site.warehouse, m.month, contracts_dir=site.contracts, reports_dir=site.reports)
-    assert (again.lines, again.underpaid_lines, again.underpaid_dollars, again.denied_lines) == \
-        (m.lines, m.underpaid_lines, m.underpaid_dollars, m.denied_lines)
+    assert (again.lines, again.underpaid_lines, again.underpaid_dollars, again.denied_lines) == (
+        m.lines,
+        m.underpaid_lines,
+        m.underpaid_dollars,
+        m.denied_lines,
+    )
 
 
 def test_bad_month_and_missing_warehouse_are_clear_errors(tmp_path):

@@ -12,10 +12,11 @@ from pipelines.core.lock import run_lock
 from pipelines.core.logs import EventLog
 from pipelines.runs.nightly import inbox_files, run_nightly
 
-ISA = ("ISA*00*          *00*          *ZZ*SUBMITTER      *ZZ*RECEIVER       *250105*1200*^*00501*"
-       "000000001*0*P*:~")
-NOT_AN_835 = (ISA + "GS*HC*SUBMITTER*RECEIVER*20250105*1200*1*X*005010X222A1~ST*837*0001*005010X222A1~"
-              "BHT*0019*00*1*20250105*1200*CH~SE*3*0001~GE*1*1~IEA*1*000000001~")
+ISA = "ISA*00*          *00*          *ZZ*SUBMITTER      *ZZ*RECEIVER       *250105*1200*^*00501*000000001*0*P*:~"
+NOT_AN_835 = (
+    ISA + "GS*HC*SUBMITTER*RECEIVER*20250105*1200*1*X*005010X222A1~ST*837*0001*005010X222A1~"
+    "BHT*0019*00*1*20250105*1200*CH~SE*3*0001~GE*1*1~IEA*1*000000001~"
+)
 
 
 def _rows(db, sql):
@@ -35,24 +36,26 @@ def test_clean_run_loads_archives_compares_and_reports(site, synth_files, capsys
     assert sorted(p.name for p in site.archive.iterdir()) == sorted(f.name for f in synth_files)
     assert result.counts.loaded == len(synth_files)
     # every loaded line compared; every touched month has its report
-    lines, compared = _rows(site.warehouse, "SELECT (SELECT count(*) FROM service_lines), "
-                                            "(SELECT count(*) FROM variances)")[0]
+    lines, compared = _rows(
+        site.warehouse, "SELECT (SELECT count(*) FROM service_lines), (SELECT count(*) FROM variances)"
+    )[0]
     assert lines > 0 and compared == lines
     assert result.months and all(m.report.exists() for m in result.months)
     for m in result.months:
         assert m.report.parent == site.reports / m.month
         assert oct(m.report.stat().st_mode & 0o777) == "0o600"
     status, files_seen, loaded, months = _rows(
-        site.warehouse, "SELECT status, files_seen, files_loaded, months_touched FROM runs "
-                        "WHERE kind = 'nightly'")[0]
+        site.warehouse, "SELECT status, files_seen, files_loaded, months_touched FROM runs WHERE kind = 'nightly'"
+    )[0]
     assert (status, files_seen, loaded) == ("ok", len(synth_files), len(synth_files))
     assert sorted(months) == sorted(m.month for m in result.months)
     # the log: one JSON object per line, a run_end last, no patient data
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert events[0]["event"] == "run_start" and events[-1]["event"] == "run_end"
     assert sum(e["event"] == "file_loaded" for e in events) == len(synth_files)
-    names = {r[0] for r in _rows(site.warehouse, "SELECT patient_last_name FROM claims "
-                                                 "WHERE patient_last_name IS NOT NULL")}
+    names = {
+        r[0] for r in _rows(site.warehouse, "SELECT patient_last_name FROM claims WHERE patient_last_name IS NOT NULL")
+    }
     text = "\n".join(json.dumps(e) for e in events)
     assert names and not any(n in text for n in names)
 
@@ -180,9 +183,11 @@ def test_folders_come_from_underpay_toml_and_flags_override(site, synth_files, t
     from pipelines.cli.main import main
 
     cfg = tmp_path / "underpay.toml"
-    cfg.write_text(f'[paths]\nwarehouse = "{site.warehouse.name}"\ninbox = "inbox"\narchive = "filed"\n'
-                   f'quarantine = "quarantine"\ncontracts = "contracts"\nreports = "reports"\n'
-                   f'[nightly]\nsettle_seconds = 0\n')
+    cfg.write_text(
+        f'[paths]\nwarehouse = "{site.warehouse.name}"\ninbox = "inbox"\narchive = "filed"\n'
+        f'quarantine = "quarantine"\ncontracts = "contracts"\nreports = "reports"\n'
+        f"[nightly]\nsettle_seconds = 0\n"
+    )
     res = CliRunner().invoke(main, ["--config", str(cfg), "nightly", "--archive", str(tmp_path / "elsewhere")])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == sorted(f.name for f in synth_files)

@@ -51,24 +51,28 @@ def _kill_when(argv, cwd, *, event: str | None = None, count: int = 1, delay: fl
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", [
-    {"event": "file_loaded", "count": 1},     # first load committed, file not moved yet
-    {"event": "file_moved", "count": 3},      # some files done, others not
-    {"event": "file_rejected", "count": 1},   # a rejected file recorded, not yet quarantined
-    {"event": "compared", "count": 1},        # variances committed, report workers starting
-    {"event": "month_done", "count": 1},      # report workers half way
-    {"delay": 1.0},                           # by the clock: start-up / first files
-    {"delay": 2.0},                           # by the clock: somewhere in the middle
-], ids=lambda p: "-".join(str(v) for v in p.values()))
-def test_kill_then_rerun_equals_clean_run(point, tmp_path, mpfs_db, synth_files, make_site, nightly_argv,
-                                          run_cli, totals, clean_totals):
+@pytest.mark.parametrize(
+    "point",
+    [
+        {"event": "file_loaded", "count": 1},  # first load committed, file not moved yet
+        {"event": "file_moved", "count": 3},  # some files done, others not
+        {"event": "file_rejected", "count": 1},  # a rejected file recorded, not yet quarantined
+        {"event": "compared", "count": 1},  # variances committed, report workers starting
+        {"event": "month_done", "count": 1},  # report workers half way
+        {"delay": 1.0},  # by the clock: start-up / first files
+        {"delay": 2.0},  # by the clock: somewhere in the middle
+    ],
+    ids=lambda p: "-".join(str(v) for v in p.values()),
+)
+def test_kill_then_rerun_equals_clean_run(
+    point, tmp_path, mpfs_db, synth_files, make_site, nightly_argv, run_cli, totals, clean_totals
+):
     site = make_site(tmp_path, mpfs_db, synth_files)
     bad = site.inbox / "a-broken.835"  # sorts first: rejected before the good files
     bad.write_bytes(synth_files[0].read_bytes()[:300])
     os.utime(bad, (0, 0))
     argv = nightly_argv(site, "--json-log")
-    seen = _kill_when(argv, tmp_path, event=point.get("event"), count=point.get("count", 1),
-                      delay=point.get("delay"))
+    seen = _kill_when(argv, tmp_path, event=point.get("event"), count=point.get("count", 1), delay=point.get("delay"))
     if point.get("event", "").startswith("file_"):
         # it really stopped mid-run: files left in the inbox, its runs row left at 'running'
         assert seen[-1] == point["event"] and "run_end" not in seen

@@ -35,13 +35,12 @@ def sample_con(sample_template):
     con.close()
 
 
-
-
 @pytest.fixture()
 def mpfs_db_or_skip(request):
     """The shared fee-schedule warehouse, when fee_schedules can build it (being written)."""
     try:
         from fee_schedules import importer, pricing  # noqa: F401
+
         assert hasattr(pricing, "price_lines") and hasattr(importer, "import_release")
     except (ImportError, AssertionError):
         pytest.skip("fee_schedules.pricing / importer not built yet: Medicare pricing at a location untested")

@@ -35,24 +35,77 @@ class WarehouseBuilder:
         self.tables.setdefault(table, []).append(row)
         return row
 
-    def payment(self, payment_id: int, payer_id: str, payer_name: str, payment_date: date, file_id: int = 1,
-                trace: str | None = None) -> None:
-        self.add("payments", payment_id=payment_id, file_id=file_id, payer_id=payer_id, payer_name=payer_name,
-                 payment_date=payment_date, trace_number=trace or f"TR{payment_id}", total_paid=D("0"))
+    def payment(
+        self,
+        payment_id: int,
+        payer_id: str,
+        payer_name: str,
+        payment_date: date,
+        file_id: int = 1,
+        trace: str | None = None,
+    ) -> None:
+        self.add(
+            "payments",
+            payment_id=payment_id,
+            file_id=file_id,
+            payer_id=payer_id,
+            payer_name=payer_name,
+            payment_date=payment_date,
+            trace_number=trace or f"TR{payment_id}",
+            total_paid=D("0"),
+        )
 
-    def claim(self, payment_id: int, *, pcn: str, first: str | None = None, last: str | None = None,
-              member: str | None = None, payer_claim: str | None = None) -> int:
+    def claim(
+        self,
+        payment_id: int,
+        *,
+        pcn: str,
+        first: str | None = None,
+        last: str | None = None,
+        member: str | None = None,
+        payer_claim: str | None = None,
+    ) -> int:
         self._claim += 1
         self.claims[self._claim] = (pcn, payer_claim or f"PAYER-{self._claim}")
-        self.add("claims", claim_id=self._claim, payment_id=payment_id, file_id=1, patient_control_number=pcn,
-                 payer_claim_number=self.claims[self._claim][1], patient_first_name=first, patient_last_name=last,
-                 patient_member_id=member, status_code="1")
+        self.add(
+            "claims",
+            claim_id=self._claim,
+            payment_id=payment_id,
+            file_id=1,
+            patient_control_number=pcn,
+            payer_claim_number=self.claims[self._claim][1],
+            patient_first_name=first,
+            patient_last_name=last,
+            patient_member_id=member,
+            status_code="1",
+        )
         return self._claim
 
-    def line(self, claim_id: int, payer_id: str, payer_name: str, payment_date: date, category: str, *,
-             code: str = "99213", billed="150.00", expected="100.00", actual="100.00", paid=None, pr="0.00",
-             units="1", medicare="80.00", modifiers=(), carc=(), rarc=(), facility=False, reason=None,
-             service_date: date | None = None, pcn: str | None = None, explanation: str | None = None) -> dict:
+    def line(
+        self,
+        claim_id: int,
+        payer_id: str,
+        payer_name: str,
+        payment_date: date,
+        category: str,
+        *,
+        code: str = "99213",
+        billed="150.00",
+        expected="100.00",
+        actual="100.00",
+        paid=None,
+        pr="0.00",
+        units="1",
+        medicare="80.00",
+        modifiers=(),
+        carc=(),
+        rarc=(),
+        facility=False,
+        reason=None,
+        service_date: date | None = None,
+        pcn: str | None = None,
+        explanation: str | None = None,
+    ) -> dict:
         self._line += 1
         expected_d = None if expected is None else D(expected)
         actual_d = None if actual is None else D(actual)
@@ -60,25 +113,52 @@ class WarehouseBuilder:
         med = None if medicare is None else D(medicare)
         u = D(units)
         return self.add(
-            "variances", line_id=self._line, claim_id=claim_id, payment_id=claim_id, file_id=1, payer_id=payer_id,
-            payer_name=payer_name, contract="Test contract", patient_control_number=pcn or self.claims[claim_id][0],
-            payer_claim_number=self.claims[claim_id][1], line_control_number=f"L{self._line}", claim_status="1",
-            facility=facility, service_date=service_date or payment_date - timedelta(days=20),
-            payment_date=payment_date, payment_month=payment_date.replace(day=1), procedure_code=code,
-            modifiers=list(modifiers), units=u, billed=D(billed), expected_allowed=expected_d,
-            actual_allowed=actual_d, paid=D(paid) if paid is not None else (actual_d or D(0)) - D(pr),
-            patient_responsibility=D(pr), variance=variance, medicare_allowed=None if med is None else med * u,
-            percent_of_medicare=None, category=category,
+            "variances",
+            line_id=self._line,
+            claim_id=claim_id,
+            payment_id=claim_id,
+            file_id=1,
+            payer_id=payer_id,
+            payer_name=payer_name,
+            contract="Test contract",
+            patient_control_number=pcn or self.claims[claim_id][0],
+            payer_claim_number=self.claims[claim_id][1],
+            line_control_number=f"L{self._line}",
+            claim_status="1",
+            facility=facility,
+            service_date=service_date or payment_date - timedelta(days=20),
+            payment_date=payment_date,
+            payment_month=payment_date.replace(day=1),
+            procedure_code=code,
+            modifiers=list(modifiers),
+            units=u,
+            billed=D(billed),
+            expected_allowed=expected_d,
+            actual_allowed=actual_d,
+            paid=D(paid) if paid is not None else (actual_d or D(0)) - D(pr),
+            patient_responsibility=D(pr),
+            variance=variance,
+            medicare_allowed=None if med is None else med * u,
+            percent_of_medicare=None,
+            category=category,
             explanation=explanation or f"{category}: expected {expected}, actual {actual}",
-            medicare_unit_amount=med, not_priced_reason=reason, carc_codes=list(carc), rarc_codes=list(rarc),
-            recoded=False, pending=False)
+            medicare_unit_amount=med,
+            not_priced_reason=reason,
+            carc_codes=list(carc),
+            rarc_codes=list(rarc),
+            recoded=False,
+            pending=False,
+        )
 
     def write(self, path: Path) -> Path:
         con = connect(path)
         for table, rows in self.tables.items():
             cols = sorted({k for r in rows for k in r})
-            schema = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?",
-                                      [table]).fetchall())
+            schema = dict(
+                con.execute(
+                    "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?", [table]
+                ).fetchall()
+            )
             df = pl.DataFrame([{c: r.get(c) for c in cols} for r in rows], infer_schema_length=None)
             con.register("incoming", df.to_arrow())
             casts = ", ".join(f'CAST("{c}" AS {schema[c]}) AS "{c}"' for c in cols)
@@ -101,61 +181,253 @@ def build_sample(b: WarehouseBuilder) -> WarehouseBuilder:
     b.payment(5, "HOST1", HOSTILE, FEB)
     # March, ACME: an underpaid claim (Jane Doe), a denied claim, correct lines
     c1 = b.claim(1, pcn="PCN-JD-1", first="Jane", last="Doe", member="W123456789")
-    b.line(c1, "ACME1", "ACME HEALTH", MARCH, "underpaid", code="20553", billed="200.00", expected="83.85",
-           actual="80.00", medicare="67.08", carc=["CO-45"], explanation="125% of Medicare 2026 = $83.85; actual $80.00")
-    b.line(c1, "ACME1", "ACME HEALTH", MARCH, "correct", code="99213", billed="150.00", expected="100.00",
-           actual="100.00", pr="20.00", carc=["CO-45", "PR-2"])
+    b.line(
+        c1,
+        "ACME1",
+        "ACME HEALTH",
+        MARCH,
+        "underpaid",
+        code="20553",
+        billed="200.00",
+        expected="83.85",
+        actual="80.00",
+        medicare="67.08",
+        carc=["CO-45"],
+        explanation="125% of Medicare 2026 = $83.85; actual $80.00",
+    )
+    b.line(
+        c1,
+        "ACME1",
+        "ACME HEALTH",
+        MARCH,
+        "correct",
+        code="99213",
+        billed="150.00",
+        expected="100.00",
+        actual="100.00",
+        pr="20.00",
+        carc=["CO-45", "PR-2"],
+    )
     c2 = b.claim(1, pcn="PCN-ZO-2", first="Zoë", last="O'Brien", member="AB12")
-    b.line(c2, "ACME1", "ACME HEALTH", MARCH, "denied", code="99214", billed="250.00", expected="140.00",
-           actual="0.00", carc=["CO-197"], rarc=["N54"])
-    b.line(c2, "ACME1", "ACME HEALTH", MARCH, "underpaid", code="99214", billed="250.00", expected="140.00",
-           actual="120.00", units="1")
+    b.line(
+        c2,
+        "ACME1",
+        "ACME HEALTH",
+        MARCH,
+        "denied",
+        code="99214",
+        billed="250.00",
+        expected="140.00",
+        actual="0.00",
+        carc=["CO-197"],
+        rarc=["N54"],
+    )
+    b.line(
+        c2,
+        "ACME1",
+        "ACME HEALTH",
+        MARCH,
+        "underpaid",
+        code="99214",
+        billed="250.00",
+        expected="140.00",
+        actual="120.00",
+        units="1",
+    )
     c3 = b.claim(1, pcn="PCN-3", first="Ann", last="Lee", member="X9999999")
-    b.line(c3, "ACME1", "ACME HEALTH", MARCH, "overpaid", code="99213", billed="150.00", expected="100.00",
-           actual="110.00")
-    b.line(c3, "ACME1", "ACME HEALTH", MARCH, "not_priced", code="0001U", billed="90.00", expected=None,
-           actual="50.00", medicare=None, reason="no RVU row for 0001U")
+    b.line(
+        c3, "ACME1", "ACME HEALTH", MARCH, "overpaid", code="99213", billed="150.00", expected="100.00", actual="110.00"
+    )
+    b.line(
+        c3,
+        "ACME1",
+        "ACME HEALTH",
+        MARCH,
+        "not_priced",
+        code="0001U",
+        billed="90.00",
+        expected=None,
+        actual="50.00",
+        medicare=None,
+        reason="no RVU row for 0001U",
+    )
     # March, hostile payer: underpaid 2 units, and denied without an expected amount
     c4 = b.claim(2, pcn="PCN<b>4</b>", first="Mallory", last="<img src=x>", member="M00000042")
-    b.line(c4, "HOST1", HOSTILE, MARCH, "underpaid", code="20553", billed="400.00", expected="167.70",
-           actual="150.00", units="2", medicare="67.08", pcn="PCN<b>4</b>",
-           explanation=f"contract for {HOSTILE}: expected $167.70")
-    b.line(c4, "HOST1", HOSTILE, MARCH, "denied", code="97110", billed="60.00", expected=None, actual="0.00",
-           medicare="30.00", carc=["CO-97"], rarc=["M15"], pcn="PCN<b>4</b>")
-    b.line(c4, "HOST1", HOSTILE, MARCH, "no_contract", code="99213", billed="150.00", expected=None,
-           actual="95.00", pcn="PCN<b>4</b>")
+    b.line(
+        c4,
+        "HOST1",
+        HOSTILE,
+        MARCH,
+        "underpaid",
+        code="20553",
+        billed="400.00",
+        expected="167.70",
+        actual="150.00",
+        units="2",
+        medicare="67.08",
+        pcn="PCN<b>4</b>",
+        explanation=f"contract for {HOSTILE}: expected $167.70",
+    )
+    b.line(
+        c4,
+        "HOST1",
+        HOSTILE,
+        MARCH,
+        "denied",
+        code="97110",
+        billed="60.00",
+        expected=None,
+        actual="0.00",
+        medicare="30.00",
+        carc=["CO-97"],
+        rarc=["M15"],
+        pcn="PCN<b>4</b>",
+    )
+    b.line(
+        c4,
+        "HOST1",
+        HOSTILE,
+        MARCH,
+        "no_contract",
+        code="99213",
+        billed="150.00",
+        expected=None,
+        actual="95.00",
+        pcn="PCN<b>4</b>",
+    )
     # March, Medicare: correct, reversed pair, secondary, pending
     c5 = b.claim(3, pcn="PCN-5", first="Bob", last="Ray", member="1EG4TE5MK73")
-    b.line(c5, "MCR", "MEDICARE PART B", MARCH, "correct", code="99213", billed="150.00", expected="80.00",
-           actual="80.00", pr="16.00", carc=["CO-45", "PR-2", "CO-253"])
-    b.line(c5, "MCR", "MEDICARE PART B", MARCH, "reversed", code="99213", billed="150.00", expected=None,
-           actual="80.00")
-    b.line(c5, "MCR", "MEDICARE PART B", MARCH, "reversed", code="99213", billed="-150.00", expected=None,
-           actual="-80.00")
-    b.line(c5, "MCR", "MEDICARE PART B", MARCH, "pending", code="99215", billed="300.00", expected=None,
-           actual="0.00", carc=["OA-133"])
+    b.line(
+        c5,
+        "MCR",
+        "MEDICARE PART B",
+        MARCH,
+        "correct",
+        code="99213",
+        billed="150.00",
+        expected="80.00",
+        actual="80.00",
+        pr="16.00",
+        carc=["CO-45", "PR-2", "CO-253"],
+    )
+    b.line(
+        c5, "MCR", "MEDICARE PART B", MARCH, "reversed", code="99213", billed="150.00", expected=None, actual="80.00"
+    )
+    b.line(
+        c5, "MCR", "MEDICARE PART B", MARCH, "reversed", code="99213", billed="-150.00", expected=None, actual="-80.00"
+    )
+    b.line(
+        c5,
+        "MCR",
+        "MEDICARE PART B",
+        MARCH,
+        "pending",
+        code="99215",
+        billed="300.00",
+        expected=None,
+        actual="0.00",
+        carc=["OA-133"],
+    )
     # February (previous month)
     c6 = b.claim(4, pcn="PCN-6", first="Cy", last="Fox", member="F12345678")
-    b.line(c6, "ACME1", "ACME HEALTH", FEB, "underpaid", code="20553", billed="200.00", expected="83.85",
-           actual="70.00", medicare="67.08")
-    b.line(c6, "ACME1", "ACME HEALTH", FEB, "correct", code="99213", billed="150.00", expected="100.00",
-           actual="100.00")
+    b.line(
+        c6,
+        "ACME1",
+        "ACME HEALTH",
+        FEB,
+        "underpaid",
+        code="20553",
+        billed="200.00",
+        expected="83.85",
+        actual="70.00",
+        medicare="67.08",
+    )
+    b.line(
+        c6, "ACME1", "ACME HEALTH", FEB, "correct", code="99213", billed="150.00", expected="100.00", actual="100.00"
+    )
     c7 = b.claim(5, pcn="PCN-7", first="Di", last="Go", member="G12345678")
-    b.line(c7, "HOST1", HOSTILE, FEB, "denied", code="99213", billed="150.00", expected="90.00", actual="0.00",
-           carc=["CO-16"], rarc=["MA130"])
-    b.line(c7, "HOST1", HOSTILE, FEB, "correct", code="20553", billed="200.00", expected="75.00", actual="75.00",
-           medicare="67.08")
+    b.line(
+        c7,
+        "HOST1",
+        HOSTILE,
+        FEB,
+        "denied",
+        code="99213",
+        billed="150.00",
+        expected="90.00",
+        actual="0.00",
+        carc=["CO-16"],
+        rarc=["MA130"],
+    )
+    b.line(
+        c7,
+        "HOST1",
+        HOSTILE,
+        FEB,
+        "correct",
+        code="20553",
+        billed="200.00",
+        expected="75.00",
+        actual="75.00",
+        medicare="67.08",
+    )
     # PLB ledger, data quality
-    b.add("provider_adjustments", file_id=1, payment_id=1, segment_number=40, pair_index=1, provider_id="1234567890",
-          fiscal_period_date=date(2026, 12, 31), reason_code="WO", reference_id="RECOUP-77", amount=D("45.10"))
-    b.add("provider_adjustments", file_id=1, payment_id=2, segment_number=41, pair_index=1, provider_id="1234567890",
-          fiscal_period_date=date(2026, 12, 31), reason_code="L6", reference_id="INT", amount=D("-3.25"))
-    b.add("era_files", file_id=1, path="inbox/acme_0316.835", file_name="acme_0316.835", sha256="a" * 64,
-          loaded_at=datetime(2026, 3, 17, 2, 0), status="loaded")
-    b.add("era_files", file_id=2, path="inbox/bad.835", file_name="bad<i>.835", sha256="b" * 64,
-          loaded_at=datetime(2026, 3, 20, 2, 0), status="rejected", reason="ISA segment missing", error_segment=1)
-    b.add("validation_issues", file_id=1, payment_id=1, claim_id=1, segment_number=33, rule="balance_claim",
-          severity="error", expected="80.00", actual="79.00", message="CLP04 does not equal the sum of SVC03")
+    b.add(
+        "provider_adjustments",
+        file_id=1,
+        payment_id=1,
+        segment_number=40,
+        pair_index=1,
+        provider_id="1234567890",
+        fiscal_period_date=date(2026, 12, 31),
+        reason_code="WO",
+        reference_id="RECOUP-77",
+        amount=D("45.10"),
+    )
+    b.add(
+        "provider_adjustments",
+        file_id=1,
+        payment_id=2,
+        segment_number=41,
+        pair_index=1,
+        provider_id="1234567890",
+        fiscal_period_date=date(2026, 12, 31),
+        reason_code="L6",
+        reference_id="INT",
+        amount=D("-3.25"),
+    )
+    b.add(
+        "era_files",
+        file_id=1,
+        path="inbox/acme_0316.835",
+        file_name="acme_0316.835",
+        sha256="a" * 64,
+        loaded_at=datetime(2026, 3, 17, 2, 0),
+        status="loaded",
+    )
+    b.add(
+        "era_files",
+        file_id=2,
+        path="inbox/bad.835",
+        file_name="bad<i>.835",
+        sha256="b" * 64,
+        loaded_at=datetime(2026, 3, 20, 2, 0),
+        status="rejected",
+        reason="ISA segment missing",
+        error_segment=1,
+    )
+    b.add(
+        "validation_issues",
+        file_id=1,
+        payment_id=1,
+        claim_id=1,
+        segment_number=33,
+        rule="balance_claim",
+        severity="error",
+        expected="80.00",
+        actual="79.00",
+        message="CLP04 does not equal the sum of SVC03",
+    )
     return b
 
 
@@ -169,14 +441,14 @@ class ReportPage(HTMLParser):
 
     def __init__(self, text: str):
         super().__init__(convert_charrefs=True)
-        self.sections: list[dict] = []      # {"id", "h2"}
-        self.tables: dict[str, dict] = {}   # id -> {"caption", "headers", "rows": [[(text, data_v)]]}
+        self.sections: list[dict] = []  # {"id", "h2"}
+        self.tables: dict[str, dict] = {}  # id -> {"caption", "headers", "rows": [[(text, data_v)]]}
         self.figures: dict[str, dict] = {}  # data-key -> {"value", "previous", "text"}
         self.scripts: list[str] = []
         self.svgs: list[dict] = []
-        self.tags: list[str] = []           # every start tag, in order
-        self.urls: list[str] = []           # src/href attribute values
-        self.notes: list[dict] = []         # <p class="note ..."> attributes
+        self.tags: list[str] = []  # every start tag, in order
+        self.urls: list[str] = []  # src/href attribute values
+        self.notes: list[dict] = []  # <p class="note ..."> attributes
         self._stack: list[str] = []
         self._table: dict | None = None
         self._cell: list | None = None

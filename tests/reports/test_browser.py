@@ -44,17 +44,21 @@ def test_report_loads_cleanly_offline(browser, rendered, tmp_path, name, tables,
     url = rendered[name].resolve().as_uri()
     browser.open(url)
     assert browser.errors() == []
-    assert browser.requests(url) == []                      # nothing fetched: fonts, scripts, images
-    counts = browser.evaluate("({tables: document.querySelectorAll('table.data').length,"
-                              " charts: document.querySelectorAll('svg.chart').length,"
-                              " rows: document.querySelectorAll('table.data tbody tr').length,"
-                              " alerts: document.querySelectorAll('script').length,"
-                              " chartText: document.querySelector('svg.chart text') !== null})")
+    assert browser.requests(url) == []  # nothing fetched: fonts, scripts, images
+    counts = browser.evaluate(
+        "({tables: document.querySelectorAll('table.data').length,"
+        " charts: document.querySelectorAll('svg.chart').length,"
+        " rows: document.querySelectorAll('table.data tbody tr').length,"
+        " alerts: document.querySelectorAll('script').length,"
+        " chartText: document.querySelector('svg.chart text') !== null})"
+    )
     assert counts["tables"] >= tables and counts["charts"] >= charts and counts["rows"] > 0
     assert counts["alerts"] == 1 and counts["chartText"]
     # the optional sorting script works and raises nothing
-    first = browser.evaluate("(() => { const th = document.querySelector('table.data th[data-kind=\"money\"]');"
-                             " th.click(); th.click(); return th.getAttribute('aria-sort'); })()")
+    first = browser.evaluate(
+        "(() => { const th = document.querySelector('table.data th[data-kind=\"money\"]');"
+        " th.click(); th.click(); return th.getAttribute('aria-sort'); })()"
+    )
     assert first == "descending"
     browser.drain(0.2)
     assert browser.errors() == []
@@ -65,12 +69,13 @@ def test_report_loads_cleanly_offline(browser, rendered, tmp_path, name, tables,
 
 
 def test_hostile_payer_does_not_run(browser, rendered):
-    hook = browser.call("Page.addScriptToEvaluateOnNewDocument",
-                        source="window.alert = function () { window.__alerted = true; };")
+    hook = browser.call(
+        "Page.addScriptToEvaluateOnNewDocument", source="window.alert = function () { window.__alerted = true; };"
+    )
     try:
         browser.open(rendered["monthly"].resolve().as_uri())
         text = browser.evaluate("document.getElementById('scorecard-table').innerText")
-        assert "<script>alert(1)</script>" in text                  # shown as text
+        assert "<script>alert(1)</script>" in text  # shown as text
         assert browser.evaluate("window.__alerted === true") is False
         assert browser.evaluate("typeof window.alert") == "function"  # the hook was installed
         assert browser.errors() == []
@@ -81,10 +86,13 @@ def test_hostile_payer_does_not_run(browser, rendered):
 def test_harness_sees_errors_and_requests(browser, tmp_path):
     """The checks above can fail: a page with a console error and a remote image is caught."""
     page = tmp_path / "bad.html"
-    page.write_text('<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/x.png">'
-                    '<script>console.error("boom"); window.__alerted = 1; alert(2);</script></body></html>')
-    hook = browser.call("Page.addScriptToEvaluateOnNewDocument",
-                        source="window.alert = function () { window.__alerted = true; };")
+    page.write_text(
+        '<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/x.png">'
+        '<script>console.error("boom"); window.__alerted = 1; alert(2);</script></body></html>'
+    )
+    hook = browser.call(
+        "Page.addScriptToEvaluateOnNewDocument", source="window.alert = function () { window.__alerted = true; };"
+    )
     try:
         browser.open(page.as_uri())
         assert any("boom" in e for e in browser.errors())
@@ -96,7 +104,11 @@ def test_harness_sees_errors_and_requests(browser, tmp_path):
 
 def test_dump_dom_without_devtools(rendered, tmp_path):
     exe = chromium_or_skip()
-    out = subprocess.run([exe, *FLAGS, f"--user-data-dir={tmp_path / 'p'}", "--dump-dom",
-                          rendered["monthly"].resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [exe, *FLAGS, f"--user-data-dir={tmp_path / 'p'}", "--dump-dom", rendered["monthly"].resolve().as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert 'id="worklist-table"' in out.stdout and "<svg" in out.stdout

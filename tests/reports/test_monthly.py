@@ -28,7 +28,9 @@ def recompute_headline(con, month: date, payer: str | None = None) -> dict:
     """The headline figures from raw variances rows, in plain Python (independent of reports/sql)."""
     rows = con.execute(
         "SELECT category, billed, expected_allowed, actual_allowed, paid, patient_responsibility, variance, payer_id "
-        "FROM variances WHERE payment_month = ?", [month]).fetchall()
+        "FROM variances WHERE payment_month = ?",
+        [month],
+    ).fetchall()
     rows = [r for r in rows if payer is None or r[7] == payer]
     z = Decimal("0")
 
@@ -38,10 +40,15 @@ def recompute_headline(con, month: date, payer: str | None = None) -> dict:
     lines = sum(1 for r in rows if r[0] != "reversed")
     denied_lines = sum(1 for r in rows if r[0] == "denied")
     return {
-        "billed": total(1), "expected_allowed": total(2), "actual_allowed": total(3), "paid": total(4),
-        "patient_responsibility": total(5), "underpaid": total(6, {"underpaid"}),
+        "billed": total(1),
+        "expected_allowed": total(2),
+        "actual_allowed": total(3),
+        "paid": total(4),
+        "patient_responsibility": total(5),
+        "underpaid": total(6, {"underpaid"}),
         "underpaid_lines": Decimal(sum(1 for r in rows if r[0] == "underpaid")),
-        "overpaid": -total(6, {"overpaid"}), "denied": total(1, {"denied"}),
+        "overpaid": -total(6, {"overpaid"}),
+        "denied": total(1, {"denied"}),
         "denial_rate": (Decimal(100) * denied_lines / lines).quantize(Decimal("0.1")) if lines else None,
         "recoverable": total(6, {"underpaid"}) + total(2, {"denied"}),
     }
@@ -77,24 +84,33 @@ def test_headline_known_values(march):
     assert Decimal(march.figures["underpaid_lines"]["value"]) == 3
     assert Decimal(march.figures["denied"]["value"]) == Decimal("310.00")
     assert Decimal(march.figures["recoverable"]["value"]) == Decimal("41.55") + Decimal("140.00")
-    assert Decimal(march.figures["denial_rate"]["value"]) == Decimal("18.2")   # 2 of 11 lines
+    assert Decimal(march.figures["denial_rate"]["value"]) == Decimal("18.2")  # 2 of 11 lines
 
 
 def test_scorecard_per_payer(march):
     t = march.tables["scorecard-table"]
-    assert t["headers"] == ["Payer", "Payer id", "Lines", "Allowed", "Underpaid $", "Underpayment rate",
-                            "Denial rate", "Avg days service to payment", "Allowed % of Medicare"]
+    assert t["headers"] == [
+        "Payer",
+        "Payer id",
+        "Lines",
+        "Allowed",
+        "Underpaid $",
+        "Underpayment rate",
+        "Denial rate",
+        "Avg days service to payment",
+        "Allowed % of Medicare",
+    ]
     by_id = {r[1][0]: [c[0] for c in r] for r in t["rows"]}
     assert by_id["ACME1"][2:5] == ["6", "$460.00", "$23.85"]
-    assert by_id["ACME1"][5] == "50.0%"          # 2 underpaid of 4 compared
-    assert by_id["HOST1"][6] == "33.3%"          # 1 denied of 3
-    assert by_id["MCR"][2] == "2"                # reversed lines not counted
-    assert by_id["HOST1"][0] == HOSTILE          # shown as text
+    assert by_id["ACME1"][5] == "50.0%"  # 2 underpaid of 4 compared
+    assert by_id["HOST1"][6] == "33.3%"  # 1 denied of 3
+    assert by_id["MCR"][2] == "2"  # reversed lines not counted
+    assert by_id["HOST1"][0] == HOSTILE  # shown as text
 
 
 def test_codes_and_denials(march):
     codes = march.column("top-codes", "Code")
-    assert [c[0] for c in codes] == ["20553", "99214"]   # $21.55, $20.00
+    assert [c[0] for c in codes] == ["20553", "99214"]  # $21.55, $20.00
     reasons = {(r[0][0], r[1][0]): r[2][0] for r in march.tables["denials-by-reason"]["rows"]}
     assert reasons[("CO", "197")] == "Precertification or authorization not obtained"
     assert reasons[("CO", "97")].startswith("Bundled")
@@ -106,8 +122,12 @@ def test_trend_covers_twelve_months(march, sample_con):
     months = {r[1][0] for r in march.tables["trend-table"]["rows"]}
     assert months == {"2026-02", "2026-03"}
     assert len(march.svgs) >= 4
-    assert {s.get("id") for s in march.svgs} >= {"chart-scorecard", "chart-codes", "chart-trend-underpaid",
-                                                  "chart-trend-denials"}
+    assert {s.get("id") for s in march.svgs} >= {
+        "chart-scorecard",
+        "chart-codes",
+        "chart-trend-underpaid",
+        "chart-trend-denials",
+    }
 
 
 def test_worklist_sorted_by_dollars_with_explanations(march):
@@ -143,8 +163,8 @@ def test_hostile_text_is_escaped(sample_con, tmp_path):
         assert HOSTILE not in raw
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in raw
         page = read_page(path)
-        assert len(page.scripts) == 1 and "alert" not in page.scripts[0]   # only the sort script
-        assert "img" not in page.tags and "b" not in page.tags             # patient/pcn markup stays text
+        assert len(page.scripts) == 1 and "alert" not in page.scripts[0]  # only the sort script
+        assert "img" not in page.tags and "b" not in page.tags  # patient/pcn markup stays text
         assert "<img src=x>" not in raw
         assert ("PCN<b>4</b>", "PCN<b>4</b>") in page.column("worklist-table", "Patient control #")
 
@@ -211,7 +231,7 @@ def test_structure_matches_golden(march):
 def test_empty_month_renders(sample_con, tmp_path):
     page = read_page(render_monthly(sample_con, "2024-01", out_dir=tmp_path))
     assert Decimal(page.figures["billed"]["value"]) == 0
-    assert page.tables == {}                              # every table shows its "none" note
+    assert page.tables == {}  # every table shows its "none" note
     assert 'id="worklist-table"' in (tmp_path / "monthly-2024-01.html").read_text()
     assert len(page.svgs) == 0
 
@@ -224,12 +244,28 @@ def test_bad_month_is_a_clear_error(sample_con, tmp_path):
 def test_cli_report(sample_db, tmp_path):
     from pipelines.cli.main import main
 
-    res = CliRunner().invoke(main, ["report", "--month", "2026-03", "--db", str(sample_db),
-                                    "--out", str(tmp_path / "cli")], catch_exceptions=False)
+    res = CliRunner().invoke(
+        main,
+        ["report", "--month", "2026-03", "--db", str(sample_db), "--out", str(tmp_path / "cli")],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     assert "monthly-2026-03.html" in res.output and "worklist-2026-03.csv" in res.output
     for word in ("Jane", "Doe", "W123456789"):
         assert word not in res.output
-    res = CliRunner().invoke(main, ["report", "--month", "2026-03", "--db", str(sample_db), "--payer", "ACME1",
-                                    "--out", str(tmp_path / "cli"), "--no-export"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "report",
+            "--month",
+            "2026-03",
+            "--db",
+            str(sample_db),
+            "--payer",
+            "ACME1",
+            "--out",
+            str(tmp_path / "cli"),
+            "--no-export",
+        ],
+    )
     assert res.exit_code == 0 and "monthly-2026-03-ACME1.html" in res.output

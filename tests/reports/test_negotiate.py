@@ -69,22 +69,25 @@ def test_proposal_percent_of_medicare(sample_con, tmp_path):
     f.write_text("percent_of_medicare: 130\nrates:\n  - {code: '99214', rate: 125.00}\n")
     ctx = build_context(sample_con, "ACME1", proposal=f)
     codes = rows_by_code(ctx)
-    assert codes[("20553", "")]["proposed_rate"] == Decimal("87.20")        # 67.08 x 130% = 87.204
+    assert codes[("20553", "")]["proposed_rate"] == Decimal("87.20")  # 67.08 x 130% = 87.204
     assert codes[("20553", "")]["effect"] == Decimal("174.40") - Decimal("150.00")
-    assert codes[("99214", "")]["proposed_rate"] == Decimal("125.00")       # the rate wins over the percent
-    assert codes[("99213", "")]["proposed_rate"] == Decimal("104.00")       # 80.00 x 130%
+    assert codes[("99214", "")]["proposed_rate"] == Decimal("125.00")  # the rate wins over the percent
+    assert codes[("99213", "")]["proposed_rate"] == Decimal("104.00")  # 80.00 x 130%
     assert codes[("0001U", "")]["basis"] == "no Medicare amount for the percent"
     page = read_page(render_negotiation(sample_con, "ACME1", proposal=f, out_dir=tmp_path))
     assert Decimal(page.figures["effect"]["value"]) == ctx.totals.effect
 
 
-@pytest.mark.parametrize("text, message", [
-    ("code,modifier,rate\n20553,,abc\n", "row 2, column 'rate': not a number"),
-    ("code,modifier,rate\n20553,59,90\n", "modifier does not select a priced component"),
-    ("code,rate\n2055,90\n", "not a CPT/HCPCS code"),
-    ("code,modifier,rate\n20553,,90\n20553,,91\n", "listed twice"),
-    ("rate\n90\n", "missing header"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("code,modifier,rate\n20553,,abc\n", "row 2, column 'rate': not a number"),
+        ("code,modifier,rate\n20553,59,90\n", "modifier does not select a priced component"),
+        ("code,rate\n2055,90\n", "not a CPT/HCPCS code"),
+        ("code,modifier,rate\n20553,,90\n20553,,91\n", "listed twice"),
+        ("rate\n90\n", "missing header"),
+    ],
+)
 def test_bad_rate_tables_name_file_and_row(tmp_path, text, message):
     f = tmp_path / "p.csv"
     f.write_text(text)
@@ -122,9 +125,11 @@ def test_pack_escapes_and_files_are_private(sample_con, tmp_path):
     assert set(page.tables) == {"codes-table", "comparison-table", "payers-table"}
     for p in [result.html, *result.exports]:
         assert file_mode(p) == 0o600
-    assert {p.name for p in result.exports} >= {"codes-negotiation-HOST1-2026-03.csv",
-                                                "all_payers-negotiation-HOST1-2026-03.csv",
-                                                "negotiation-HOST1-2026-03.xlsx"}
+    assert {p.name for p in result.exports} >= {
+        "codes-negotiation-HOST1-2026-03.csv",
+        "all_payers-negotiation-HOST1-2026-03.csv",
+        "negotiation-HOST1-2026-03.xlsx",
+    }
 
 
 def test_medicare_priced_at_practice_location(mpfs_db_or_skip, tmp_path):
@@ -137,14 +142,22 @@ def test_medicare_priced_at_practice_location(mpfs_db_or_skip, tmp_path):
     b = build_sample(WarehouseBuilder())
     nov = date(2025, 11, 14)
     b.payment(9, "ACME1", "ACME HEALTH", nov)
-    b.line(b.claim(9, pcn="PCN-NOV"), "ACME1", "ACME HEALTH", nov, "correct", code="99213", actual="100.00",
-           medicare="1.00")   # a stored amount that must NOT be used when the location prices the code
+    b.line(
+        b.claim(9, pcn="PCN-NOV"),
+        "ACME1",
+        "ACME HEALTH",
+        nov,
+        "correct",
+        code="99213",
+        actual="100.00",
+        medicare="1.00",
+    )  # a stored amount that must NOT be used when the location prices the code
     b.write(mpfs_db_or_skip)
     con = duckdb.connect(str(mpfs_db_or_skip))
     ctx = build_context(con, "ACME1", through=Month.parse("2025-11"), zip="10001")
     row = rows_by_code(ctx)[("99213", "")]
     assert row["medicare_source"] == "practice location", ctx.medicare_note
-    assert Decimal("80") < row["medicare"] < Decimal("200")       # CY2025 Manhattan 99213, non-facility
+    assert Decimal("80") < row["medicare"] < Decimal("200")  # CY2025 Manhattan 99213, non-facility
     assert "priced at ZIP 10001" in ctx.medicare_note and "MPFS 2025" in ctx.medicare_note
     # 2026 has no GPCI file: the pack says so and falls back to the amounts on the compared lines
     ctx26 = build_context(con, "ACME1", through=Month.parse("2026-03"), zip="10001")
@@ -158,8 +171,10 @@ def test_cli_negotiate(sample_db, tmp_path):
 
     f = tmp_path / "p.csv"
     f.write_text("code,modifier,rate\n20553,,90.00\n99214,,150\n")
-    res = CliRunner().invoke(main, ["negotiate", "--payer", "ACME1", "--db", str(sample_db), "--proposal", str(f),
-                                    "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        main,
+        ["negotiate", "--payer", "ACME1", "--db", str(sample_db), "--proposal", str(f), "--out", str(tmp_path / "o")],
+    )
     assert res.exit_code == 0, res.output
     assert "proposal effect +60.00 a year" in res.output and "negotiation-ACME1-2026-03.html" in res.output
     res = CliRunner().invoke(main, ["negotiate", "--payer", "NOPE", "--db", str(sample_db), "--out", str(tmp_path)])

@@ -14,8 +14,9 @@ from pipelines.core.warehouse import ensure_schema
 from reports import queries
 from reports.render import money
 
-amounts = st.decimals(min_value=Decimal("-99999999.99"), max_value=Decimal("99999999.99"), places=2,
-                      allow_nan=False, allow_infinity=False)
+amounts = st.decimals(
+    min_value=Decimal("-99999999.99"), max_value=Decimal("99999999.99"), places=2, allow_nan=False, allow_infinity=False
+)
 
 
 @given(amounts)
@@ -33,8 +34,9 @@ def con():
     c.close()
 
 
-names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
-                min_size=2, max_size=20)
+names = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=2, max_size=20
+)
 members = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=1, max_size=15)
 
 
@@ -42,10 +44,15 @@ members = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=1, max
 @given(first=names, last=names, member=members)
 def test_worklist_masks_phi(con, first, last, member):
     con.execute("DELETE FROM claims; DELETE FROM variances")
-    con.execute("INSERT INTO claims (claim_id, payment_id, file_id, patient_first_name, patient_last_name, "
-                "patient_member_id) VALUES (1, 1, 1, ?, ?, ?)", [first, last, member])
-    con.execute("INSERT INTO variances (line_id, claim_id, payment_month, category, explanation, variance, "
-                "procedure_code) VALUES (1, 1, DATE '2026-03-01', 'underpaid', 'x', 5.00, '99213')")
+    con.execute(
+        "INSERT INTO claims (claim_id, payment_id, file_id, patient_first_name, patient_last_name, "
+        "patient_member_id) VALUES (1, 1, 1, ?, ?, ?)",
+        [first, last, member],
+    )
+    con.execute(
+        "INSERT INTO variances (line_id, claim_id, payment_month, category, explanation, variance, "
+        "procedure_code) VALUES (1, 1, DATE '2026-03-01', 'underpaid', 'x', 5.00, '99213')"
+    )
     params = dict(month=date(2026, 3, 1), payer=None, limit=None)
     masked = queries.rows(con, "worklist", show_phi=False, **params)[0]
     shown = queries.rows(con, "worklist", show_phi=True, **params)[0]
@@ -58,7 +65,7 @@ def test_worklist_masks_phi(con, first, last, member):
     for name in (first, last):
         if len(name) >= 3 and "." not in name:
             assert name not in (masked["patient"] or "")
-    assert len(masked["patient"] or "") <= 8     # two initials (upper-casing may lengthen one) and dots
+    assert len(masked["patient"] or "") <= 8  # two initials (upper-casing may lengthen one) and dots
 
 
 @given(st.text(max_size=40))

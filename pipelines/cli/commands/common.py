@@ -18,14 +18,20 @@ def settings(ctx: click.Context | None = None) -> Settings:
 
 def db_option(f):
     return click.option(
-        "--db", "db", type=click.Path(path_type=Path), default=None,
+        "--db",
+        "db",
+        type=click.Path(path_type=Path),
+        default=None,
         help="Warehouse DuckDB file [default: paths.warehouse of underpay.toml, else warehouse.duckdb].",
     )(f)
 
 
 def contracts_option(f):
     return click.option(
-        "--contracts", "contracts", type=click.Path(path_type=Path), default=None,
+        "--contracts",
+        "contracts",
+        type=click.Path(path_type=Path),
+        default=None,
         help="Folder of contract YAML files [default: paths.contracts, else contracts/].",
     )(f)
 

@@ -10,11 +10,19 @@ from pipelines.cli.commands.common import MONTH, contracts_option, db_option, re
 
 
 @click.command("compare")
-@click.option("--month", type=MONTH, default=None,
-              help="Only remittances paid in this month (BPR16), YYYY-MM [default: every loaded line].")
+@click.option(
+    "--month",
+    type=MONTH,
+    default=None,
+    help="Only remittances paid in this month (BPR16), YYYY-MM [default: every loaded line].",
+)
 @click.option("--payer", default=None, help="Only this payer (835 payer id, e.g. ACME1).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Also export the variances to FILE.csv, FILE.parquet or FILE.xlsx (mode 0600).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also export the variances to FILE.csv, FILE.parquet or FILE.xlsx (mode 0600).",
+)
 @contracts_option
 @db_option
 def command(month, payer: str | None, out: Path | None, contracts: Path | None, db: Path | None) -> None:

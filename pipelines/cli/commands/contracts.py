@@ -36,8 +36,9 @@ def check(folder: Path | None, db: Path | None) -> None:
         try:
             con = connect(db_path, read_only=True)
         except Exception as exc:  # noqa: BLE001 - e.g. locked by a running ingest: skip that check
-            click.echo(f"note: {db_path} not readable ({exc}); codes are not checked against the fee schedule",
-                       err=True)
+            click.echo(
+                f"note: {db_path} not readable ({exc}); codes are not checked against the fee schedule", err=True
+            )
     try:
         problems = check_folder(folder, con)
     finally:
@@ -48,7 +49,6 @@ def check(folder: Path | None, db: Path | None) -> None:
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     files = len(contract_files(folder))
-    click.echo(f"{files} contract file(s) checked: {errors} error(s), {warnings} warning(s)",
-               err=bool(errors))
+    click.echo(f"{files} contract file(s) checked: {errors} error(s), {warnings} warning(s)", err=bool(errors))
     if errors:
         sys.exit(1)

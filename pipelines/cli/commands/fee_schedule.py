@@ -17,8 +17,12 @@ def command():
 @command.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--year", type=int, required=True, help="Calendar year of the release, e.g. 2025.")
-@click.option("--release", type=click.Choice(["A", "B", "C", "D"], case_sensitive=False), default=None,
-              help="Quarterly release: A January, B April, C July, D October [default: from the file names].")
+@click.option(
+    "--release",
+    type=click.Choice(["A", "B", "C", "D"], case_sensitive=False),
+    default=None,
+    help="Quarterly release: A January, B April, C July, D October [default: from the file names].",
+)
 @db_option
 def import_cmd(path: Path, year: int, release: str | None, db: Path | None):
     """Import one CMS release (its .zip or unpacked folder) into the warehouse; re-import replaces it."""
@@ -34,12 +38,17 @@ def import_cmd(path: Path, year: int, release: str | None, db: Path | None):
 
 @command.command("download")
 @click.option("--year", type=int, required=True, help="Calendar year to fetch, e.g. 2025.")
-@click.option("--mirror", default=None,
-              help="Folder or http(s) URL laid out like CMS-year folders (<year>/..., <year>/RVU25D/...) "
-                   "instead of cms.gov.")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
-              help="Where downloaded files are kept [default: $XDG_DATA_HOME/underpay/cms or "
-                   "~/.local/share/underpay/cms].")
+@click.option(
+    "--mirror",
+    default=None,
+    help="Folder or http(s) URL laid out like CMS-year folders (<year>/..., <year>/RVU25D/...) instead of cms.gov.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where downloaded files are kept [default: $XDG_DATA_HOME/underpay/cms or ~/.local/share/underpay/cms].",
+)
 @db_option
 def download_cmd(year: int, mirror: str | None, cache_dir: Path | None, db: Path | None):
     """Fetch a year's CMS release files, verify and cache them, then import every release."""
@@ -67,9 +76,13 @@ def list_cmd(db: Path | None):
     finally:
         con.close()
     if frame.height == 0:
-        click.echo("No fee schedule imported: run `underpay fee-schedule download --year YYYY` "
-                   "or `underpay fee-schedule import PATH --year YYYY`.")
+        click.echo(
+            "No fee schedule imported: run `underpay fee-schedule download --year YYYY` "
+            "or `underpay fee-schedule import PATH --year YYYY`."
+        )
         return
     for row in frame.iter_rows(named=True):
-        click.echo(f"{row['year']} {row['release']}  {row['effective_from']}..{row['effective_through']}  "
-                   f"{row['kind']:<8} {row['file_name']:<28} {row['row_count']:>7} rows  {row['origin']}")
+        click.echo(
+            f"{row['year']} {row['release']}  {row['effective_from']}..{row['effective_through']}  "
+            f"{row['kind']:<8} {row['file_name']:<28} {row['row_count']:>7} rows  {row['origin']}"
+        )

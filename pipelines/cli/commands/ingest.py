@@ -10,7 +10,7 @@ import click
 
 from pipelines.cli.commands.common import db_option, resolve_db
 
-LOG_EVERY = 50   # without a terminal: one log line per this many files
+LOG_EVERY = 50  # without a terminal: one log line per this many files
 
 
 def _money(value) -> str:
@@ -23,9 +23,15 @@ def _reporter():
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        progress = Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            TextColumn("{task.description}"), transient=True,
-                            console=Console(stderr=True))
+        progress = Progress(
+            TextColumn("ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.description}"),
+            transient=True,
+            console=Console(stderr=True),
+        )
         state = {"task": None}
 
         def report(outcome, done, total):
@@ -35,11 +41,13 @@ def _reporter():
             progress.update(state["task"], completed=done, description=Path(outcome.path).name[:40])
             if done == total:
                 progress.stop()
+
         return report
 
     def report(outcome, done, total):
         if done % LOG_EVERY == 0 or done == total:
             click.echo(f"ingest: {done}/{total} files", err=True)
+
     return report
 
 
@@ -64,10 +72,10 @@ def command(paths: tuple[str, ...], db: Path | None) -> None:
     files = expand_paths(paths)
     with IngestSchedule() as schedule:
         if files:
-            schedule.start_reading(files[0])     # reads and scans while the rest imports
+            schedule.start_reading(files[0])  # reads and scans while the rest imports
         from pipelines.ingest.load import ingest_paths
 
-        tuning.freeze_imports()      # what was just imported is not walked by every full GC again
+        tuning.freeze_imports()  # what was just imported is not walked by every full GC again
 
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
         target = resolve_db(db)
@@ -83,5 +91,6 @@ def command(paths: tuple[str, ...], db: Path | None) -> None:
         f"{result.rejected} rejected\n"
         f"{result.claims:,} claims, {result.lines:,} service lines, {_money(result.paid)} paid\n"
         f"{result.issues:,} validation issue(s) recorded; warehouse {target} "
-        f"({mb:.1f} MB in {result.seconds:.1f} s)")
+        f"({mb:.1f} MB in {result.seconds:.1f} s)"
+    )
     sys.exit(result.exit_code)

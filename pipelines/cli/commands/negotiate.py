@@ -11,12 +11,25 @@ from pipelines.cli.commands.common import MONTH, db_option, resolve_db, settings
 
 @click.command("negotiate")
 @click.option("--payer", required=True, help="Payer id to negotiate with (variances.payer_id).")
-@click.option("--proposal", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
-              help="Proposed rates: CSV code,modifier,rate or YAML (percent_of_medicare, rates); see docs/reports.md.")
-@click.option("--through", type=MONTH, default=None,
-              help="Last payment month of the 12-month window [default: latest in the warehouse].")
-@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
-              help="Folder for the HTML and exports [default: paths.reports, else reports/out].")
+@click.option(
+    "--proposal",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Proposed rates: CSV code,modifier,rate or YAML (percent_of_medicare, rates); see docs/reports.md.",
+)
+@click.option(
+    "--through",
+    type=MONTH,
+    default=None,
+    help="Last payment month of the 12-month window [default: latest in the warehouse].",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for the HTML and exports [default: paths.reports, else reports/out].",
+)
 @click.option("--zip", "zip_code", default=None, help="Practice ZIP for Medicare amounts [default: practice.zip].")
 @click.option("--locality", default=None, help="Practice carrier+locality, e.g. 1320201 [default: practice.locality].")
 @click.option("--show-phi", is_flag=True, help="Accepted for symmetry; the pack holds no patient data.")
@@ -35,8 +48,16 @@ def command(payer, proposal, through, out, zip_code, locality, show_phi, db):
 
     con = connect(resolve_db(db), read_only=True)
     try:
-        result = negotiation_pack(con, payer, proposal=proposal, through=through,
-                                  out_dir=out or s.reports, show_phi=show_phi, zip=zip_code, locality=locality)
+        result = negotiation_pack(
+            con,
+            payer,
+            proposal=proposal,
+            through=through,
+            out_dir=out or s.reports,
+            show_phi=show_phi,
+            zip=zip_code,
+            locality=locality,
+        )
     finally:
         con.close()
     click.echo(result.summary())

@@ -11,23 +11,41 @@ from pipelines.cli.commands.common import db_option, resolve_db
 
 @click.command("price")
 @click.argument("code", required=False)
-@click.option("--modifier", "modifiers", multiple=True, help="Modifier (repeatable): 26, TC, 53; 50/62/80/AS with --policy.")
+@click.option(
+    "--modifier", "modifiers", multiple=True, help="Modifier (repeatable): 26, TC, 53; 50/62/80/AS with --policy."
+)
 @click.option("--year", type=int, default=None, help="Fee schedule year, e.g. 2025 (the year's latest release).")
-@click.option("--date", "service_date", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Date of service: selects the year and the quarterly release in force.")
+@click.option(
+    "--date",
+    "service_date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Date of service: selects the year and the quarterly release in force.",
+)
 @click.option("--zip", "zip_code", default=None, help="ZIP code of the place of service (5 or 9 digits).")
 @click.option("--locality", default=None, help="Carrier + locality, e.g. 1320201 or 13202-01 (Manhattan).")
 @click.option("--facility", is_flag=True, help="Facility setting (hospital, ASC, SNF...): facility PE RVUs.")
 @click.option("--national", is_flag=True, help="National amount: all GPCIs 1.000, no locality.")
 @click.option("--qp", is_flag=True, help="Qualifying APM participant conversion factor (2026+).")
 @click.option("--policy", "apply_policy", is_flag=True, help="Apply modifier payment policy (50, 62, 80-82, AS, 66).")
-@click.option("--batch", "batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="CSV with columns code, modifier, year, zip or locality, facility (true/false).")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="With --batch: the CSV to write (input rows + amount, status, derivation).")
+@click.option(
+    "--batch",
+    "batch",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV with columns code, modifier, year, zip or locality, facility (true/false).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --batch: the CSV to write (input rows + amount, status, derivation).",
+)
 @db_option
-def command(code, modifiers, year, service_date, zip_code, locality, facility, national, qp, apply_policy,
-            batch, out, db):
+def command(
+    code, modifiers, year, service_date, zip_code, locality, facility, national, qp, apply_policy, batch, out, db
+):
     """Price CODE (e.g. `underpay price 99213 --year 2025 --zip 10001`), or a CSV with --batch IN --out OUT.
 
     Prints the allowed amount, its derivation (RVUs x GPCIs x CF, OPPS cap) and what Medicare pays
@@ -56,9 +74,22 @@ def command(code, modifiers, year, service_date, zip_code, locality, facility, n
         if batch is not None:
             click.echo(str(price_csv(con, batch, out, national=national, qp=qp, apply_policy=apply_policy)))
         else:
-            click.echo(str(price_one(con, code.strip().upper(), year=year, modifiers=[m.upper() for m in modifiers],
-                                     zip=zip_code, locality=locality, facility=facility,
-                                     service_date=service_date.date() if service_date else None,
-                                     national=national, qp=qp, apply_policy=apply_policy)))
+            click.echo(
+                str(
+                    price_one(
+                        con,
+                        code.strip().upper(),
+                        year=year,
+                        modifiers=[m.upper() for m in modifiers],
+                        zip=zip_code,
+                        locality=locality,
+                        facility=facility,
+                        service_date=service_date.date() if service_date else None,
+                        national=national,
+                        qp=qp,
+                        apply_policy=apply_policy,
+                    )
+                )
+            )
     finally:
         con.close()

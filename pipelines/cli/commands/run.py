@@ -11,16 +11,30 @@ from pipelines.core.process import limit_blas_threads
 
 
 @click.command("run")
-@click.option("--month", "month", type=MONTH, default=None,
-              help="Payment month (BPR16) to recompute [default: the previous calendar month].")
+@click.option(
+    "--month",
+    "month",
+    type=MONTH,
+    default=None,
+    help="Payment month (BPR16) to recompute [default: the previous calendar month].",
+)
 @contracts_option
-@click.option("--reports", "reports", type=click.Path(path_type=Path), default=None,
-              help="Reports folder; the month's review and exports go to <reports>/YYYY-MM/ "
-                   "[default: paths.reports, else reports/out].")
+@click.option(
+    "--reports",
+    "reports",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Reports folder; the month's review and exports go to <reports>/YYYY-MM/ "
+    "[default: paths.reports, else reports/out].",
+)
 @db_option
 @click.option("--payer", default=None, help="Only this payer id (as in the 835's N1*PR / REF*2U).")
-@click.option("--show-phi", is_flag=True, default=False,
-              help="Show patient names and member ids in the report (masked by default).")
+@click.option(
+    "--show-phi",
+    is_flag=True,
+    default=False,
+    help="Show patient names and member ids in the report (masked by default).",
+)
 def command(month, contracts, reports, db, payer, show_phi):
     """Recompute one month's variances, then write its review and exports.
 
@@ -31,14 +45,19 @@ def command(month, contracts, reports, db, payer, show_phi):
 
         underpay run --month 2025-03
     """
-    limit_blas_threads()     # before numpy is imported: underpay does no linear algebra
+    limit_blas_threads()  # before numpy is imported: underpay does no linear algebra
     from pipelines.runs.monthly import previous_month, run_monthly
 
     s = settings()
-    result = run_monthly(resolve_db(db), month or previous_month(),
-                         contracts_dir=resolve_contracts(contracts),
-                         reports_dir=reports if reports is not None else s.reports,
-                         settings=s, payer=payer, show_phi=show_phi)
+    result = run_monthly(
+        resolve_db(db),
+        month or previous_month(),
+        contracts_dir=resolve_contracts(contracts),
+        reports_dir=reports if reports is not None else s.reports,
+        settings=s,
+        payer=payer,
+        show_phi=show_phi,
+    )
     click.echo(result.summary())
     click.echo(f"report: {result.report}")
     for path in result.exports:
