@@ -83,13 +83,14 @@ def run(workdir: Path) -> list[dict]:
     t1 = time.perf_counter()
     html = render_monthly(con, "2026-03", out_dir=workdir / "report_out")
     seconds = time.perf_counter() - t1
+    from pipelines.core.months import Month
     from reports.exports import export_monthly
 
     t2 = time.perf_counter()
-    csv_out = export_monthly(con, "2026-03", out_dir=workdir / "report_out", formats=("csv",))
+    csv_out = export_monthly(con, Month.parse("2026-03"), out_dir=workdir / "report_out", formats=("csv",))
     csv_s = time.perf_counter() - t2
     t3 = time.perf_counter()
-    export_monthly(con, "2026-03", out_dir=workdir / "report_out", formats=("xlsx",))
+    export_monthly(con, Month.parse("2026-03"), out_dir=workdir / "report_out", formats=("xlsx",))
     xlsx_s = time.perf_counter() - t3
     con.close()
     size = html.stat().st_size
