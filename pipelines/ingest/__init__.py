@@ -10,5 +10,7 @@
     validate   pandera models of every ingest table and the balancing rules
     load       one file = one DuckDB transaction: ids, re-sent payments, inserts, reversals
 
+Beside the flow, ``schedule`` owns every thread of an ingest and the sizes its work is cut into
+(``LoadPlan``, ``IngestSchedule``); the other modules take an executor or a size as a parameter.
 Importing this package starts nothing: no thread, no environment change.
 """
