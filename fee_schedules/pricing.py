@@ -42,9 +42,8 @@ COINSURANCE_SHARE = Decimal("0.80")
 SEQUESTRATION = Decimal("0.02")
 
 
-def is_facility_pos(expr: pl.Expr) -> pl.Expr:
-    """True where a place-of-service code (e.g. '11', '22', '2') is paid at the facility rate."""
-    return places.is_facility_expr(expr)
+# True where a place-of-service code (e.g. '11', '22', '2') is paid at the facility rate.
+is_facility_pos = places.is_facility_expr
 
 
 def _prepare(lines: pl.DataFrame) -> pl.DataFrame:

@@ -19,12 +19,6 @@ TRUE = {"true", "t", "yes", "y", "1", "f", "facility"}
 FALSE = {"false", "no", "n", "0", "", "nf", "non-facility", "nonfacility"}
 
 
-def _mods(text: str | None) -> list[str]:
-    if not text:
-        return []
-    return [m for m in text.replace(";", ",").replace(" ", ",").replace("-", ",").upper().split(",") if m]
-
-
 @dataclass
 class Quote:
     row: dict

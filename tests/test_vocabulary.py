@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from pipelines.cli.commands.common import MONTH, MonthType
 from pipelines.cli.main import main
 from pipelines.core.errors import ConfigError, UnderpayError
-from pipelines.core.months import Month, parse_month
+from pipelines.core.months import Month
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("pipelines", "fee_schedules", "contracts", "reports")
@@ -83,7 +83,7 @@ def test_coerce_takes_the_loose_values_a_library_caller_passes():
         Month.coerce(202503)
     with pytest.raises(ConfigError, match="expected YYYY-MM"):
         Month.coerce("March")
-    assert parse_month(None) is None and parse_month("2025-03") == date(2025, 3, 1)
+    assert Month.coerce("2025-03").start == date(2025, 3, 1)
 
 
 @given(months, st.integers(-2400, 2400))

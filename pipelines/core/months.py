@@ -73,10 +73,3 @@ class Month:
 
     def __str__(self) -> str:
         return self.label
-
-
-def parse_month(month: Month | date | datetime | str | None) -> date | None:
-    """None | Month | date | datetime | 'YYYY-MM' -> the first day of that month (None stays None).
-
-    For callers that still take loose values; new code takes a :class:`Month`."""
-    return None if month is None else Month.coerce(month).start

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from pipelines.cli.main import main
 from pipelines.core.errors import UnderpayError
-from pipelines.core.months import Month, parse_month
+from pipelines.core.months import Month
 from pipelines.runs.monthly import previous_month, run_monthly
 from pipelines.runs.nightly import run_nightly
 
@@ -70,7 +70,7 @@ def test_run_summary_matches_nightly_summary(site):
 
 def test_bad_month_and_missing_warehouse_are_clear_errors(tmp_path):
     with pytest.raises(UnderpayError, match="expected YYYY-MM"):
-        parse_month("2025-13")
+        Month.parse("2025-13")
     res = CliRunner().invoke(main, ["run", "--month", "2025-01", "--db", str(tmp_path / "none.duckdb")])
     assert res.exit_code == 2 and "no warehouse here" in res.output
 
