@@ -40,32 +40,36 @@ print(json.dumps({"seconds": seconds, "cpu": (c1.user - c0.user) + (c1.system - 
 BUILD = """
 CREATE OR REPLACE TEMP TABLE bench_codes AS
     SELECT * FROM (VALUES {codes}) t(idx, code, pctc, charge);
-INSERT INTO payments (payment_id, file_id, payment_date, payer_id, payer_n1_id, payer_name, payee_tin, total_paid)
-    SELECT i, 1, DATE '2025-01-06' + CAST(i % 350 AS INTEGER), 'PAY' || lpad(CAST(i % 10 AS VARCHAR), 2, '0'),
+INSERT INTO payments (payment_id, file_id, transaction_index, segment_number, payment_date, payer_id, payer_n1_id,
+                      payer_name, payee_tin, total_paid)
+    SELECT i, 1, i, i, DATE '2025-01-06' + CAST(i % 350 AS INTEGER), 'PAY' || lpad(CAST(i % 10 AS VARCHAR), 2, '0'),
            'PAY' || lpad(CAST(i % 10 AS VARCHAR), 2, '0'), 'BENCH PAYER ' || (i % 10), '123456789', 0
     FROM range(1, 2001) r(i);
-INSERT INTO claims (claim_id, payment_id, file_id, status_code, charge, paid, place_of_service,
+INSERT INTO claims (claim_id, payment_id, file_id, segment_number, status_code, charge, paid, place_of_service,
                     patient_control_number, payer_claim_number)
-    SELECT c, 1 + c % 2000, 1,
+    SELECT c, 1 + c % 2000, 1, c,
            CASE WHEN c % 97 = 0 THEN '22' WHEN c % 53 = 0 THEN '2' WHEN c % 41 = 0 THEN '4' ELSE '1' END,
            0, 0, CASE WHEN c % 7 = 0 THEN '22' WHEN c % 11 = 0 THEN '24' ELSE '11' END,
            'PCN' || c, 'ICN' || (CASE WHEN c % 97 = 0 THEN c - 1 ELSE c END)
     FROM range(1, {claims} + 1) r(c);
-INSERT INTO service_lines (line_id, claim_id, payment_id, file_id, line_number, qualifier, procedure_code,
-                           modifiers, charge, paid, units, service_date, allowed, line_control_number)
-    SELECT l, 1 + l // 3, 1 + (1 + l // 3) % 2000, 1, 1 + l % 3, 'HC', bc.code,
+INSERT INTO service_lines (line_id, claim_id, payment_id, file_id, segment_number, line_number, qualifier,
+                           procedure_code, modifiers, charge, paid, units, service_date, allowed, line_control_number)
+    SELECT l, 1 + l // 3, 1 + (1 + l // 3) % 2000, 1, 1 + l, 1 + l % 3, 'HC', bc.code,
            CASE WHEN bc.pctc = '1' AND l % 5 = 0 THEN ['26'] WHEN l % 13 = 0 THEN ['25']
                 WHEN l % 17 = 0 THEN ['59', 'LT'] ELSE [] END,
            CAST(bc.charge AS DECIMAL(14,2)), 0, CAST(1 + (l % 4 = 0)::INTEGER AS DECIMAL(12,3)),
            DATE '2025-01-02' + CAST((l // 3) % 330 AS INTEGER),
            CASE WHEN l % 6 = 0 THEN NULL ELSE CAST(bc.charge * 0.55 AS DECIMAL(14,2)) END, 'L' || l
     FROM range(0, {lines}) r(l) JOIN bench_codes bc ON bc.idx = (l * 7 + l // 5) % {ncodes};
-INSERT INTO adjustments (file_id, payment_id, claim_id, line_id, triplet_index, group_code, reason_code, amount)
-    SELECT 1, payment_id, claim_id, line_id, 1, 'CO', CASE WHEN line_id % 29 = 0 THEN '50' ELSE '45' END,
+INSERT INTO adjustments (file_id, payment_id, claim_id, line_id, segment_number, triplet_index, group_code,
+                         reason_code, amount)
+    SELECT 1, payment_id, claim_id, line_id, segment_number + 1, 1, 'CO',
+           CASE WHEN line_id % 29 = 0 THEN '50' ELSE '45' END,
            CASE WHEN line_id % 29 = 0 THEN charge ELSE CAST(charge * 0.45 AS DECIMAL(14,2)) END
     FROM service_lines;
-INSERT INTO adjustments (file_id, payment_id, claim_id, line_id, triplet_index, group_code, reason_code, amount)
-    SELECT 1, payment_id, claim_id, line_id, 2, 'PR', '2', CAST(charge * 0.1 AS DECIMAL(14,2))
+INSERT INTO adjustments (file_id, payment_id, claim_id, line_id, segment_number, triplet_index, group_code,
+                         reason_code, amount)
+    SELECT 1, payment_id, claim_id, line_id, segment_number + 1, 2, 'PR', '2', CAST(charge * 0.1 AS DECIMAL(14,2))
     FROM service_lines WHERE line_id % 2 = 0;
 """
 

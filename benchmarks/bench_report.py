@@ -15,9 +15,9 @@ SECONDS_TARGET = 5.0
 SIZE_TARGET = 10 * 1024 * 1024
 
 BUILD_CLAIMS = """
-INSERT INTO claims (claim_id, payment_id, file_id, patient_control_number, payer_claim_number,
+INSERT INTO claims (claim_id, payment_id, file_id, segment_number, patient_control_number, payer_claim_number,
                     patient_first_name, patient_last_name, patient_member_id)
-SELECT i, i % 500, 1, 'PCN' || i, 'PAY' || i, 'First' || (i % 997), 'Last' || (i % 991), 'MEM' || lpad(i::VARCHAR, 9, '0')
+SELECT i, i % 500, 1, i, 'PCN' || i, 'PAY' || i, 'First' || (i % 997), 'Last' || (i % 991), 'MEM' || lpad(i::VARCHAR, 9, '0')
 FROM generate_series(1, $claims) t(i)
 """
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from contracts.files import brief
+
 CODE_RE = re.compile(r"^[A-Z0-9]{5}$")
 MODIFIER_RE = re.compile(r"^[A-Z0-9]{2}$")
 
@@ -45,7 +47,7 @@ def parse_code_spec(value) -> CodeSpec:
     if isinstance(value, int):
         value = f"{value:05d}"
     if not isinstance(value, str):
-        raise ValueError(f"code {value!r} is not text")
+        raise ValueError(f"code {brief(value)} is not text")
     text = value.strip().upper()
     if text == "*":
         return CodeSpec("*", "", "")
@@ -53,12 +55,12 @@ def parse_code_spec(value) -> CodeSpec:
         low, _, high = (p.strip() for p in text.partition("-"))
         for part in (low, high):
             if not CODE_RE.match(part):
-                raise ValueError(f"range end {part!r} in {value!r} is not a 5-character CPT/HCPCS code")
+                raise ValueError(f"range end {brief(part)} in {brief(value)} is not a 5-character CPT/HCPCS code")
         if low[0].isdigit() != high[0].isdigit() or low > high:
-            raise ValueError(f"range {value!r} runs backwards or mixes code kinds")
+            raise ValueError(f"range {brief(value)} runs backwards or mixes code kinds")
         return CodeSpec(f"{low}-{high}", low, high)
     if not CODE_RE.match(text):
-        raise ValueError(f"code {value!r} is not a 5-character CPT/HCPCS code, a range LOW-HIGH or '*'")
+        raise ValueError(f"code {brief(value)} is not a 5-character CPT/HCPCS code, a range LOW-HIGH or '*'")
     return CodeSpec(text, text, text)
 
 
@@ -67,5 +69,5 @@ def parse_modifier(value) -> str:
         value = f"{value:02d}"
     text = str(value).strip().upper()
     if not MODIFIER_RE.match(text):
-        raise ValueError(f"modifier {value!r} is not a 2-character modifier")
+        raise ValueError(f"modifier {brief(value)} is not a 2-character modifier")
     return text

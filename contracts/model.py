@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from contracts.codes import CodeSpec, parse_code_spec, parse_modifier
+from contracts.files import brief
 from contracts.yamlfile import LineDict, LineList, YamlSyntaxError, load_yaml
 from pipelines.core.errors import ContractError
 
@@ -34,6 +35,7 @@ TOP_KEYS = {
     "mppr",
     "notes",
 }
+MAX_LISTED = 50  # problems a ContractError lists (`underpay contracts check` prints them all)
 TERM_KEYS = {"codes", "modifiers", "setting", "exclude", "name", "note", *METHODS}
 
 
@@ -137,16 +139,16 @@ class _Reader:
         self, value, line: int, what: str, *, minimum: Decimal = Decimal(0), maximum: Decimal | None = None
     ) -> Decimal | None:
         if isinstance(value, bool) or value is None:
-            self.error(line, f"{what} is {value!r}", "a number")
+            self.error(line, f"{what} is {brief(value)}", "a number")
             return None
         try:
             out = Decimal(str(value).strip().lstrip("$").replace(",", ""))
         except InvalidOperation:
-            self.error(line, f"{what} {value!r} is not a number", "a number such as 118.00 or 125")
+            self.error(line, f"{what} {brief(value)} is not a number", "a number such as 118.00 or 125")
             return None
         if not out.is_finite() or out < minimum or (maximum is not None and out > maximum):
             rng = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-            self.error(line, f"{what} {value!r} is out of range", rng)
+            self.error(line, f"{what} {brief(value)} is out of range", rng)
             return None
         return out
 
@@ -159,7 +161,7 @@ class _Reader:
         out = []
         for i, item in enumerate(value):
             if not isinstance(item, (str, int)) or isinstance(item, bool) or not str(item).strip():
-                self.error(_line(value, i, line), f"{what} item {item!r} is not text", "a quoted value")
+                self.error(_line(value, i, line), f"{what} item {brief(item)} is not text", "a quoted value")
             else:
                 out.append(str(item).strip())
         return tuple(out)
@@ -172,7 +174,7 @@ class _Reader:
         try:
             return dt.date.fromisoformat(str(value))
         except ValueError:
-            self.error(line, f"{what} {value!r} is not a date", "YYYY-MM-DD")
+            self.error(line, f"{what} {brief(value)} is not a date", "YYYY-MM-DD")
             return None
 
 
@@ -184,17 +186,18 @@ def _line(container, key, default: int) -> int:
     return default
 
 
-def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
-    """Read one contract file; problems carry file:line. The contract is None on any error."""
+def parse_contract(path: Path, root: Path | None = None) -> tuple[Contract | None, list[Problem]]:
+    """Read one contract file; problems carry file:line. The contract is None on any error.
+
+    ``root`` is the contracts folder (default: the file's own folder): a ``rates_csv`` sheet
+    must be a regular file inside it.
+    """
     path = Path(path)
     r = _Reader(path)
     try:
         doc = load_yaml(path)
     except YamlSyntaxError as exc:
-        r.error(exc.line, exc.message, "YAML as in docs/contracts.md")
-        return None, r.problems
-    except (OSError, UnicodeDecodeError) as exc:
-        r.error(1, f"cannot read the file ({exc})", "a UTF-8 text file")
+        r.error(exc.line, exc.message, exc.expected)
         return None, r.problems
     if not isinstance(doc, LineDict):
         r.error(1, "the file is not a mapping of keys", "name:, payer:, effective:, terms: ...")
@@ -202,7 +205,7 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
 
     for key in doc:
         if key not in TOP_KEYS:
-            r.error(doc.line_of(key), f"unknown key {key!r}", f"one of {', '.join(sorted(TOP_KEYS))}")
+            r.error(doc.line_of(key), f"unknown key {brief(key)}", f"one of {', '.join(sorted(TOP_KEYS))}")
     lines = {k: doc.line_of(k) for k in doc}
 
     name = doc.get("name")
@@ -218,7 +221,7 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
     else:
         for key in payer:
             if key not in ("ids", "names"):
-                r.error(payer.line_of(key), f"unknown payer key {key!r}", "ids or names")
+                r.error(payer.line_of(key), f"unknown payer key {brief(key)}", "ids or names")
         if "ids" in payer:
             payer_ids = tuple(s.upper() for s in r.strings(payer["ids"], payer.line_of("ids"), "payer id"))
         if "names" in payer:
@@ -239,7 +242,7 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
             if not (len(tin) == 9 and tin.isdigit()):
                 r.error(
                     _line(doc["payee_tins"], i, doc.line_of("payee_tins")),
-                    f"payee TIN {tin!r} is not 9 digits",
+                    f"payee TIN {brief(tin)} is not 9 digits",
                     'a quoted 9-digit TIN such as "123456789"',
                 )
 
@@ -268,13 +271,13 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
         else:
             for key in med:
                 if key not in ("zip", "locality", "year", "qp"):
-                    r.error(med.line_of(key), f"unknown medicare key {key!r}", "zip, locality, year or qp")
+                    r.error(med.line_of(key), f"unknown medicare key {brief(key)}", "zip, locality, year or qp")
             if med.get("zip") is not None:
                 mzip = str(med["zip"]).strip()
                 if not (mzip.isdigit() and len(mzip) in (5, 9)):
                     r.error(
                         med.line_of("zip"),
-                        f"medicare zip {med['zip']!r} is not a ZIP code",
+                        f"medicare zip {brief(med['zip'])} is not a ZIP code",
                         'a quoted 5- or 9-digit ZIP such as "10001"',
                     )
             if med.get("locality") is not None:
@@ -282,23 +285,23 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
                 if not (mloc.isdigit() and len(mloc) == 7):
                     r.error(
                         med.line_of("locality"),
-                        f"medicare locality {med['locality']!r} is not carrier+locality",
+                        f"medicare locality {brief(med['locality'])} is not carrier+locality",
                         '7 digits: 5-digit MAC carrier + 2-digit locality, e.g. "1320201"',
                     )
             year = med.get("year", "service")
             if isinstance(year, int) and not isinstance(year, bool) and 1992 <= year <= 2100:
                 myear = year
             elif str(year).strip().lower() != "service":
-                r.error(med.line_of("year"), f"medicare year {year!r}", "'service' or a year such as 2023")
+                r.error(med.line_of("year"), f"medicare year {brief(year)}", "'service' or a year such as 2023")
             if "qp" in med:
                 if not isinstance(med["qp"], bool):
-                    r.error(med.line_of("qp"), f"medicare qp {med['qp']!r}", "true or false")
+                    r.error(med.line_of("qp"), f"medicare qp {brief(med['qp'])}", "true or false")
                 else:
                     qp = med["qp"]
 
     lesser = doc.get("lesser_of_charges", False)
     if not isinstance(lesser, bool):
-        r.error(doc.line_of("lesser_of_charges"), f"lesser_of_charges {lesser!r}", "true or false")
+        r.error(doc.line_of("lesser_of_charges"), f"lesser_of_charges {brief(lesser)}", "true or false")
         lesser = False
 
     tol_amount = tol_percent = None
@@ -309,7 +312,7 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
         else:
             for key in tol:
                 if key not in ("amount", "percent"):
-                    r.error(tol.line_of(key), f"unknown tolerance key {key!r}", "amount or percent")
+                    r.error(tol.line_of(key), f"unknown tolerance key {brief(key)}", "amount or percent")
             if "amount" in tol:
                 tol_amount = r.decimal(tol["amount"], tol.line_of("amount"), "tolerance amount")
             if "percent" in tol:
@@ -319,13 +322,15 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
 
     terms = _parse_terms(r, doc)
 
-    rates_file = None
+    rates_file: Path | None = None
+    real: Path | None = None
     rates: tuple[RateRow, ...] = ()
     if doc.get("rates_csv") is not None:
-        rates_file = path.parent / str(doc["rates_csv"])
+        rates_file, real = _rates_path(r, doc, path, root)
+    if rates_file is not None:
         from contracts.rates import read_rates  # local import: keeps openpyxl off the hot path
 
-        rates, sheet_problems = read_rates(rates_file)
+        rates, sheet_problems = read_rates(rates_file, open_path=real)
         for row, message, expected in sheet_problems:
             if row is None:
                 r.error(doc.line_of("rates_csv"), message, expected)
@@ -350,7 +355,7 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
     else:
         r.error(
             doc.line_of("modifier_adjustments"),
-            f"modifier_adjustments {madj!r}",
+            f"modifier_adjustments {brief(madj)}",
             "medicare, none, or a mapping of modifier -> percent",
         )
 
@@ -358,7 +363,7 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
     if doc.get("mppr") is not None:
         raw = doc["mppr"]
         if not isinstance(raw, LineList) or not raw:
-            r.error(doc.line_of("mppr"), f"mppr {raw!r}", "a list of percents by rank, e.g. [100, 50, 25]")
+            r.error(doc.line_of("mppr"), f"mppr {brief(raw)}", "a list of percents by rank, e.g. [100, 50, 25]")
         else:
             vals = [
                 r.decimal(v, raw.line_of(i), f"mppr rank {i + 1} percent", maximum=Decimal(100))
@@ -395,6 +400,33 @@ def parse_contract(path: Path) -> tuple[Contract | None, list[Problem]]:
     ), r.problems
 
 
+def _rates_path(r: _Reader, doc: LineDict, path: Path, root: Path | None) -> tuple[Path | None, Path | None]:
+    """(the sheet as named, its resolved path) when ``rates_csv`` names a file inside the contracts
+    folder; else an error on its line and (None, None). The sheet is not opened here: a name
+    that climbs out (``..``, an absolute path, a symlink) is refused before anything is read, so
+    no message can show another file's content."""
+    raw, line = doc["rates_csv"], doc.line_of("rates_csv")
+    expected = "a CSV or XLSX file inside the contracts folder, named relative to the contract"
+    if not isinstance(raw, str) or not raw.strip() or "\0" in raw:
+        r.error(line, f"rates_csv {brief(raw)} is not a file name", expected)
+        return None, None
+    name = Path(raw.strip())
+    if name.is_absolute() or ".." in name.parts or raw.strip().startswith("~"):
+        r.error(line, f"rates_csv {brief(raw)} points outside the contracts folder", expected)
+        return None, None
+    sheet = path.parent / name
+    folder = Path(root) if root is not None else path.parent
+    try:
+        real = sheet.resolve()
+        inside = real.is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
+        r.error(line, f"rates_csv {brief(raw)} is a link that leads outside the contracts folder", expected)
+        return None, None
+    return sheet, real
+
+
 def _parse_terms(r: _Reader, doc: LineDict) -> list[Term]:
     raw = doc.get("terms")
     if raw is None:
@@ -416,7 +448,9 @@ def _parse_terms(r: _Reader, doc: LineDict) -> list[Term]:
             continue
         for key in item:
             if key not in TERM_KEYS:
-                r.error(item.line_of(key), f"term {i}: unknown key {key!r}", f"one of {', '.join(sorted(TERM_KEYS))}")
+                r.error(
+                    item.line_of(key), f"term {i}: unknown key {brief(key)}", f"one of {', '.join(sorted(TERM_KEYS))}"
+                )
         codes: list[CodeSpec] = []
         if "codes" not in item:
             r.error(tline, f"term {i} has no 'codes'", 'codes: ["99213", "99202-99215"] or ["*"]')
@@ -447,12 +481,12 @@ def _parse_terms(r: _Reader, doc: LineDict) -> list[Term]:
             modifiers = tuple(mods)
         setting = item.get("setting")
         if setting is not None and setting not in SETTINGS:
-            r.error(item.line_of("setting"), f"term {i}: setting {setting!r}", "facility or non-facility")
+            r.error(item.line_of("setting"), f"term {i}: setting {brief(setting)}", "facility or non-facility")
             setting = None
         given = [m for m in METHODS if m in item]
         exclude = item.get("exclude", False)
         if not isinstance(exclude, bool):
-            r.error(item.line_of("exclude"), f"term {i}: exclude {exclude!r}", "true or false")
+            r.error(item.line_of("exclude"), f"term {i}: exclude {brief(exclude)}", "true or false")
             exclude = False
         method = value = None
         if exclude:
@@ -498,19 +532,30 @@ def contract_files(folder: Path) -> list[Path]:
         return [folder]
     if not folder.is_dir():
         raise ContractError(f"{folder}: no contracts folder here; pass --contracts DIR or set paths.contracts")
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
+    # A folder named like a contract is walked, not read; anything else named *.yaml (a FIFO, a
+    # device, a broken link) is listed so that the check reports it instead of skipping a contract.
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".yaml", ".yml") and not p.is_dir())
+
+
+def contracts_root(folder: Path) -> Path:
+    """The folder rate sheets must lie in: ``folder`` itself, or the folder of a single file."""
+    folder = Path(folder)
+    return folder if folder.is_dir() else folder.parent
 
 
 def load_contracts(folder: Path) -> list[Contract]:
     """Every contract under ``folder``; ContractError listing each ``file:line`` problem."""
     out, problems = [], []
+    root = contracts_root(folder)
     for path in contract_files(folder):
-        contract, found = parse_contract(path)
+        contract, found = parse_contract(path, root)
         problems.extend(p for p in found if p.severity == "error")
         if contract is not None:
             out.append(contract)
     if problems:
-        listing = "\n".join(str(p) for p in problems)
+        listing = "\n".join(str(p) for p in problems[:MAX_LISTED])
+        if len(problems) > MAX_LISTED:
+            listing += f"\n... and {len(problems) - MAX_LISTED} more"
         raise ContractError(
             f"{len(problems)} contract problem(s):\n{listing}\n"
             f"Fix them (see docs/contracts.md) and run `underpay contracts check {folder}`"

@@ -8,11 +8,16 @@ Problems come back as (row, message, expected) with the 1-based sheet row (heade
 from __future__ import annotations
 
 import csv
+import io
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from contracts.codes import CODE_RE, parse_modifier
+from contracts.files import FileRefused, brief, decode_utf8, read_limited
 from pipelines.core.money import to_cent
+
+MAX_ROWS = 200_000  # rows read from a sheet (an XLSX is compressed: its size alone does not bound them)
+MAX_COLUMNS = 64  # columns read from an XLSX row
 
 ALIASES = {
     "code": ("code", "cpt", "hcpcs", "procedure_code", "cpt/hcpcs"),
@@ -22,31 +27,70 @@ ALIASES = {
 }
 
 
-def _rows(path: Path) -> list[list]:
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
+class SheetError(Exception):
+    """A sheet's bytes are not a table: (row or None, message, expected) as read_rates reports."""
+
+    def __init__(self, row: int | None, message: str, expected: str):
+        self.problem = (row, message, expected)
+        super().__init__(message)
+
+
+def _rows(name: Path, data: bytes) -> list[list]:
+    """The sheet's rows (at most MAX_ROWS + 1) from its bytes, already read within limits."""
+    if name.suffix.lower() in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
-        book = load_workbook(path, read_only=True, data_only=True)
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
-            return [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+            rows = []
+            for row in book.worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS):
+                rows.append(list(row))
+                if len(rows) > MAX_ROWS + 1:
+                    break
+            return rows
         finally:
             book.close()
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        return [row for row in csv.reader(fh)]
+    try:
+        text = decode_utf8(data)
+    except FileRefused as exc:
+        raise SheetError(exc.line, exc.message, exc.expected) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = []
+    try:
+        for row in reader:
+            rows.append(row)
+            if len(rows) > MAX_ROWS + 1:
+                break
+    except csv.Error as exc:
+        raise SheetError(reader.line_num + 1, f"not a CSV row ({str(exc)[:80]})", "comma-separated text") from None
+    return rows
 
 
-def read_rates(path: Path):
-    """(tuple[RateRow], problems) for one sheet."""
+def read_rates(path: Path, *, open_path: Path | None = None):
+    """(tuple[RateRow], problems) for one sheet.
+
+    ``path`` is the sheet as the contract names it (shown in messages); ``open_path``, when
+    given, is its resolved location, opened without following links.
+    """
     from contracts.model import SETTINGS, RateRow
 
     path = Path(path)
     problems: list[tuple[int | None, str, str]] = []
-    if not path.exists():
-        return (), [(None, f"rates_csv file {path} not found", "a CSV or XLSX beside the contract")]
+    if not path.exists() and not path.is_symlink():
+        return (), [(None, f"rates_csv file {brief(str(path), 120)} not found", "a CSV or XLSX beside the contract")]
     try:
-        rows = _rows(path)
+        data = read_limited(open_path or path, follow_links=open_path is None, what=f"rates_csv file {path.name}")
+    except FileRefused as exc:
+        return (), [(None, exc.message, exc.expected)]
+    try:
+        rows = _rows(path, data)
+    except SheetError as exc:
+        return (), [exc.problem]
     except Exception as exc:  # noqa: BLE001 - any unreadable sheet is reported with its name
-        return (), [(None, f"cannot read rates file {path.name} ({exc})", "a CSV or XLSX file")]
+        text = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+        return (), [(None, f"cannot read rates file {path.name} ({text})", "a CSV or XLSX file")]
+    if len(rows) > MAX_ROWS + 1:
+        return (), [(None, f"rates_csv file {path.name} has more than {MAX_ROWS} rows", "a smaller sheet")]
     if not rows:
         return (), [(1, "the sheet is empty", "a header row: code, modifier, rate")]
     header = [str(c or "").strip().lower() for c in rows[0]]
@@ -58,7 +102,7 @@ def read_rates(path: Path):
                 break
     for needed in ("code", "rate"):
         if needed not in where:
-            problems.append((1, f"no {needed!r} column in header {header}", "columns code, modifier, rate"))
+            problems.append((1, f"no {needed!r} column in header {brief(header, 120)}", "columns code, modifier, rate"))
     if problems:
         return (), problems
     out, seen = [], {}
@@ -69,7 +113,7 @@ def read_rates(path: Path):
         code = cells[where["code"]]
         code = f"{code:05d}" if isinstance(code, int) else str(code or "").strip().upper()
         if not CODE_RE.match(code):
-            problems.append((n, f"code {code!r} is not a 5-character CPT/HCPCS code", "e.g. 99213 or G0121"))
+            problems.append((n, f"code {brief(code)} is not a 5-character CPT/HCPCS code", "e.g. 99213 or G0121"))
             continue
         mod = ""
         if "modifier" in where and cells[where["modifier"]] not in (None, ""):
@@ -84,13 +128,13 @@ def read_rates(path: Path):
             if not rate.is_finite() or rate < 0:
                 raise InvalidOperation
         except (InvalidOperation, ValueError):
-            problems.append((n, f"rate {raw!r} is not an amount", "a non-negative amount such as 118.00"))
+            problems.append((n, f"rate {brief(raw)} is not an amount", "a non-negative amount such as 118.00"))
             continue
         setting = None
         if "setting" in where and cells[where["setting"]] not in (None, ""):
             setting = str(cells[where["setting"]]).strip().lower()
             if setting not in SETTINGS:
-                problems.append((n, f"setting {setting!r}", "facility, non-facility or blank"))
+                problems.append((n, f"setting {brief(setting)}", "facility, non-facility or blank"))
                 continue
         key = (code, mod, setting)
         if key in seen:

@@ -23,7 +23,7 @@ from fee_schedules.loaders import LOADERS
 from fee_schedules.loaders.anes import national_cf
 from pipelines.core.errors import InputFileError
 from pipelines.core.sql import read_sql
-from pipelines.core.warehouse import transaction
+from pipelines.core.transactions import transaction
 
 # kind -> the warehouse table(s) its rows live in (the CF rows come from the RVU file)
 KIND_TABLES: dict[str, tuple[str, ...]] = {

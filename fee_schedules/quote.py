@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -13,7 +12,8 @@ import polars as pl
 
 from fee_schedules.pricing import medicare_payment, medicare_payment_expr, price_lines
 from pipelines.core.errors import InputFileError
-from pipelines.core.warehouse import private_open
+from pipelines.core.outputs import private_open
+from pipelines.core.spreadsheet import csv_bytes
 
 TRUE = {"true", "t", "yes", "y", "1", "f", "facility"}
 FALSE = {"false", "no", "n", "0", "", "nf", "non-facility", "nonfacility"}
@@ -202,10 +202,8 @@ def price_csv(
     derived = derived.select(first + [c for c in derived.columns if c not in first])
     clash = [c for c in derived.columns if c in original.columns]
     result = pl.concat([original.drop(clash), derived], how="horizontal")
-    buf = io.StringIO()
-    result.write_csv(buf)
-    with private_open(out_path, "w", newline="") as fh:
-        fh.write(buf.getvalue())
+    with private_open(out_path, "wb") as fh:
+        fh.write(csv_bytes(result))  # the input's own text columns may start like a formula
     return BatchResult(
         Path(out_path), result.height, int((priced["status"] == "priced").sum()), time.perf_counter() - t0
     )

@@ -2,6 +2,9 @@
 
 Frames come straight from the report queries (polars, Decimal money). Files are written
 mode 0600 (they may hold patient data); PHI is masked unless show_phi, exactly as in the HTML.
+Every text cell goes through pipelines.compare.spreadsheet's one rule (a text starting like a
+formula gets a leading single quote; numbers untouched), and workbooks never turn strings into
+formulas or links: 835 text cannot run in a spreadsheet.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import xlsxwriter
 
 from pipelines.core.months import Month
+from pipelines.core.spreadsheet import csv_bytes, formula_safe, xlsx_workbook
 from reports import queries
 from reports.render import ensure_dir, safe_name, write_bytes
 
@@ -29,18 +32,17 @@ class ExportResult:
 
 
 def write_csv(df: pl.DataFrame, path: Path) -> Path:
-    buf = io.BytesIO()
-    df.write_csv(buf)
-    return write_bytes(path, buf.getvalue())
+    return write_bytes(path, csv_bytes(df))
 
 
 def write_xlsx(sheets: dict[str, pl.DataFrame], path: Path) -> Path:
     """One worksheet per frame (name -> frame), header row frozen, money as 0.00."""
     buf = io.BytesIO()
-    with xlsxwriter.Workbook(buf, {"in_memory": True, "default_date_format": "yyyy-mm-dd"}) as wb:
+    with xlsx_workbook(buf, default_date_format="yyyy-mm-dd") as wb:
         for name, df in sheets.items():
             if df.height > XLSX_MAX_ROWS:
                 df = df.head(XLSX_MAX_ROWS)  # the CSV beside it has every row
+            df = formula_safe(df)
             money_fmt = {c: "#,##0.00" for c, t in df.schema.items() if isinstance(t, pl.Decimal)}
             df.write_excel(
                 workbook=wb,

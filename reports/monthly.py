@@ -78,6 +78,8 @@ class MonthlyContext:
     rejected_files: Table
     balancing: Table
     not_priced: Table
+    undated_payments: Table
+    undated_lines: Table
     plb_summary: Table
     plb: Table
     charts: dict[str, Markup] = field(default_factory=dict)
@@ -398,6 +400,7 @@ def build_context(
         ),
         queries.rows(con, "not_priced", **p),
     )
+    undated_payments, undated_lines = _undated(con, p)
 
     plb_rows = queries.rows(con, "plb_ledger", **p)
     by_reason: dict[str, dict] = {}
@@ -467,11 +470,60 @@ def build_context(
         rejected_files=rejected_files,
         balancing=balancing,
         not_priced=not_priced,
+        undated_payments=undated_payments,
+        undated_lines=undated_lines,
         plb_summary=plb_summary,
         plb=plb,
     )
     ctx.charts = _charts(ctx, months, trend_rows)
     return ctx
+
+
+def _undated(con: duckdb.DuckDBPyConnection, p: dict) -> tuple[Table, Table]:
+    """Data quality: remittances whose dates are not dates. A payment without a valid BPR16 date
+    is in no payment month, so it is listed by when its file arrived (this month or the next,
+    as rejected files are); lines without a valid service date, in their payment month."""
+    payments = queries.rows(con, "undated_payments", **p)
+    undated_payments = Table(
+        "undated-payments",
+        "Payments with no valid payment date (BPR16), in no month's figures (files received during the month or the next)",
+        cols(
+            ("file_name", "File"),
+            ("loaded_at", "Received", "date"),
+            ("payer_name", "Payer"),
+            ("trace_numbers", "Check / EFT trace", "code"),
+            ("payments", "Payments", "int"),
+            ("lines", "Lines", "int"),
+            ("paid", "Paid (BPR02)", "money"),
+        ),
+        payments[:TABLE_CAP],
+        total_rows=len(payments),
+        note=(
+            f"{sum(r['payments'] for r in payments):,} payment(s) have no valid payment date (BPR16) "
+            "and appear in no month: ask the payer for a corrected remittance, or load a corrected file."
+            if payments
+            else ""
+        ),
+    )
+    lines = queries.rows(con, "undated_lines", **p)
+    undated_lines = Table(
+        "undated-lines",
+        "Service lines paid this month with no valid service date",
+        cols(
+            ("file_name", "File"),
+            ("payer_name", "Payer"),
+            ("claims", "Claims", "int"),
+            ("lines", "Lines", "int"),
+            ("billed", "Billed", "money"),
+        ),
+        lines[:TABLE_CAP],
+        total_rows=len(lines),
+        note="Without a service date no contract version or fee-schedule year can be chosen for a line: "
+        "ask the payer for a corrected remittance."
+        if lines
+        else "",
+    )
+    return undated_payments, undated_lines
 
 
 def _charts(ctx: MonthlyContext, months: list[Month], trend_rows: list[dict]) -> dict[str, Markup]:

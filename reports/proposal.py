@@ -19,16 +19,18 @@ rounded half-up to the cent.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import yaml
-
+from contracts.files import FileRefused, brief, decode_utf8, read_limited
+from contracts.yamlfile import YamlSyntaxError, load_yaml
 from pipelines.core.errors import InputFileError
 from pipelines.core.money import percent_of
 
 PRICED_MODIFIERS = ("", "26", "TC")
+MAX_RATE = Decimal("1000000000")  # a proposed rate per unit at or above $1bn is a typo, not a proposal
 
 
 @dataclass
@@ -68,17 +70,17 @@ def _decimal(text, path, row, column) -> Decimal:
             row=row,
             column=column,
             expected="an amount such as 98.50",
-            found=repr(text),
+            found=brief(text),
             hint="Fix the value and run the command again.",
         ) from None
-    if value < 0 or not value.is_finite():
+    if value < 0 or not value.is_finite() or value >= MAX_RATE:
         raise InputFileError(
             path,
             "negative or infinite amount",
             row=row,
             column=column,
-            expected="an amount of 0 or more",
-            found=repr(text),
+            expected="an amount of 0 or more, below 1,000,000,000",
+            found=brief(text),
         )
     return value
 
@@ -92,7 +94,7 @@ def _modifier(text, path, row) -> str:
             row=row,
             column="modifier",
             expected="blank, 26 or TC",
-            found=repr(text),
+            found=brief(text),
         )
     return mod
 
@@ -106,39 +108,75 @@ def _code(text, path, row) -> str:
             row=row,
             column="code",
             expected="5 letters/digits such as 99213 or G0439",
-            found=repr(text),
+            found=brief(text),
         )
     return code
 
 
-def read_rate_csv(path: Path) -> dict[tuple[str, str], Decimal]:
+def _read_text(path: Path, *, follow_links: bool = True) -> str:
+    """The text of a proposal or its rate sheet, read the way contracts are (contracts.files): a
+    regular file of bounded size (never a FIFO or device, which would block or never end), UTF-8."""
+    try:
+        return decode_utf8(read_limited(path, follow_links=follow_links, what=path.name)).removeprefix("\ufeff")
+    except FileRefused as exc:
+        raise InputFileError(path, exc.message, row=exc.line, expected=exc.expected) from None
+
+
+def read_rate_csv(path: Path, *, follow_links: bool = True) -> dict[tuple[str, str], Decimal]:
     path = Path(path)
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip().lower() for h in (reader.fieldnames or [])]
-        if "code" not in header or "rate" not in header:
+    text = _read_text(path, follow_links=follow_links)
+    try:
+        return _rate_rows(path, csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise InputFileError(
+            path, f"not a CSV rate table ({exc})", expected="a header row code,modifier,rate"
+        ) from None
+
+
+def _rate_rows(path: Path, reader: csv.DictReader) -> dict[tuple[str, str], Decimal]:
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if "code" not in header or "rate" not in header:
+        raise InputFileError(
+            path,
+            "missing header",
+            row=1,
+            expected="a header row code,modifier,rate",
+            found=brief(",".join(reader.fieldnames or [])) if reader.fieldnames else "an empty file",
+        )
+    rates: dict[tuple[str, str], Decimal] = {}
+    for n, raw in enumerate(reader, start=2):
+        row = {k.strip().lower(): v for k, v in raw.items() if k}
+        if not any((v or "").strip() for v in row.values()):
+            continue
+        key = (_code(row.get("code"), path, n), _modifier(row.get("modifier"), path, n))
+        if key in rates:
             raise InputFileError(
                 path,
-                "missing header",
-                row=1,
-                expected="a header row code,modifier,rate",
-                found=",".join(reader.fieldnames or []) or "an empty file",
+                f"code {key[0]} {key[1] or '(no modifier)'} listed twice",
+                row=n,
+                hint="Keep one rate per code and modifier.",
             )
-        rates: dict[tuple[str, str], Decimal] = {}
-        for n, raw in enumerate(reader, start=2):
-            row = {k.strip().lower(): v for k, v in raw.items() if k}
-            if not any((v or "").strip() for v in row.values()):
-                continue
-            key = (_code(row.get("code"), path, n), _modifier(row.get("modifier"), path, n))
-            if key in rates:
-                raise InputFileError(
-                    path,
-                    f"code {key[0]} {key[1] or '(no modifier)'} listed twice",
-                    row=n,
-                    hint="Keep one rate per code and modifier.",
-                )
-            rates[key] = _decimal(row.get("rate"), path, n, "rate")
+        rates[key] = _decimal(row.get("rate"), path, n, "rate")
     return rates
+
+
+def _sheet_path(path: Path, raw) -> Path:
+    """The rate sheet ``rates_csv`` names, resolved, when it lies in the proposal's folder; else an
+    error that does not open it (so no message can show another file's content)."""
+    expected = "a CSV file in the proposal's folder, named relative to the proposal"
+    name = Path(str(raw).strip()) if isinstance(raw, str) and "\0" not in raw else None
+    if name is None or name.is_absolute() or ".." in name.parts or str(raw).strip().startswith("~"):
+        raise InputFileError(path, f"rates_csv {brief(raw)} points outside the proposal's folder", expected=expected)
+    try:
+        real = (path.parent / name).resolve()
+        inside = real.is_relative_to(path.parent.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
+        raise InputFileError(
+            path, f"rates_csv {brief(raw)} is a link that leads outside the proposal's folder", expected=expected
+        )
+    return real
 
 
 def load_proposal(path) -> Proposal:
@@ -155,13 +193,10 @@ def load_proposal(path) -> Proposal:
             expected="a .csv rate table or a .yaml file",
             found=path.suffix or "no extension",
         )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputFileError(
-            path, f"not valid YAML ({getattr(exc, 'problem', exc)})", row=mark.line + 1 if mark else None
-        ) from None
+    try:  # the contracts' loader: duplicate keys, alias bombs and deep nesting are refused on their line
+        data = load_yaml(path) or {}
+    except YamlSyntaxError as exc:
+        raise InputFileError(path, exc.message, row=exc.line, expected=exc.expected) from None
     if not isinstance(data, dict):
         raise InputFileError(path, "expected a mapping", expected="keys percent_of_medicare, rates, rates_csv")
     unknown = set(data) - {"percent_of_medicare", "rates", "rates_csv", "name"}
@@ -175,7 +210,7 @@ def load_proposal(path) -> Proposal:
     if data.get("percent_of_medicare") is not None:
         proposal.percent_of_medicare = _decimal(data["percent_of_medicare"], path, None, "percent_of_medicare")
     if data.get("rates_csv"):
-        proposal.rates.update(read_rate_csv(path.parent / str(data["rates_csv"])))
+        proposal.rates.update(read_rate_csv(_sheet_path(path, data["rates_csv"]), follow_links=False))
     for i, item in enumerate(data.get("rates") or [], start=1):
         if not isinstance(item, dict) or "code" not in item or "rate" not in item:
             raise InputFileError(
@@ -183,7 +218,7 @@ def load_proposal(path) -> Proposal:
                 f"rates entry {i} is not a mapping with code and rate",
                 column="rates",
                 expected='{code: "99213", rate: 98.50}',
-                found=repr(item),
+                found=brief(item),
             )
         key = (_code(str(item["code"]), path, None), _modifier(str(item.get("modifier") or ""), path, None))
         proposal.rates[key] = _decimal(item["rate"], path, None, f"rates[{i}].rate")

@@ -2,7 +2,7 @@
 
 Templates live in reports/templates (a base page plus small partials). Autoescaping is on
 and undefined names raise (StrictUndefined), so a typo in a template fails the tests rather
-than printing an empty cell. Files are written mode 0600 through pipelines.core.warehouse.private_open.
+than printing an empty cell. Files are written mode 0600 through pipelines.core.outputs.private_open.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from pipelines.core.money import half_up, to_cent
-from pipelines.core.warehouse import private_open
+from pipelines.core.outputs import make_private_dirs, private_open
 
 
 def money(value) -> str:
@@ -94,10 +94,9 @@ def safe_name(text: str) -> str:
 
 
 def ensure_dir(path: Path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        path.mkdir(parents=True, mode=0o700)
-    return path
+    """The output folder, created with any missing parents mode 0700 whatever the umask (an
+    existing folder is left as it is): reports hold PHI."""
+    return make_private_dirs(path)
 
 
 def write_text(path: Path, text: str) -> Path:

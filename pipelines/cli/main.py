@@ -1,11 +1,15 @@
 """`underpay`: one console command, a thin shell over the library.
 
-Each subcommand lives in pipelines/cli/commands/<name>.py. Errors the user can act on
-(UnderpayError) become one ``Error:`` line and a non-zero exit status.
+Each subcommand lives in pipelines/cli/commands/<name>.py. Whatever stops a command (an error
+the user can act on, an OS or warehouse error, Ctrl-C or SIGTERM, a bug) becomes one ``Error:``
+line and a documented exit status (pipelines.cli.failures): 0 ok, 1 something rejected or
+quarantined, 2 failed or usage error, 130 interrupted.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -24,17 +28,27 @@ from pipelines.cli.commands import (
     report,
     run,
 )
+from pipelines.cli.failures import command_process, describe
 from pipelines.core.config import load_settings
 from pipelines.core.errors import UnderpayError
+from pipelines.core.logs import printable
+
+# click's own ends of a command (usage errors, --help, exit codes): not ours to describe
+_CLICK_ENDS = (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit)
 
 
 class _Group(click.Group):
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except UnderpayError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+        with command_process():  # umask 0077, SIGTERM like Ctrl-C, for the whole command
+            try:
+                return super().invoke(ctx)
+            except _CLICK_ENDS:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - every end is one Error: line (a polars panic too)
+                name = " ".join(["underpay", ctx.invoked_subcommand or ""]).strip()
+                message, code = describe(exc, name)
+                click.echo(f"Error: {printable(message)}", err=True)
+                sys.exit(code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,13 +59,21 @@ class _Group(click.Group):
     default=None,
     help="Settings file [default: ./underpay.toml when present]. Flags override it.",
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    default=False,
+    help="Log debug messages to stderr, with the traceback of an unexpected error [also: UNDERPAY_DEBUG=1].",
+)
 @click.pass_context
-def main(ctx: click.Context, config: Path | None) -> None:
+def main(ctx: click.Context, config: Path | None, debug: bool) -> None:
     """underpay: find where payers paid less than their contracts say.
 
     Flow: ingest 835 remittances -> warehouse -> validate -> price (Medicare
     fee schedule, contracts) -> compare -> report.
     """
+    if debug or os.environ.get("UNDERPAY_DEBUG", "") not in ("", "0"):
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
     try:
         ctx.obj = load_settings(config)
     except UnderpayError as exc:
@@ -69,14 +91,14 @@ def entry() -> None:  # pragma: no cover - run in subprocesses by the CLI, night
     tearing down the interpreter (collecting a gigabyte of frames, unloading pandera/polars/DuckDB)
     then took ~0.1 s of a 4 s ingest. Output and logs are flushed first.
     """
-    import logging
-    import os
-
     try:
         main()
         code = 0
     except SystemExit as exc:
         code = exc.code
+    except KeyboardInterrupt:  # Ctrl-C before a command started (or after it ended)
+        print("Error: interrupted (Ctrl-C); nothing more was done", file=sys.stderr)
+        code = 130
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1

@@ -11,6 +11,7 @@ rerun never doubles anything). ``export_variances`` writes them to CSV / Parquet
 from __future__ import annotations
 
 import datetime as dt
+import io
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,10 +28,12 @@ from pipelines.compare.model import CATEGORIES, VarianceRows, Variances
 from pipelines.core import places
 from pipelines.core.config import Settings
 from pipelines.core.errors import ConfigError, ReferenceDataMissing
-from pipelines.core.money import MONEY
+from pipelines.core.money import LINE_AMOUNT_CEILING, MONEY
 from pipelines.core.months import Month
+from pipelines.core.outputs import make_private_dirs, private_open
+from pipelines.core.spreadsheet import csv_bytes, formula_safe, xlsx_workbook
 from pipelines.core.sql import bind, read_sql
-from pipelines.core.warehouse import owner_only, private_open, transaction
+from pipelines.core.transactions import transaction
 
 __all__ = [
     "CATEGORIES",
@@ -229,6 +232,7 @@ def compare(
         "tolerance_amount": Decimal(settings.tolerance_amount),
         "tolerance_percent": Decimal(settings.tolerance_percent),
         "computed_at": dt.datetime.now().replace(microsecond=0),
+        "amount_ceiling": LINE_AMOUNT_CEILING,
     }
     # Row order of the intermediate tables does not matter (every join is by key): letting DuckDB
     # drop it saves memory in the big CREATE/INSERT steps; and DuckDB's buffer limit is capped so a
@@ -291,7 +295,9 @@ def variances_frame(
 
 
 def export_variances(con: duckdb.DuckDBPyConnection, out, *, month=None, payer: str | None = None) -> Path:
-    """Write the variances rows to ``out`` (.csv, .parquet or .xlsx), created mode 0600."""
+    """Write the variances rows to ``out`` (.csv, .parquet or .xlsx), created mode 0600 (new
+    folders 0700). CSV and XLSX text cells that start like a formula are quoted
+    (pipelines.compare.spreadsheet), so no 835 text runs in a spreadsheet."""
     out = Path(out)
     kind = out.suffix.lower()
     if kind not in (".csv", ".parquet", ".xlsx"):
@@ -301,13 +307,18 @@ def export_variances(con: duckdb.DuckDBPyConnection, out, *, month=None, payer: 
         frame = frame.with_columns(
             [pl.col(c).list.join(", ") for c, t in frame.schema.items() if isinstance(t, pl.List)]
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(out.parent)
+    if kind == ".csv":
+        data = csv_bytes(frame)
+    elif kind == ".xlsx":
+        buf = io.BytesIO()
+        with xlsx_workbook(buf) as wb:
+            formula_safe(frame).write_excel(workbook=wb, worksheet="variances", autofit=False)
+        data = buf.getvalue()
+    else:  # Parquet is data, not a spreadsheet: the stored text exactly
+        pq = io.BytesIO()
+        frame.write_parquet(pq)
+        data = pq.getvalue()
     with private_open(out, "wb") as fh:
-        if kind == ".csv":
-            frame.write_csv(fh)
-        elif kind == ".parquet":
-            frame.write_parquet(fh)
-    if kind == ".xlsx":
-        frame.write_excel(out, worksheet="variances", autofit=False)
-        owner_only(out)
+        fh.write(data)
     return out

@@ -79,7 +79,7 @@ class Variances(pa.DataFrameModel):
     patient_responsibility: pe.Decimal = _money()
     variance: pe.Decimal = _money()
     medicare_allowed: pe.Decimal = _money()
-    percent_of_medicare: pe.Decimal = _decimal(9, 2, nullable=True)
+    percent_of_medicare: pe.Decimal = _decimal(18, 2, nullable=True)  # room for any allowed / Medicare ratio
     category: pl.String = pa.Field(isin=CATEGORIES)
     explanation: pl.String = pa.Field(str_length={"min_value": 10})
     medicare_unit_amount: pe.Decimal = _money()

@@ -53,7 +53,7 @@ class InputFileError(UnderpayError):
         if found is not None:
             text += f", found {found}"
         if hint:
-            text += f". {hint}"
+            text += f". {hint[0].upper()}{hint[1:]}"
         super().__init__(text)
 
 
@@ -72,6 +72,48 @@ class ContractError(UnderpayError):
 class ConfigError(UnderpayError):
     """A setting (underpay.toml, environment, flag) or a value given by a caller, such as a
     month that is not YYYY-MM, is not usable."""
+
+
+class Interrupted(UnderpayError):
+    """The user pressed Ctrl-C (SIGINT) or the process got SIGTERM: the command stops at once.
+
+    The message says what was done: e.g. whether the file being loaded was committed.
+    Exit status 130, the shell's convention for an interrupt."""
+
+    exit_code = 130
+
+
+# Segment identifiers of the 835 and its envelope: safe to quote in a message (never PHI).
+SEGMENT_IDS = frozenset(
+    "ISA IEA GS GE ST SE BPR TRN CUR REF DTM N1 N2 N3 N4 PER RDM LX TS3 TS2 CLP CAS NM1 MIA MOA AMT QTY SVC LQ PLB".split()
+)
+
+
+def shown(value: str | None, *, codes=()) -> str:
+    """How a message shows ``value``, a text read from a file: quoted only when it cannot be PHI.
+
+    A segment identifier or one of ``codes`` (the caller's list of valid code values, e.g. the
+    qualifiers an element accepts) is quoted; anything else (a name, a member id, a number that
+    failed to parse) is described by its length and kind only, since a misaligned file can put
+    a patient's name or id where a code or amount was expected.
+    """
+    if value is None:
+        return "nothing"
+    if value == "":
+        return "an empty element"
+    if value in SEGMENT_IDS or value in codes:
+        return repr(value)
+    if value.isascii() and value.isdigit():
+        kind = "digits"
+    elif value.isascii() and value.isalpha():
+        kind = "letters"
+    elif value.isascii() and value.isalnum():
+        kind = "letters and digits"
+    else:
+        kind = "mixed text"
+    n = len(value)
+    article = "an" if str(n).startswith("8") or n in (11, 18) else "a"  # an 8-, an 11-, an 18-character
+    return f"{article} {n}-character value ({kind})"
 
 
 class AlreadyRunning(UnderpayError):

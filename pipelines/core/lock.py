@@ -26,6 +26,11 @@ def run_lock(warehouse: str | os.PathLike, what: str = "underpay run"):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except (FileExistsError, NotADirectoryError):
+        raise UnderpayError(
+            f"{what}: cannot create the lock file {path}: a part of its folder is a file, not a folder; "
+            "give --db a path inside a folder"
+        ) from None
     except OSError as exc:
         raise UnderpayError(
             f"{what}: cannot create the lock file {path} ({exc.strerror}); "

@@ -8,13 +8,14 @@ PHI columns, so a later change cannot start logging them by accident.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
 
-from pipelines.core.warehouse import private_open
+from pipelines.core.outputs import private_open
 
 # Column names that hold patient data in the warehouse: never a log field.
 PHI_KEYS = frozenset(
@@ -45,10 +46,32 @@ def _default(value):
     return str(value)
 
 
+# Characters a terminal or a log viewer would act on rather than show: C0/C1 controls (ESC starts
+# ANSI sequences that recolour, move the cursor or retitle the window; CR and LF fake log lines),
+# DEL, and the Unicode line separators and bidirectional overrides that reorder what is shown;
+# also lone surrogates: a file name's undecodable bytes (os.fsdecode) shown as the bytes they were.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"  # surrogateescape: the original byte
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: object) -> str:
+    """``text`` (a str, or a path or anything else, as str) with control characters written as
+    escapes (``\\x1b``), for text logs, notes and the ``Error:`` line: a file name from an inbox
+    is shown, never obeyed by the terminal, and a line stays one line."""
+    return _UNPRINTABLE.sub(_escape, str(text))
+
+
 def _text(key: str, value) -> str:
     if key == "sha256" and isinstance(value, str):
         return value[:12]  # enough to find the file; the JSON log keeps all of it
-    return value if isinstance(value, str) else str(value) if isinstance(value, int) else _default(value)
+    text = value if isinstance(value, str) else str(value) if isinstance(value, int) else _default(value)
+    return printable(text)
 
 
 class EventLog:
@@ -73,13 +96,12 @@ class EventLog:
         self.quiet = quiet
         self.run_id: int | None = None
         self._file = None
+        self.path: Path | None = None
         if path is not None:
             path = Path(path)
-            if path.exists():
-                self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = private_open(path, "w", encoding="utf-8")
+            self.path = path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = private_open(path, "a", encoding="utf-8")  # appended to; never through a link
 
     def event(self, name: str, **fields) -> None:
         bad = PHI_KEYS.intersection(fields)
@@ -91,8 +113,11 @@ class EventLog:
         record.update(fields)
         line = json.dumps(record, default=_default, separators=(",", ":"))
         if self._file is not None:
-            self._file.write(line + "\n")
-            self._file.flush()
+            try:
+                self._file.write(line + "\n")
+                self._file.flush()
+            except OSError as exc:  # e.g. a full disk: the error names the log file
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from None
         if self.quiet:
             return
         if self.json_lines:
@@ -106,8 +131,11 @@ class EventLog:
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from None
 
 
 class NullLog(EventLog):

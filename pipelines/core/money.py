@@ -23,6 +23,12 @@ MONEY = pl.Decimal(MONEY_PRECISION, MONEY_SCALE)  # amounts: BPR02, CLP03/04/05,
 QTY = pl.Decimal(QTY_PRECISION, QTY_SCALE)  # units and quantities: SVC05, CAS04, QTY02
 RATE = pl.Decimal(RATE_PRECISION, RATE_SCALE)  # rates and weights: CLP12, CLP13, MOA01
 
+# A service-line amount (charge, paid, allowed) at or above this is not believed: the ingest records
+# a validation issue on the line and the comparison leaves it unpriced as a data-quality problem
+# instead of letting one absurd figure (a typo'd $10M allowed on an office visit) skew every total.
+# Medicare's dearest single services (gene therapies) are priced in the low millions.
+LINE_AMOUNT_CEILING = Decimal("10000000.00")
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 

@@ -1,11 +1,13 @@
-"""The DuckDB warehouse: open it, create its tables, keep its files owner-only.
+"""The DuckDB warehouse: open it (owner-only, its tables current: ``schema.ensure_schema``), say
+in one line what is wrong with it when it cannot be opened, and tune it for a bulk load.
 
-Every table's DDL lives in a .sql file beside the stage that fills it; ``connect``
-applies them all (CREATE ... IF NOT EXISTS), so any command can open any warehouse.
+Every table's DDL lives in a .sql file (``schema.SCHEMA_FILES``); ``connect`` applies them all,
+migrating a warehouse made by an older release, so any command can open any warehouse.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from contextlib import contextmanager
@@ -14,53 +16,130 @@ from pathlib import Path
 import duckdb
 
 from pipelines.core.errors import UnderpayError
-from pipelines.core.sql import read_sql
+from pipelines.core.outputs import owner_only
+from pipelines.core.schema import ddl_hash, ensure_schema, recorded_hash
 
 DEFAULT_DB = Path("warehouse.duckdb")
 LOCK_WAIT_SECONDS = 10.0  # how long to wait for another process to let go of the warehouse
 
-# (package, file) in the order they must run.
-SCHEMA_FILES: tuple[tuple[str, str], ...] = (
-    ("pipelines.core.ddl", "ingest.sql"),
-    ("pipelines.core.ddl", "runs.sql"),
-    ("fee_schedules.sql", "schema.sql"),
-    ("pipelines.core.ddl", "variances.sql"),
-)
-
-
-def owner_only(path: str | os.PathLike) -> None:
-    """Make a file readable and writable by its owner only (it may hold PHI)."""
-    try:
-        os.chmod(path, 0o600)
-    except FileNotFoundError:
-        pass
-
-
-def private_open(path: str | os.PathLike, mode: str = "w", **kw):
-    """Open a new output file created with mode 0600 (reports, exports, logs)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    fd = os.open(path, flags, 0o600)
-    os.chmod(path, 0o600)  # O_CREAT's mode does not apply to an existing file
-    return os.fdopen(fd, mode, **kw)
+log = logging.getLogger("underpay.warehouse")
 
 
 def connect(path: str | os.PathLike | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the warehouse at ``path`` with every table in place."""
+    """Open (creating if needed) the warehouse at ``path`` with every table in place.
+
+    A warehouse made by an older release is migrated to the current DDL first (``ensure_schema``),
+    also when it is opened read-only (briefly read-write, when the file can be written). Anything
+    the user can cause (a damaged file, no permission, a path under a regular file, a full disk)
+    is an UnderpayError naming the file and what to do.
+    """
     db = Path(path) if path is not None else DEFAULT_DB
     if read_only:
         if not db.exists():
             raise UnderpayError(f"{db}: no warehouse here; run `underpay ingest FILES --db {db}` first")
+        con = _open(db, read_only=True)
+        if recorded_hash(con) == ddl_hash():
+            return con
+        con.close()
+        _migrate_before_reading(db)
         return _open(db, read_only=True)
-    if db.parent and not db.parent.exists():
-        db.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(db)
     old = os.umask(0o077)  # the database and its WAL are created owner-only
     try:
         con = _open(db, read_only=False)
     finally:
         os.umask(old)
     owner_only(db)
-    ensure_schema(con)
+    try:
+        ensure_schema(con)
+    except duckdb.Error as exc:
+        con.close()
+        raise UnderpayError(explain_duckdb_error(exc, db)) from None
     return con
+
+
+def _make_parent(db: Path) -> None:
+    """The warehouse's folder: created when missing; it must be a writable folder (DuckDB writes
+    its journal ``<name>.wal`` beside the file)."""
+    parent = db.parent if str(db.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UnderpayError(
+            f"{db}: cannot create the warehouse there: {_file_in(parent)} is a file, not a folder; "
+            "give --db a path inside a folder"
+        ) from None
+    except NotADirectoryError:
+        raise UnderpayError(
+            f"{db}: cannot create the warehouse there: {_file_in(parent)} is a file, not a folder; "
+            "give --db a path inside a folder"
+        ) from None
+    except OSError as exc:
+        raise UnderpayError(
+            f"{db}: cannot create the folder {parent} ({exc.strerror}); create it yourself or give --db another path"
+        ) from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UnderpayError(
+            f"{db}: the folder {parent} is not writable, and the warehouse writes its journal "
+            f"({db.name}.wal) beside the file; make the folder writable by this user or move the warehouse"
+        )
+
+
+def _file_in(path: Path) -> Path:
+    """The first part of ``path`` that exists and is not a folder (what blocks a mkdir)."""
+    for part in [*reversed(path.parents), path]:
+        if part.exists() and not part.is_dir():
+            return part
+    return path
+
+
+def _migrate_before_reading(db: Path) -> None:
+    """Bring an older warehouse up to the DDL before a read-only command reads it. When the file
+    cannot be opened for writing, the command reads it as it is (a warning says so)."""
+    try:
+        con = _open(db, read_only=False)
+    except UnderpayError as exc:
+        log.warning("%s; reading it without updating its tables to this release", exc)
+        return
+    try:
+        ensure_schema(con)
+    except duckdb.Error as exc:
+        log.warning("%s: made by an older underpay and could not be updated (%s); reading it as it is", db, exc)
+    finally:
+        con.close()
+
+
+def explain_duckdb_error(exc: BaseException, db: str | os.PathLike | None = None) -> str:
+    """One line for a DuckDB error about the warehouse file: what happened and what to do."""
+    detail = " ".join(str(exc).split())
+    for prefix in ("IO Error: ", "TransactionContext Error: ", "Serialization Error: ", "Invalid Input Error: "):
+        detail = detail.replace(prefix, "")
+    where = f"{db}: " if db is not None else ""
+    low = detail.lower()
+    if "no space left" in low or "disk full" in low or "quota" in low:
+        return (
+            f"{where}the disk is full ({detail}); free some space and run the command again "
+            "(what was committed before is kept)"
+        )
+    if "permission denied" in low or "read-only file system" in low:
+        return (
+            f"{where}permission denied ({detail}); the warehouse file and its folder must be writable by "
+            "the user running underpay: fix their owner or mode, or give --db another file"
+        )
+    if "not a directory" in low:
+        return f"{where}a part of the path is a file, not a folder ({detail}); give --db a path inside a folder"
+    if "not a valid duckdb database" in low or "corrupt" in low or "checksum" in low or "serializ" in low:
+        return (
+            f"{where}not a usable warehouse: the file is damaged or is not a DuckDB database ({detail}); "
+            "restore it from a backup, or give --db another file (a new warehouse is made when it does not exist)"
+        )
+    return f"{where}the warehouse could not be used ({detail}); check the file, or give --db another file"
+
+
+def _locked(exc: BaseException) -> bool:
+    """DuckDB's error for a file another process holds ("Could not set lock ... Conflicting lock")."""
+    text = str(exc).lower()
+    return "could not set lock" in text or "conflicting lock" in text
 
 
 def _open(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -71,21 +150,16 @@ def _open(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:
             return duckdb.connect(str(db), read_only=read_only)
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
+            if not _locked(exc):
+                raise UnderpayError(explain_duckdb_error(exc, db)) from None
             if time.monotonic() >= deadline:
                 raise UnderpayError(
                     f"{db}: the warehouse is in use by another process ({exc}); wait for it to "
                     "finish (or stop it) and run the command again"
                 ) from exc
             time.sleep(0.2)
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for package, name in SCHEMA_FILES:
-        text = read_sql(package, name)
-        if text.strip():
-            con.execute(text)
+        except duckdb.Error as exc:
+            raise UnderpayError(explain_duckdb_error(exc, db)) from None
 
 
 # DuckDB settings while a big file loads (see ``bulk_load``), restored afterwards.
@@ -110,16 +184,3 @@ def bulk_load(con: duckdb.DuckDBPyConnection):
     finally:
         for name, value in zip(names, old):
             con.execute(f"SET {name} = {int(value)}")
-
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection):
-    """BEGIN ... COMMIT, or ROLLBACK on any exception (a file loads whole or not at all)."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    else:
-        con.execute("COMMIT")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from pipelines.core.errors import X12Error
+from pipelines.core.errors import X12Error, shown
 from pipelines.ingest.read import ScannedFile
 from pipelines.ingest.scan import Scan, tag_name
 from pipelines.ingest.segments import _ENVELOPE_TID, TID, _elements, _rows, tag_ids
@@ -39,6 +39,25 @@ TRANSACTION_NAMES = {
     "834": "an 834 enrollment",
     "TA1": "a TA1 acknowledgment",
 }
+
+
+_TRANSACTION_CODES = frozenset(TRANSACTION_NAMES) | {"835"}
+
+# Segment ids of other X12 transactions that turn up in 835 files (quoted when ignored; any other
+# tag of an unknown segment is described, not quoted: a terminator inside a name makes the rest
+# of the name look like a segment)
+OTHER_X12_SEGMENTS = frozenset("NTE K3 HL PRV SBR CL1 PWK CN1 TA1 AK1 AK2 AK9 IK3 IK4 IK5 BHT".split())
+
+
+def _tag_shown(tag: str) -> str:
+    """An unknown segment's tag as a message may show it (see :data:`OTHER_X12_SEGMENTS`)."""
+    return shown(tag, codes=OTHER_X12_SEGMENTS)
+
+
+def _count(value: str) -> str:
+    """A count read from SE01/GE01/IEA01 as a message shows it: digits as they are (a count is no
+    PHI), anything else described, not quoted."""
+    return value if value.isascii() and value.isdigit() and len(value) <= 10 else shown(value)
 
 
 def _empty_issues() -> pl.DataFrame:
@@ -89,8 +108,7 @@ def _envelope(env: pl.DataFrame, n_segments: int, segs: Scan, path) -> tuple[lis
             if stack and stack[-1][0] == "ST":
                 raise X12Error(
                     path,
-                    f"transaction set {stack[-1][2][2] if len(stack[-1][2]) > 2 else ''} "
-                    f"begun at segment {stack[-1][1]} has no SE trailer",
+                    f"the transaction set begun at segment {stack[-1][1]} has no SE trailer",
                     segment=seg_no,
                     expected="SE before the next " + tag,
                     found=tag,
@@ -99,13 +117,13 @@ def _envelope(env: pl.DataFrame, n_segments: int, segs: Scan, path) -> tuple[lis
             if tag == "ST":
                 st01 = el[1] if len(el) > 1 else ""
                 if st01 != "835":
-                    what = TRANSACTION_NAMES.get(st01, f"a {st01 or '(blank)'} transaction")
+                    what = TRANSACTION_NAMES.get(st01, "a transaction")
                     raise X12Error(
                         path,
                         f"this is {what}, not an 835 remittance",
                         segment=seg_no,
                         expected="ST01 = 835",
-                        found=repr(st01),
+                        found=shown(st01, codes=_TRANSACTION_CODES),
                         hint="Only 835 remittance advice files can be ingested",
                     )
                 txn += 1
@@ -160,7 +178,7 @@ def _envelope(env: pl.DataFrame, n_segments: int, segs: Scan, path) -> tuple[lis
                 issues.append(
                     _issue(
                         "se_count",
-                        f"SE01 says {count} segments, the transaction has {actual}",
+                        f"SE01 says {_count(count)} segments, the transaction has {actual}",
                         segment=seg_no,
                         payment=t,
                         expected=str(actual),
@@ -180,7 +198,7 @@ def _envelope(env: pl.DataFrame, n_segments: int, segs: Scan, path) -> tuple[lis
                 issues.append(
                     _issue(
                         f"{rule}_count",
-                        f"{tag}01 says {count} {children_are}, the {envelope} has {children}",
+                        f"{tag}01 says {_count(count)} {children_are}, the {envelope} has {children}",
                         segment=seg_no,
                         expected=str(children),
                         actual=count,
@@ -311,7 +329,7 @@ def prepare(sc: Scan, path) -> PreparedERA:
             "segment outside any ST..SE transaction",
             segment=stray + 1,
             expected="ISA, GS, ST, SE, GE or IEA here",
-            found=repr(tag_name(int(code_arr[stray]))),
+            found=shown(tag_name(int(code_arr[stray]))),
             hint="The file is damaged or not an 835; ask the sender to resend it",
         )
     unknown_idx = np.flatnonzero(tid == 0)
@@ -320,7 +338,8 @@ def prepare(sc: Scan, path) -> PreparedERA:
         first = int(unknown_idx[0])
         tag0 = sc.texts(unknown_idx[:1])[0].split(sep)[0]
         tolerated.append(
-            f"{len(unknown_idx)} segment(s) that are not part of an 835 ignored (first: segment {first + 1} {tag0!r})"
+            f"{len(unknown_idx)} segment(s) that are not part of an 835 ignored "
+            f"(first: segment {first + 1}, tag {_tag_shown(tag0)})"
         )
         for i, text in zip(unknown_idx[:100].tolist(), sc.texts(unknown_idx[:100]).to_list()):
             tag = text.split(sep)[0]
@@ -328,10 +347,10 @@ def prepare(sc: Scan, path) -> PreparedERA:
             issues.append(
                 _issue(
                     "unknown_segment",
-                    f"segment {tag!r} is not part of an 835; ignored",
+                    f"segment with tag {_tag_shown(tag)} is not part of an 835; ignored",
                     segment=i + 1,
                     payment=t or None,
-                    actual=tag,
+                    actual=tag if tag in OTHER_X12_SEGMENTS else None,
                 )
             )
     isa_rows = env.filter(pl.col("tag") == "ISA").drop("tag")

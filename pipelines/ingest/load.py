@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -37,11 +38,13 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipelines.core.errors import X12Error
+from pipelines.core.errors import Interrupted, X12Error
+from pipelines.core.logs import printable
 from pipelines.core.money import MONEY
 from pipelines.core.paths import expand_paths
 from pipelines.core.sql import read_sql
-from pipelines.core.warehouse import bulk_load, connect, transaction
+from pipelines.core.transactions import transaction
+from pipelines.core.warehouse import bulk_load, connect
 from pipelines.ingest.envelope import PreparedFile
 from pipelines.ingest.schedule import IngestSchedule, LoadPlan
 from pipelines.ingest.tables import ParsedERA, PreparedERA, file_issues, parse_835, slice_parts, tables
@@ -195,49 +198,121 @@ def assign_ids_issues(issues: pl.DataFrame, file_id: int, bases: dict[str, int])
     )
 
 
+# A payment "is the same" as an earlier one when these of its claims are, as a multiset (any order).
+_CLAIM_FINGERPRINT = ("patient_control_number", "payer_claim_number", "charge", "paid")
+_RESENT_SCHEMA: dict[str, pl.DataType] = {
+    "payment_id": pl.Int64(),
+    "earlier": pl.Int64(),
+    "claim_id": pl.Int64(),
+    "patient_control_number": pl.String(),
+    "payer_claim_number": pl.String(),
+    "charge": MONEY,
+    "paid": MONEY,
+}
+
+
+def _same_claims(frames: dict[str, pl.DataFrame], resent: pl.DataFrame) -> pl.DataFrame:
+    """Of the (payment_id, earlier) pairs in ``resent``, the ones whose claims are the same multiset
+    of (CLP01, CLP07, CLP03, CLP04): one join of per-claim counts, no row-by-row comparison."""
+    keys = list(_CLAIM_FINGERPRINT)
+    pairs = resent.select("payment_id", "earlier").unique()
+    new = (
+        frames["claims"]
+        .filter(pl.col("payment_id").is_in(pairs["payment_id"].implode()))
+        .group_by("payment_id", *keys)
+        .len("n")
+    )
+    old = resent.filter(pl.col("claim_id").is_not_null()).group_by("earlier", *keys).len("n")
+    matched = (
+        pairs.join(new, on="payment_id")
+        .join(old, on=["earlier", *keys, "n"], nulls_equal=True)
+        .group_by("payment_id", "earlier")
+        .len("matched")
+    )
+    return (
+        pairs.join(new.group_by("payment_id").len("new_groups"), on="payment_id", how="left")
+        .join(old.group_by("earlier").len("old_groups"), on="earlier", how="left")
+        .join(matched, on=["payment_id", "earlier"], how="left")
+        .with_columns(pl.col("new_groups", "old_groups", "matched").fill_null(0))
+        .filter((pl.col("new_groups") == pl.col("old_groups")) & (pl.col("matched") == pl.col("new_groups")))
+        .select("payment_id", "earlier")
+    )
+
+
+def _payment_issues(pay: pl.DataFrame, rule: str, of: str, message: str) -> pl.DataFrame:
+    """A warning issue per payment of ``pay`` naming the earlier payment_id in column ``of``
+    (``message`` is followed by that id and must quote no file value)."""
+    return V.conform(
+        pay.select(
+            "file_id",
+            "payment_id",
+            pl.lit(None, pl.Int64).alias("claim_id"),
+            pl.lit(None, pl.Int64).alias("line_id"),
+            "segment_number",
+            pl.lit(rule).alias("rule"),
+            pl.lit("warning").alias("severity"),
+            pl.lit(None, pl.String).alias("expected"),
+            pl.col(of).cast(pl.String).alias("actual"),
+            pl.format(message, pl.col(of)).alias("message"),
+        ),
+        V.ValidationIssues,
+    )
+
+
 def flag_resent(frames: dict[str, pl.DataFrame], resent: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """Mark re-sent payments and drop their claims, lines, adjustments and issues (pure).
 
-    ``resent`` has payment_id, resent_of: payments of this file already loaded from another
-    file (same TRN02, payer, BPR02). Each gets a ``resent_payment`` warning issue.
+    ``resent`` (from :func:`_resent`) pairs payments of this file with payments already loaded
+    from another file with the same TRN02, payer and BPR02, listing the earlier one's claims. A
+    payment whose claims are the same (as a multiset of CLP01, CLP07, CLP03, CLP04) is a re-send:
+    ``resent_of_payment_id`` points at the first load, its claims are not loaded again, and it gets
+    a ``resent_payment`` warning. A payment whose claims differ reuses the trace number (payers do
+    so for zero-dollar notices): it is loaded in full with a ``reused_trace_number`` warning.
     """
+    same = _same_claims(frames, resent) if resent.height else resent.select("payment_id", "earlier")
+    first = same.group_by("payment_id").agg(pl.col("earlier").min().alias("_old"))
     pay = (
         frames["payments"]
-        .join(resent.rename({"resent_of": "_old"}), on="payment_id", how="left")
-        .with_columns(pl.col("_old").alias("resent_of_payment_id"))
+        .join(first, on="payment_id", how="left")
+        .with_columns(pl.col("_old").cast(pl.Int64).alias("resent_of_payment_id"))
         .drop("_old")
     )
-    gone = pay.filter(pl.col("resent_of_payment_id").is_not_null())["payment_id"]
     out = dict(frames, payments=pay)
-    if gone.len() == 0:
-        return out
-    keep = ~pl.col("payment_id").is_in(gone.implode())
-    for t in ("claims", "service_lines", "adjustments", "provider_adjustments"):
-        out[t] = frames[t].filter(keep)
-    notes = pay.filter(pl.col("resent_of_payment_id").is_not_null()).select(
-        "file_id",
-        "payment_id",
-        pl.lit(None, pl.Int64).alias("claim_id"),
-        pl.lit(None, pl.Int64).alias("line_id"),
-        "segment_number",
-        pl.lit("resent_payment").alias("rule"),
-        pl.lit("warning").alias("severity"),
-        pl.lit(None, pl.String).alias("expected"),
-        pl.col("resent_of_payment_id").cast(pl.String).alias("actual"),
-        pl.concat_str(
-            pl.lit("payment (TRN02 "),
-            pl.col("trace_number"),
-            pl.lit(") was already loaded as payment_id "),
-            pl.col("resent_of_payment_id").cast(pl.String),
-            pl.lit("; its claims were not loaded again"),
-        ).alias("message"),
-    )
-    out["validation_issues"] = pl.concat(
-        [
-            frames["validation_issues"].filter(pl.col("payment_id").is_null() | keep),
-            V.conform(notes, V.ValidationIssues),
-        ]
-    )
+    notes = []
+    if resent.height:
+        reused = (
+            resent.join(first, on="payment_id", how="anti")
+            .group_by("payment_id")
+            .agg(pl.col("earlier").min().alias("_reused_of"))
+        )
+        if reused.height:
+            notes.append(
+                _payment_issues(
+                    pay.join(reused, on="payment_id"),
+                    "reused_trace_number",
+                    "_reused_of",
+                    "same TRN02 trace number, payer and BPR02 amount as payment_id {} loaded from another file, "
+                    "but other claims: loaded as a separate payment (payers reuse trace numbers, e.g. for "
+                    "zero-dollar notices); check with the payer if you expected a re-send",
+                )
+            )
+    gone = pay.filter(pl.col("resent_of_payment_id").is_not_null())["payment_id"]
+    if gone.len():
+        keep = ~pl.col("payment_id").is_in(gone.implode())
+        for t in ("claims", "service_lines", "adjustments", "provider_adjustments"):
+            out[t] = frames[t].filter(keep)
+        out["validation_issues"] = frames["validation_issues"].filter(pl.col("payment_id").is_null() | keep)
+        notes.append(
+            _payment_issues(
+                pay.filter(pl.col("resent_of_payment_id").is_not_null()),
+                "resent_payment",
+                "resent_of_payment_id",
+                "same TRN02 trace number, payer, BPR02 amount and claims as payment_id {}, already loaded "
+                "from another file: its claims were not loaded again",
+            )
+        )
+    if notes:
+        out["validation_issues"] = pl.concat([out["validation_issues"], *notes])
     return out
 
 
@@ -256,8 +331,13 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> 
     con.register(name, frame.to_arrow(compat_level=_ARROW))
     try:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")  # table names are constants
-    finally:
-        con.unregister(name)
+    except BaseException:
+        # a failed INSERT aborts the transaction, and unregistering then fails too: that second
+        # error must not hide the first (which says what was wrong with the file's rows)
+        with contextlib.suppress(duckdb.Error):
+            con.unregister(name)
+        raise
+    con.unregister(name)
 
 
 def _bases(con) -> dict[str, int]:
@@ -267,6 +347,12 @@ def _bases(con) -> dict[str, int]:
         " (SELECT coalesce(max(line_id), 0) FROM service_lines)"
     ).fetchall()[0]
     return {"payment": row[0], "claim": row[1], "line": row[2]}
+
+
+def _storable(text: object) -> str:
+    """``text`` as UTF-8 the warehouse can hold: a byte of a file name that is not UTF-8 (Python
+    keeps it as a lone surrogate) is written as ``\\xff``; everything else is kept as it is."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _era_row(
@@ -286,13 +372,13 @@ def _era_row(
 ):
     row = {
         "file_id": file_id,
-        "path": str(path),
-        "file_name": path.name,
+        "path": _storable(path),
+        "file_name": _storable(path.name),
         "sha256": sha,
         "size_bytes": size,
         "loaded_at": datetime.now(UTC).replace(tzinfo=None),
         "status": status,
-        "reason": reason,
+        "reason": None if reason is None else _storable(reason),
         "error_segment": error_segment,
         "duplicate_of": duplicate_of,
         "run_id": run_id,
@@ -410,25 +496,114 @@ def _check_batch(narrow: list[dict[str, pl.DataFrame]], file_id: int) -> pl.Data
 
 
 def _resent(con, payments: pl.DataFrame, file_id: int) -> pl.DataFrame:
+    """Payments of this slice that match one loaded from another file on TRN02, payer and BPR02,
+    each with the earlier payment's claims (resent_payments.sql, then resent_claims.sql only when
+    there is a candidate); :func:`flag_resent` decides."""
     con.register(
         "new_payments",
         payments.select("payment_id", "trace_number", "payer_id", "total_paid").to_arrow(compat_level=_ARROW),
     )
     try:
-        found = pl.from_arrow(
-            con.sql(
-                read_sql("pipelines.ingest.sql", "resent_payments.sql"), params={"file_id": file_id}
-            ).to_arrow_table()
-        )
+        candidates = con.sql(
+            read_sql("pipelines.ingest.sql", "resent_payments.sql"), params={"file_id": file_id}
+        ).to_arrow_table()
     finally:
         con.unregister("new_payments")
-    if not isinstance(found, pl.DataFrame) or found.width == 0:
-        return pl.DataFrame(schema={"payment_id": pl.Int64, "resent_of": pl.Int64})
-    return found.cast({"payment_id": pl.Int64, "resent_of": pl.Int64})
+    if candidates.num_rows == 0:
+        return pl.DataFrame(schema=_RESENT_SCHEMA)
+    con.register("resent_candidates", candidates)
+    try:
+        found = pl.from_arrow(con.sql(read_sql("pipelines.ingest.sql", "resent_claims.sql")).to_arrow_table())
+    finally:
+        con.unregister("resent_candidates")
+    assert isinstance(found, pl.DataFrame)
+    return found.cast(dict(_RESENT_SCHEMA))  # type: ignore[arg-type]  # dict invariance
 
 
 def _next_file_id(con) -> int:
     return con.execute("SELECT nextval('era_file_id_seq')").fetchall()[0][0]
+
+
+# ----------------------------------------------------------------------------- faults
+
+# Exceptions that stop the command rather than reject the file being loaded.
+_STOP = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+# DuckDB errors raised by the rows of the file being inserted (text that is not UTF-8, a value out
+# of range, a broken constraint): that file's rejection, the other files go on. Any other DuckDB
+# error (I/O, disk full, out of memory, a fatal or internal error) means the warehouse itself is in
+# trouble: it stops the command (`underpay nightly` ends `failed`, exit 2).
+_FILE_DATA_ERRORS = (duckdb.DataError, duckdb.InvalidInputException, duckdb.IntegrityError)
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C as it arrives here: a KeyboardInterrupt in Python code, or DuckDB's own report of a
+    query it stopped (InterruptException; a COMMIT cut short gives RuntimeError "Query interrupted")."""
+    if isinstance(exc, (KeyboardInterrupt, duckdb.InterruptException)):
+        return True
+    return type(exc) is RuntimeError and "interrupted" in str(exc).lower()
+
+
+def _unexpected_reason(path, exc: BaseException, size: int, *, read: bool) -> str:
+    """Why a file failed in a way the parser did not foresee (``read``: its bytes were read).
+    Only the error's type is shown: the text of an error raised by polars or DuckDB can quote a
+    value of the file (PHI)."""
+    name = type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return (
+            f"{path}: not enough memory to load this file ({size:,} bytes); nothing of it was loaded. "
+            "Load it when the machine has more memory free, or ask the sender to split it"
+        )
+    if isinstance(exc, OSError) and not read:
+        why = exc.strerror or name
+        return (
+            f"{path}: could not be read ({why}); nothing of it was loaded. Check that the file exists "
+            "and that the user running underpay may read it, then put it back in the inbox"
+        )
+    if isinstance(exc, duckdb.Error):
+        return (
+            f"{path}: the warehouse refused its rows ({name}: a value it cannot store, e.g. text that is "
+            "not valid UTF-8 or an out-of-range number); nothing of it was loaded. Ask the sender for "
+            "a corrected file"
+        )
+    return (
+        f"{path}: could not be read as an 835 ({name}); nothing of it was loaded. "
+        "Report this with the file to the underpay maintainers"
+    )
+
+
+def _interrupted(con, out: FileOutcome, path) -> Interrupted:
+    """The Interrupted error of a Ctrl-C while ``path`` was being loaded: whether its transaction
+    committed is asked of the warehouse (the interrupt can land after COMMIT wrote it)."""
+    status: str | None = "none"  # none: nothing of the file was committed; None: unknown
+    if out.file_id is not None:
+        status = None
+        with contextlib.suppress(duckdb.Error, RuntimeError):
+            rows = con.execute("SELECT status FROM era_files WHERE file_id = ?", [out.file_id]).fetchall()
+            status = rows[0][0] if rows else "none"
+    name = printable(path)
+    if status is None:
+        what = (
+            f"could not tell whether {name} committed; the next run recognises it by its sha256 "
+            "if it did (nothing is loaded twice)"
+        )
+    elif status == "none":
+        what = f"nothing of {name} was committed (rolled back)"
+    else:
+        what = f"{name} was committed as {status} (file_id {out.file_id}) before the stop"
+    return Interrupted(f"interrupted: {what}; files after it were not loaded. Run the command again to go on")
+
+
+def _rejected(con, out: FileOutcome, path, sha, size, run_id, *, reason, segment=None) -> None:
+    out.status, out.reason, out.error_segment = "rejected", reason, segment
+    if sha:  # a file that could not be read has no sha256 to record it by
+        _record_rejection(con, out, path, sha, size, run_id)
+    else:
+        out.claims = out.lines = 0
+        out.paid = Decimal("0.00")
+
+
+# ----------------------------------------------------------------------------- files
 
 
 def ingest_file(
@@ -441,6 +616,12 @@ def ingest_file(
 ) -> FileOutcome:
     """Load one file in one transaction and say what happened (never raises for a bad file).
 
+    Whatever the file's bytes cause (a parser error, a library panic, rows DuckDB refuses) rejects
+    that file: an ``era_files`` row with the reason, nothing else. A file that cannot be read at
+    all is rejected without an ``era_files`` row (it has no sha256). It raises only when the
+    command must stop: :class:`Interrupted` on Ctrl-C (saying whether the file committed; a
+    committed file is never recorded as rejected), or a DuckDB error of the warehouse itself.
+
     ``path`` may be a :class:`PreparedFile` already read (see ``ingest_paths``). The work runs on
     the threads of ``schedule``, or of a schedule made for this file with ``plan`` (the default
     :class:`LoadPlan` when None); give one or the other."""
@@ -451,33 +632,21 @@ def ingest_file(
     if plan is not None:
         raise TypeError("ingest_file: give a plan or a schedule (which has its plan), not both")
     t0 = time.perf_counter()
-    got = path if isinstance(path, PreparedFile) else schedule.read(path)
-    path, sha, size = got.path, got.sha256, got.size
-    out = FileOutcome(path=str(path), file_id=None, status="rejected", size_bytes=size, sha256=sha)
-
-    rows = con.execute(
-        "SELECT file_id, path FROM era_files WHERE sha256 = ? AND status = 'loaded' ORDER BY file_id LIMIT 1", [sha]
-    ).fetchall()
-    first = rows[0] if rows else None
-    if first is not None:
-        with transaction(con):
-            out.file_id = _next_file_id(con)
-            out.status, out.reason = "duplicate", f"same bytes as file_id {first[0]} ({first[1]}); nothing loaded"
-            _era_row(
-                con,
-                file_id=out.file_id,
-                path=path,
-                sha=sha,
-                size=size,
-                status="duplicate",
-                reason=out.reason,
-                duplicate_of=first[0],
-                run_id=run_id,
-            )
-        out.seconds = time.perf_counter() - t0
-        return out
-
     try:
+        got = path if isinstance(path, PreparedFile) else schedule.read(path)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted: nothing of {printable(path)} was committed (it was being read); "
+            "files after it were not loaded. Run the command again to go on"
+        ) from None
+    path, sha, size = got.path, got.sha256, got.size
+    out = FileOutcome(path=str(path), file_id=None, status="rejected", size_bytes=size, sha256=sha or None)
+    try:
+        if not sha:  # not readable (IngestSchedule.read says why)
+            raise got.error if got.error is not None else OSError(f"{path}: not read")
+        if _duplicate(con, out, path, sha, size, run_id):
+            out.seconds = time.perf_counter() - t0
+            return out
         if got.error is not None:
             raise got.error
         prep = got.prep
@@ -485,60 +654,88 @@ def ingest_file(
         with bulk_load(con), transaction(con):
             out.file_id = file_id = _next_file_id(con)
             load = _load_slices(con, prep, file_id, schedule)
-            pairs = con.sql(
-                read_sql("pipelines.ingest.sql", "reversal_pairs.sql"), params={"file_id": file_id}
-            ).to_arrow_table()
-            if pairs.num_rows:
-                con.register("reversal_pairs", pairs)
-                try:
-                    con.execute(read_sql("pipelines.ingest.sql", "link_reversals.sql"))
-                finally:
-                    con.unregister("reversal_pairs")
-            con.execute(
-                "INSERT INTO validation_issues BY NAME " + read_sql("pipelines.ingest.sql", "repeated_payments.sql"),
-                {"file_id": file_id},
-            )
-            reason = None
-            if load["resent"]:
-                reason = (
-                    f"{load['resent']} of {load['payments']} payment(s) already loaded from another file "
-                    "(same TRN02, payer and amount): flagged in payments.resent_of_payment_id, "
-                    "their claims not loaded again"
-                )
-            _era_row(
-                con,
-                file_id=file_id,
-                path=path,
-                sha=sha,
-                size=size,
-                status="loaded",
-                reason=reason,
-                prep=prep,
-                load=load,
-                run_id=run_id,
-            )
-            n_issues = con.execute("SELECT count(*) FROM validation_issues WHERE file_id = ?", [file_id]).fetchall()[0][
-                0
-            ]
+            reason, n_issues = _finish_file(con, prep, load, file_id, path, sha, size, run_id)
         out.status, out.reason = "loaded", reason
         out.claims, out.lines, out.paid = load["claims"], load["lines"], load["paid"]
         out.payments, out.resent_payments, out.issues = load["payments"], load["resent"], n_issues
     except X12Error as exc:
-        out.status, out.reason, out.error_segment = "rejected", str(exc), exc.segment
-        _record_rejection(con, out, path, sha, size, run_id)
-    except (duckdb.Error, MemoryError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # noqa: BLE001 - an unreadable file must not stop the other files
-        log.error("unexpected error reading %s", path, exc_info=exc)
-        out.status = "rejected"
-        out.reason = (
-            f"{path}: could not be read ({type(exc).__name__}: {exc}); "
-            "the file was not loaded - report this with the file to the underpay maintainers"
-        )
-        out.error_segment = None
-        _record_rejection(con, out, path, sha, size, run_id)
+        _rejected(con, out, path, sha, size, run_id, reason=str(exc), segment=exc.segment)
+    except BaseException as exc:
+        if _is_interrupt(exc):
+            raise _interrupted(con, out, path) from None
+        if isinstance(exc, _STOP) or (isinstance(exc, duckdb.Error) and not isinstance(exc, _FILE_DATA_ERRORS)):
+            raise
+        # a panic in a library (a BaseException), a RecursionError, rows DuckDB refuses, an
+        # unreadable file: this file's problem only; the other files must go on
+        if sha:  # (an unreadable file is reason enough)
+            log.error("%s: rejected after an unexpected %s", printable(path), type(exc).__name__)
+        _rejected(con, out, path, sha, size, run_id, reason=_unexpected_reason(path, exc, size, read=bool(sha)))
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _duplicate(con, out: FileOutcome, path: Path, sha: str, size: int, run_id) -> bool:
+    """Same bytes as a file already loaded: record it as a duplicate (nothing else) and say so."""
+    rows = con.execute(
+        "SELECT file_id, path FROM era_files WHERE sha256 = ? AND status = 'loaded' ORDER BY file_id LIMIT 1", [sha]
+    ).fetchall()
+    if not rows:
+        return False
+    first = rows[0]
+    with transaction(con):
+        out.file_id = _next_file_id(con)
+        out.status, out.reason = "duplicate", f"same bytes as file_id {first[0]} ({first[1]}); nothing loaded"
+        _era_row(
+            con,
+            file_id=out.file_id,
+            path=path,
+            sha=sha,
+            size=size,
+            status="duplicate",
+            reason=out.reason,
+            duplicate_of=first[0],
+            run_id=run_id,
+        )
+    return True
+
+
+def _finish_file(con, prep: PreparedERA, load: dict, file_id: int, path: Path, sha: str, size: int, run_id):
+    """After the slices (inside the file's transaction): reversals linked, repeated payments noted,
+    the ``era_files`` row written. Returns (reason, number of validation issues)."""
+    pairs = con.sql(
+        read_sql("pipelines.ingest.sql", "reversal_pairs.sql"), params={"file_id": file_id}
+    ).to_arrow_table()
+    if pairs.num_rows:
+        con.register("reversal_pairs", pairs)
+        try:
+            con.execute(read_sql("pipelines.ingest.sql", "link_reversals.sql"))
+        finally:
+            con.unregister("reversal_pairs")
+    con.execute(
+        "INSERT INTO validation_issues BY NAME " + read_sql("pipelines.ingest.sql", "repeated_payments.sql"),
+        {"file_id": file_id},
+    )
+    reason = None
+    if load["resent"]:
+        reason = (
+            f"{load['resent']} of {load['payments']} payment(s) already loaded from another file "
+            "(same TRN02, payer and amount): flagged in payments.resent_of_payment_id, "
+            "their claims not loaded again"
+        )
+    _era_row(
+        con,
+        file_id=file_id,
+        path=path,
+        sha=sha,
+        size=size,
+        status="loaded",
+        reason=reason,
+        prep=prep,
+        load=load,
+        run_id=run_id,
+    )
+    n_issues = con.execute("SELECT count(*) FROM validation_issues WHERE file_id = ?", [file_id]).fetchall()[0][0]
+    return reason, n_issues
 
 
 def _record_rejection(con, out: FileOutcome, path, sha, size, run_id):
@@ -575,6 +772,9 @@ def ingest_paths(
     the threads of ``schedule`` (which may already be reading the first file: see
     :meth:`IngestSchedule.start_reading`), or of one made for this call with ``plan`` (the default
     :class:`LoadPlan` when None); give one or the other.
+
+    Ctrl-C stops it with :class:`Interrupted` (exit 130), whose message says which files were
+    done (each committed) and whether the one being loaded was.
     """
     if schedule is None:
         with IngestSchedule(plan) as made:
@@ -599,11 +799,26 @@ def ingest_paths(
             outcome = ingest_file(con, got, run_id=run_id, schedule=schedule)
             result.files.append(outcome)
             if outcome.status == "rejected":
-                log.info("rejected %s: %s", got.path, outcome.reason)
+                log.info("rejected %s: %s", printable(got.path), printable(outcome.reason))
             if progress is not None:
                 progress(outcome, i, len(files))
+    except Interrupted as exc:
+        raise Interrupted(f"{exc} ({_done(result, len(files))})") from None
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted between files: {_done(result, len(files))}") from None
     finally:
         if own:
             con.close()
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _done(result: IngestResult, total: int) -> str:
+    """What an interrupted ingest had done: the files finished, each committed."""
+    if not result.files:
+        return f"none of the {total} file(s) was finished"
+    last = result.files[-1]
+    return (
+        f"{len(result.files)} of {total} file(s) finished and committed, the last {printable(last.path)} "
+        f"({last.status}); run the command again for the rest: files already loaded are recognised as duplicates"
+    )

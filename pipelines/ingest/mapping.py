@@ -26,15 +26,19 @@ Fields:
 - ``name``: how an error message names the element (``CLP04 claim payment``).
 - ``rule``: set on derived columns, which the builders compute in code: the rule in one line.
 - ``default``: the value of a number left empty (SVC05 units: 1).
+- ``fallback``: the column whose value fills this one when its own element is absent (the payer's
+  name from a header ``NM1*PR`` when the file has no ``N1*PR``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 
 import polars as pl
 
+from pipelines.core.errors import SEGMENT_IDS
 from pipelines.core.money import MONEY, QTY, RATE
 from pipelines.ingest.segments import _date, _list_of, _number
 
@@ -47,6 +51,7 @@ DTYPES: dict[str, pl.DataType] = {
     "list": pl.List(pl.String),
     "ordinal": pl.Int32(),
 }
+FIRST_DAY = date(1, 1, 1)  # the first date Python can hold
 LOOPS = ("envelope", "header", "1000A", "1000B", "2000", "2100", "2110", "2100/2110", "summary")
 TAKES = ("first", "list", "each")
 # The N1 party a header loop belongs to ("" = the header itself, before any N1).
@@ -69,6 +74,7 @@ class Field:
     rule: str = ""
     repeat: int = 0
     default: int | None = None
+    fallback: str = ""
 
     @property
     def derived(self) -> bool:
@@ -155,24 +161,37 @@ FIELDS: tuple[Field, ...] = (
     _f(_P, "originating_company_id", "string", "header", "TRN", None, "TRN03"),
     _f(_P, "originating_company_supplemental", "string", "header", "TRN", None, "TRN04"),
     _f(_P, "receiver_id", "string", "header", "REF", "REF*EV", "REF02"),
-    _f(_P, "payer_name", "string", "1000A", "N1", "N1*PR", "N102"),
-    _f(_P, "payer_id_qualifier", "string", "1000A", "N1", "N1*PR", "N103"),
-    _f(_P, "payer_n1_id", "string", "1000A", "N1", "N1*PR", "N104"),
+    _f(_P, "payer_name", "string", "1000A", "N1", "N1*PR", "N102", fallback="payer_nm1_name"),
+    _f(_P, "payer_id_qualifier", "string", "1000A", "N1", "N1*PR", "N103", fallback="payer_nm1_id_qualifier"),
+    _f(_P, "payer_n1_id", "string", "1000A", "N1", "N1*PR", "N104", fallback="payer_nm1_id"),
     _f(_P, "payer_ref_2u", "string", "1000A", "REF", "REF*2U", "REF02"),
     _f(_P, "payer_address", "string", "1000A", "N3", None, "N301"),
     _f(_P, "payer_city", "string", "1000A", "N4", None, "N401"),
     _f(_P, "payer_state", "string", "1000A", "N4", None, "N402"),
     _f(_P, "payer_zip", "string", "1000A", "N4", None, "N403"),
-    _f(_P, "payee_name", "string", "1000B", "N1", "N1*PE", "N102"),
-    _f(_P, "payee_id_qualifier", "string", "1000B", "N1", "N1*PE", "N103"),
-    _f(_P, "payee_id", "string", "1000B", "N1", "N1*PE", "N104"),
+    _f(_P, "payee_name", "string", "1000B", "N1", "N1*PE", "N102", fallback="payee_nm1_name"),
+    _f(_P, "payee_id_qualifier", "string", "1000B", "N1", "N1*PE", "N103", fallback="payee_nm1_id_qualifier"),
+    _f(_P, "payee_id", "string", "1000B", "N1", "N1*PE", "N104", fallback="payee_nm1_id"),
     _f(_P, "payee_address", "string", "1000B", "N3", None, "N301"),
     _f(_P, "payee_city", "string", "1000B", "N4", None, "N401"),
     _f(_P, "payee_state", "string", "1000B", "N4", None, "N402"),
     _f(_P, "payee_zip", "string", "1000B", "N4", None, "N403"),
     _f(_P, "production_date", "date", "header", "DTM", "DTM*405", "DTM02"),
-    _f(_P, "payer_id", "string", "1000A", rule="REF*2U of loop 1000A, else N1*PR04, else TRN03"),
-    _f(_P, "payee_npi", "string", "1000B", "N1", "N1*PE", "N104", rule="N1*PE04 when N1*PE03 is XX"),
+    # a header NM1*PR / NM1*PE (not in the 835 guide, but sent by some payers instead of or beside N1)
+    _f(_P, "payer_nm1_name", "string", "1000A", "NM1", "NM1*PR", "NM103"),
+    _f(_P, "payer_nm1_id_qualifier", "string", "1000A", "NM1", "NM1*PR", "NM108"),
+    _f(_P, "payer_nm1_id", "string", "1000A", "NM1", "NM1*PR", "NM109"),
+    _f(_P, "payee_nm1_name", "string", "1000B", "NM1", "NM1*PE", "NM103"),
+    _f(_P, "payee_nm1_id_qualifier", "string", "1000B", "NM1", "NM1*PE", "NM108"),
+    _f(_P, "payee_nm1_id", "string", "1000B", "NM1", "NM1*PE", "NM109"),
+    _f(
+        _P,
+        "payer_id",
+        "string",
+        "1000A",
+        rule="REF*2U of loop 1000A, else payer_n1_id (N1*PR04, else NM1*PR09), else TRN03",
+    ),
+    _f(_P, "payee_npi", "string", "1000B", "N1", "N1*PE", "N104", rule="payee_id when payee_id_qualifier is XX"),
     _f(
         _P,
         "payee_tin",
@@ -181,7 +200,7 @@ FIELDS: tuple[Field, ...] = (
         "N1",
         "N1*PE",
         "N104",
-        rule="N1*PE04 when N1*PE03 is FI, else REF*TJ02 of loop 1000B",
+        rule="payee_id when payee_id_qualifier is FI, else REF*TJ02 of loop 1000B",
     ),
     # ---- claims: one row per CLP
     _f(
@@ -473,7 +492,7 @@ def expr(f: Field, df: pl.DataFrame | None, path, i: int = 0) -> pl.Expr:
         if f.default is not None:
             e = e.fill_null(pl.lit(f.default, f.dtype))
     elif f.type == "date":
-        e = _date(f.source(i))
+        e = calendar_date(f.source(i))
     else:
         e = pl.col(f.source(i))
     return e.alias(f.column)
@@ -487,6 +506,50 @@ def exprs(rows, df: pl.DataFrame | None, path, i: int = 0) -> list[pl.Expr]:
 def nulls(rows) -> list[pl.Expr]:
     """All-null columns for ``rows`` (a file without their segment), typed as the mapping says."""
     return [pl.lit(None, f.dtype).alias(f.column) for f in rows]
+
+
+# ----------------------------------------------------------------------------- file values in messages
+
+
+def shown_expr(value: pl.Expr, codes=()) -> pl.Expr:
+    """:func:`pipelines.core.errors.shown` over a whole column: a segment id or one of ``codes`` is
+    quoted, any other text (a name or member id where a code or date was expected: PHI) is given by
+    its length and kind only."""
+    kind = (
+        pl.when(value.str.contains(r"^[0-9]+$"))
+        .then(pl.lit("digits"))
+        .when(value.str.contains(r"^[A-Za-z]+$"))
+        .then(pl.lit("letters"))
+        .when(value.str.contains(r"^[A-Za-z0-9]+$"))
+        .then(pl.lit("letters and digits"))
+        .otherwise(pl.lit("mixed text"))
+    )
+    return (
+        pl.when(value.is_null())
+        .then(pl.lit("nothing"))
+        .when(value == "")
+        .then(pl.lit("an empty element"))
+        .when(value.is_in(sorted(SEGMENT_IDS | set(codes))))
+        .then(pl.concat_str(pl.lit("'"), value, pl.lit("'")))
+        .otherwise(
+            pl.concat_str(
+                pl.lit("a "), value.str.len_chars().cast(pl.String), pl.lit("-character value ("), kind, pl.lit(")")
+            )
+        )
+    )
+
+
+def no_year_zero(parsed: pl.Expr) -> pl.Expr:
+    """A parsed date, NULL for year 0 (``00000101`` parses, DuckDB stores it, Python cannot read it
+    back): a date comparison, cheap beside the parse."""
+    return pl.when(parsed >= pl.lit(FIRST_DAY)).then(parsed)
+
+
+def calendar_date(col: str) -> pl.Expr:
+    """CCYYMMDD element ``col`` as a date, NULL when it is no calendar date (20250231, 00000000,
+    20251345, year 0). Parses twice in one expression: for the few rows of the header and PLB; the
+    builders parse the many DTM rows once (:func:`no_year_zero` over a parsed column)."""
+    return no_year_zero(_date(col))
 
 
 # ----------------------------------------------------------------------------- the mapping as documentation
@@ -505,6 +568,8 @@ def markdown() -> str:
             extra.append(f"{f.default} when empty")
         if f.take == "list" and f.type != "list":
             extra.append("every one, as a list")
+        if f.fallback:
+            extra.append(f"else `{f.fallback}`")
         element = f"{f.element} (+{f.repeat}n)" if f.repeat else f.element
         groups.setdefault((f.table, f.loop, f.qualifier or f.segment), []).append(
             f"{element} -> `{f.column}`" + (f" ({', '.join(extra)})" if extra else "")

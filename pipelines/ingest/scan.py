@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipelines.core.errors import X12Error
+from pipelines.core.errors import SEGMENT_IDS, X12Error, shown
 
 if TYPE_CHECKING:  # polars is imported where it is used: a scan starts before polars is loaded
     import polars as pl
@@ -57,20 +57,71 @@ class Segments:
         return 0 if self.frame is None else self.frame.height
 
 
-def _snippet(data: bytes, n: int = 20) -> str:
-    return repr(data[:n].decode("latin-1"))
+_SIGNATURES = (
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (unzip it and ingest the 835 inside)"),
+    (b"\x1f\x8b", "a gzip file (unzip it and ingest the 835 inside)"),
+    (b"\xd0\xcf\x11\xe0", "an Office document"),
+    (b"\xff\xfe", "UTF-16 text (save it as ASCII or UTF-8)"),
+    (b"\xfe\xff", "UTF-16 text (save it as ASCII or UTF-8)"),
+    (b"{", "JSON"),
+    (b"<", "HTML or XML"),
+)
+_TOKEN = re.compile(rb"[A-Za-z0-9]+")
 
 
-def _isa_delimiters(data: bytes, start: int, path) -> tuple[Delimiters, list[str]]:
-    """Delimiters of the ISA that begins at ``start`` (scanning, not fixed offsets)."""
+def _looks_like(head: bytes) -> str:
+    """What a file that is not X12 looks like, without quoting its text (it may be a list of
+    patients): a known file signature, binary data, or the kind of its first word (quoted only
+    when it is a segment id, e.g. a file that starts at 'GS')."""
+    for magic, what in _SIGNATURES:
+        if head.startswith(magic):
+            return what
+    if any(b < 32 and b not in b"\t\r\n" for b in head[:64]):
+        return "binary data"
+    word = _TOKEN.match(head)
+    return f"text beginning with {shown(word.group().decode('ascii') if word else head[:1].decode('latin-1'))}"
+
+
+_DELIMITER_HINT = "Ask the sender to resend the file with ASCII delimiters (such as * : ^ ~)"
+
+
+def _not_ascii(data: bytes, pos: int, what: str, where: str, path) -> X12Error:
+    """The rejection of a delimiter whose byte at ``pos`` is not ASCII. A multi-byte UTF-8 character
+    is named as such: its first byte alone would otherwise be taken for the delimiter, the file
+    would then read as truncated, and a non-ASCII byte must never split text for polars/DuckDB
+    (a split inside a UTF-8 character makes invalid strings, which panic)."""
+    desc = f"is byte 0x{data[pos]:02X}, which is not an ASCII character"
+    for n in (2, 3, 4):
+        try:
+            ch = data[pos : pos + n].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if len(ch) == 1:
+            desc = f"{ch!r} (U+{ord(ch):04X}) is a {n}-byte UTF-8 character, not ASCII"
+            break
+    return X12Error(
+        path,
+        f"the {what} {desc}; X12 delimiters are single ASCII characters",
+        segment=1,
+        expected=f"an ASCII punctuation character {where}",
+        hint=_DELIMITER_HINT,
+    )
+
+
+def _isa_delimiters(data: bytes, start: int, path) -> tuple[Delimiters, list[str], int]:
+    """Delimiters of the ISA that begins at ``start`` (scanning, not fixed offsets), the notes
+    tolerated, and the length of the ISA up to ISA16 (line breaks inside it mean a hard wrap)."""
     sep = data[start + 3 : start + 4]
+    if sep and sep[0] >= 0x80:
+        raise _not_ascii(data, start + 3, "element separator", "right after 'ISA'", path)
     if not sep or sep.isalnum() or sep in _WS:
         raise X12Error(
             path,
             "ISA segment has no element separator",
             segment=1,
             expected="a punctuation character right after 'ISA'",
-            found=_snippet(data[start:]),
+            found="the end of the file" if not sep else "a letter or digit" if sep.isalnum() else "whitespace",
             hint="The file is not a readable X12 interchange",
         )
     pos = start + 3
@@ -98,6 +149,12 @@ def _isa_delimiters(data: bytes, start: int, path) -> tuple[Delimiters, list[str
             segment=1,
             expected="ISA16 component separator followed by the segment terminator",
         )
+    if component[0] >= 0x80:
+        raise _not_ascii(data, comp_pos, "component separator (ISA16)", "after the 16th element separator", path)
+    if terminator[0] >= 0x80:
+        raise _not_ascii(data, comp_pos + 1, "segment terminator", "right after ISA16", path)
+    if any(b >= 0x80 for b in data[seps[10] + 1 : seps[11]]):
+        raise _not_ascii(data, seps[10] + 1, "repetition separator (ISA11)", "in ISA11", path)
     tolerated = []
     length = comp_pos + 2 - start
     if length != 106:
@@ -115,21 +172,25 @@ def _isa_delimiters(data: bytes, start: int, path) -> tuple[Delimiters, list[str
     repetition = rep.decode("latin-1") if len(rep) == 1 and not rep.isalnum() else None
     if terminator == b"\r" and data[comp_pos + 2 : comp_pos + 3] == b"\n":
         terminator = b"\n"  # CRLF line ends: split on LF, the CR is stripped as whitespace
-    return Delimiters(
-        sep.decode("latin-1"), component.decode("latin-1"), terminator.decode("latin-1"), repetition
-    ), tolerated
+    return (
+        Delimiters(sep.decode("latin-1"), component.decode("latin-1"), terminator.decode("latin-1"), repetition),
+        tolerated,
+        comp_pos + 1 - start,
+    )
 
 
 def _bare_delimiters(data: bytes, start: int, path) -> Delimiters:
     """Delimiters of a fragment that starts at ST (no ISA): inferred from ST and SVC."""
     sep = data[start + 2 : start + 3]
+    if sep and sep[0] >= 0x80:
+        raise _not_ascii(data, start + 2, "element separator", "right after 'ST'", path)
     if not sep or sep.isalnum() or sep in _WS:
         raise X12Error(
             path,
             "no ISA header and the ST segment has no element separator",
             segment=1,
             expected="'ST' followed by a separator",
-            found=_snippet(data[start:]),
+            found="the end of the file" if not sep else "a letter or digit" if sep.isalnum() else "whitespace",
         )
     terminator = None
     for i in range(start + 3, min(len(data), start + 200)):
@@ -144,13 +205,83 @@ def _bare_delimiters(data: bytes, start: int, path) -> Delimiters:
             segment=1,
             expected="ST*835*<control number> followed by a terminator such as '~'",
         )
+    if terminator[0] >= 0x80:
+        raise _not_ascii(data, i, "segment terminator", "after ST*835*<control number>", path)
     if terminator == b"\r" and data[i + 1 : i + 2] == b"\n":
         terminator = b"\n"
     component = b":"
     m = re.search(rb"SVC" + re.escape(sep) + rb"[A-Z0-9]{2}([^A-Za-z0-9])", data)
-    if m and m.group(1) not in (sep, terminator):
+    if m and m.group(1) not in (sep, terminator) and m.group(1)[0] < 0x80:  # delimiters are ASCII
         component = m.group(1)
     return Delimiters(sep.decode("latin-1"), component.decode("latin-1"), terminator.decode("latin-1"))
+
+
+WRAP_HEAD_BYTES = 1 << 14  # bytes looked at for a hard wrap (about 200 lines of 80)
+
+
+def _refuse_hard_wrap(data: bytes, start: int, delims: Delimiters, isa_end: int, path) -> None:
+    """Reject a file hard-wrapped at a fixed width (a line break every N characters, also inside
+    segments: a mail or mainframe transfer that wrapped its lines), naming the width and where the
+    first break falls (segment, element, character) but no text, which may be PHI.
+
+    Wrapped means: the lines are all N characters long (the last may be shorter) and a break falls
+    inside a segment (not after a terminator), or inside the ISA (``isa_end`` bytes long, 0 for a
+    bare transaction). A line break after each terminator, padded fixed-length records and a single
+    stray break are no wrap (the file is read as before). Only the first :data:`WRAP_HEAD_BYTES`
+    are looked at: a wrap starts at the ISA."""
+    head = data[start : start + WRAP_HEAD_BYTES]
+    if b"\n" not in head:
+        return
+    lines = head.split(b"\n")[:-1]  # the lines ended by a break (the last piece may be cut short)
+    width = _wrap_width(lines)
+    first = None if width is None else _first_inner_break(lines, delims.segment.encode("latin-1"), isa_end, width)
+    if first is None:
+        return
+    term = delims.segment.encode("latin-1")
+    before = b"\n".join(lines[: first + 1])
+    segment = 1 if term in b"\r\n" else before.count(term) + 1
+    text = before[before.rfind(term) + 1 :] if term not in b"\r\n" else before
+    text = text.replace(b"\r", b"").replace(b"\n", b"").lstrip(_WS + b"~")
+    sep = delims.element.encode("latin-1")
+    tag = text.split(sep, 1)[0].decode("latin-1")
+    element = text.count(sep)
+    raise X12Error(
+        path,
+        f"the file looks hard-wrapped at {width} characters: it has a line break every {width} characters, "
+        f"also inside segments; the first is in segment {segment} "
+        + (f"({tag}), in {tag}{element:02d}" if tag in SEGMENT_IDS else f"(an unknown tag), in element {element}")
+        + f", after character {len(text)} of the segment",
+        segment=segment,
+        expected="line breaks only between segments",
+        hint="Ask the sender for the unwrapped file (the 835 as the payer sent it, without line breaks added)",
+    )
+
+
+def _wrap_width(lines: list[bytes]) -> int | None:
+    """N when every line is N characters long (the last may be shorter) and there are two or more."""
+    widths = [len(line.rstrip(b"\r")) for line in lines]
+    if len(widths) < 2 or widths[0] == 0 or any(w != widths[0] for w in widths[:-1]) or widths[-1] > widths[0]:
+        return None
+    return widths[0]
+
+
+def _first_inner_break(lines: list[bytes], term: bytes, isa_end: int, width: int) -> int | None:
+    """The index of the first line whose break falls inside a segment, if any.
+
+    With a line-break terminator (a wrap right after ISA16 makes the line break look like the
+    ISA's terminator) a break is known to be inside a segment only in the ISA, or when most lines
+    use their full width (padded fixed-length records end in spaces)."""
+    line_end = term in b"\r\n"
+    pos = 0
+    for i, line in enumerate(lines):
+        pos += len(line) + 1
+        if pos - 1 < isa_end or (not line_end and line.rstrip(b" \t\r")[-1:] != term):
+            return i
+    if line_end and len(lines) >= 3:
+        full = sum(len(line.rstrip(b" \t\r")) == width for line in lines[:-1])
+        if 2 * full > len(lines) - 1:
+            return 0
+    return None
 
 
 def _decode(data: bytes, tolerated: list[str]) -> bytes:
@@ -224,11 +355,11 @@ def scan(
         )
     head = data[start : start + 3]
     if head == b"ISA":
-        delims, more = _isa_delimiters(data, start, path)
+        delims, more, isa_end = _isa_delimiters(data, start, path)
         tolerated += more
         enveloped = True
     elif head[:2] == b"ST" and not head[2:3].isalnum():
-        delims = _bare_delimiters(data, start, path)
+        delims, isa_end = _bare_delimiters(data, start, path), 0
         enveloped = False
         tolerated.append(f"no ISA/GS envelope: bare ST..SE, delimiters inferred ({delims.describe()})")
     else:
@@ -237,9 +368,10 @@ def scan(
             "not an X12 file: it does not begin with an ISA header",
             segment=1,
             expected="'ISA' (or a bare 'ST' transaction)",
-            found=_snippet(data[start:]),
+            found=_looks_like(data[start : start + 256]),
             hint="Only X12 835 remittance files can be ingested",
         )
+    _refuse_hard_wrap(data, start, delims, isa_end, path)
     data = _decode(data[start:], tolerated)
     starts, ends, code, more = _locate(
         data, delims, pool, chunk_bytes or SCAN_CHUNK_BYTES, block_segments or BLOCK_SEGMENTS

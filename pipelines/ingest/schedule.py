@@ -21,11 +21,12 @@ only (through ``pipelines.ingest.read``), so `underpay ingest` can start reading
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,10 +123,9 @@ class IngestSchedule:
         return read_and_scan(path, hasher=self.hasher, scan_with=self.scan)
 
     def read(self, path: str | os.PathLike) -> PreparedFile:
-        """Read, hash, scan and prepare one file (no database work), on the calling thread."""
-        from pipelines.ingest.envelope import prepare_file
-
-        return prepare_file(self.read_and_scan(path))
+        """Read, hash, scan and prepare one file (no database work), on the calling thread.
+        Never raises for a bad file: see :func:`prepared`."""
+        return prepared(path, lambda: self.read_and_scan(path))
 
     def start_reading(self, path: str | os.PathLike) -> Future[ScannedFile]:
         """Read, hash and scan ``path`` on the reader now (numpy only: `underpay ingest` calls this
@@ -147,14 +147,12 @@ class _ReadAhead:
     """The iterator of :meth:`IngestSchedule.read_ahead` (it starts the first read when made)."""
 
     def __init__(self, schedule: IngestSchedule, files: list[Path]):
-        from pipelines.ingest.envelope import prepare_file
-
         self.schedule, self.files = schedule, files
         self.ahead: Future[PreparedFile] | None = None
         first, schedule._first = schedule._first, None
         if first is not None and files and first[0] == Path(files[0]):
             scanned = first[1]  # the first file's read and scan, already started
-            self.ahead = schedule.reader.submit(lambda: prepare_file(scanned.result()))
+            self.ahead = schedule.reader.submit(prepared, files[0], scanned.result)
         elif files:
             self.ahead = schedule.reader.submit(schedule.read, files[0])
 
@@ -175,6 +173,60 @@ class _ReadAhead:
         if self.ahead is not None:
             self.ahead.cancel()
             self.ahead = None
+
+
+# What stops the command rather than spoils one file.
+_STOP = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+class LibraryPanic(Exception):
+    """A file made a library panic (polars' Rust code raises ``PanicException``, a BaseException
+    and not an Exception, so that ``except Exception`` does not catch it). Kept as the file's
+    error like any other; the panic is its ``__cause__``."""
+
+
+def _as_error(exc: BaseException) -> Exception:
+    if isinstance(exc, Exception):
+        return exc
+    error = LibraryPanic(type(exc).__name__)
+    error.__cause__ = exc
+    return error
+
+
+def prepared(path: str | os.PathLike, read: Callable[[], ScannedFile]) -> PreparedFile:
+    """``read()`` (read, hash, scan) then ``prepare_file``, with anything the file's bytes cause
+    kept as the file's ``error`` instead of raised: an unreadable file (OSError: ``sha256`` is ""
+    then, nothing was read), a panic in polars (a BaseException, not an Exception), a
+    RecursionError, MemoryError. A poison file is rejected; it must never stop the other files.
+    Only an interrupt (Ctrl-C, exit) propagates."""
+    from pipelines.ingest.envelope import PreparedFile, prepare_file
+
+    try:
+        got = read()
+    except _STOP:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - recorded with the file (see the docstring)
+        return PreparedFile(
+            path=Path(path), size=_size(Path(path)), sha256=_sha256_or_empty(path), prep=None, error=_as_error(exc)
+        )
+    try:
+        return prepare_file(got)
+    except _STOP:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - recorded with the file (see the docstring)
+        return PreparedFile(path=got.path, size=got.size, sha256=got.sha256, prep=None, error=_as_error(exc))
+
+
+def _sha256_or_empty(path: str | os.PathLike) -> str:
+    """The file's SHA-256 read again in blocks (after its scan failed), or "" when it cannot be read."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return ""
+    return h.hexdigest()
 
 
 def _size(path: Path) -> int:

@@ -8,11 +8,12 @@ numbers are checked to be exact at their warehouse scale before they are cast.
 from __future__ import annotations
 
 import mmap
+import re
 
 import numpy as np
 import polars as pl
 
-from pipelines.core.errors import X12Error
+from pipelines.core.errors import X12Error, shown
 from pipelines.core.money import MONEY, QTY, RATE
 from pipelines.ingest.scan import Scan, tag_code
 
@@ -84,10 +85,12 @@ def tag_ids(code: np.ndarray) -> np.ndarray:
 
 
 def _exact(digits: int, scale: int) -> str:
-    """A number with an optional minus, at most ``digits`` integer digits and any decimals beyond
-    ``scale`` all zeros (so the value is exact at that scale), checked in one regex pass."""
-    tail = r"[\d&&[^1-9]]*"
-    return rf"^-?(?:\d{{1,{digits}}}(?:\.\d{{0,{scale}}}{tail})?|\.\d{{1,{scale}}}{tail})$"
+    """A number with an optional minus, at most ``digits`` integer digits after any leading zeros
+    (zero-padded amounts such as ``0000000000000150`` are real-world numbers) and any decimals
+    beyond ``scale`` all zeros (so the value is exact at that scale), checked in one regex pass.
+    Digits are ASCII ``[0-9]``: a regex digit class is Unicode (Arabic-Indic, full-width digits),
+    which the cast then refuses."""
+    return rf"^-?0*(?:[0-9]{{1,{digits}}}(?:\.[0-9]{{0,{scale}}}0*)?|\.[0-9]{{1,{scale}}}0*)$"
 
 
 _MONEY_EXACT, _QTY_EXACT, _RATE_EXACT = _exact(12, 2), _exact(9, 3), _exact(8, 4)
@@ -127,36 +130,38 @@ def _number(df: pl.DataFrame, col: str, dtype, path, what: str) -> pl.Expr:
     if bad.height:
         seg, value = bad.row(0)
         kind = {
-            MONEY: "an amount with at most 2 decimals",
-            QTY: "a quantity with at most 3 decimals",
-            RATE: "a number with at most 4 decimals",
+            MONEY: "an amount of at most 12 integer digits and 2 decimals",
+            QTY: "a quantity of at most 9 integer digits and 3 decimals",
+            RATE: "a number of at most 8 integer digits and 4 decimals",
         }[dtype]
         raise X12Error(
             path,
             f"unparseable number in {what}",
             segment=int(seg),
             expected=kind,
-            found=repr(value),
+            found=_not_a_number(value),
             hint=f"{bad.height} value(s) of {what} are not numbers; the payer must correct and resend the file",
         )
     return v.cast(dtype)
 
 
+_ASCII_NUMBER = re.compile(r"-?[0-9]*(\.[0-9]*)?")
+
+
+def _not_a_number(value: str) -> str:
+    """Why ``value`` is not an exact number, without quoting it: a misaligned segment (a lost
+    terminator, say) puts a patient's name or member id where an amount belongs."""
+    if any(ch.isdigit() and not ch.isascii() for ch in value):
+        return f"{shown(value)}, with digits that are not ASCII digits 0-9"
+    number = _ASCII_NUMBER.fullmatch(value)
+    if number and any(ch.isdigit() for ch in value):
+        whole, _, decimals = value.lstrip("-").partition(".")
+        return f"a number with {len(whole.lstrip('0'))} integer digits and {len(decimals.rstrip('0'))} decimals"
+    return shown(value)
+
+
 def _date(col: str) -> pl.Expr:
     return pl.col(col).str.strptime(pl.Date, "%Y%m%d", strict=False)
-
-
-def _join_dates(out: pl.DataFrame, dtm: pl.DataFrame | None, level: str, quals) -> pl.DataFrame:
-    """One date column per (DTM01 qualifier, name): the first such DTM of each claim / line
-    (``level`` = "claim" or "line"), joined on ``<level>_key``; all null when there is no DTM."""
-    key = f"{level}_key"
-    for qual, name in quals:
-        if dtm is None:
-            out = out.with_columns(pl.lit(None, pl.Date).alias(name))
-            continue
-        j = _first(dtm.filter(pl.col("e01") == qual), level).select(pl.col(level).alias(key), _date("e02").alias(name))
-        out = out.join(j, on=key, how="left")
-    return out
 
 
 def _first(df: pl.DataFrame, key: str) -> pl.DataFrame:

@@ -26,6 +26,7 @@ from pandera.engines import polars_engine as pe
 from pandera.errors import SchemaErrors
 
 from pipelines.core.money import (
+    LINE_AMOUNT_CEILING,
     MONEY,
     MONEY_PRECISION,
     MONEY_SCALE,
@@ -34,6 +35,7 @@ from pipelines.core.money import (
     RATE_PRECISION,
     RATE_SCALE,
 )
+from pipelines.ingest.mapping import shown_expr
 
 GROUP_CODES = ["CO", "PR", "OA", "PI", "CR"]
 CLAIM_STATUS_CODES = ["1", "2", "3", "4", "5", "10", "13", "15", "16", "17", "19", "20", "21", "22", "23", "25", "27"]
@@ -45,6 +47,16 @@ FILE_STATUSES = ["loaded", "duplicate", "rejected"]
 
 def _money(**kw):
     return pa.Field(dtype_kwargs={"precision": MONEY_PRECISION, "scale": MONEY_SCALE}, **kw)
+
+
+# A sum of amounts (the balancing checks): as wide as a decimal goes, so that adding up amounts near
+# the column's limit (999999999999.99) is reported as unbalanced rather than overflowing.
+SUM_PRECISION = 38
+SUM = pl.Decimal(SUM_PRECISION, MONEY_SCALE)
+
+
+def _sum(**kw):
+    return pa.Field(dtype_kwargs={"precision": SUM_PRECISION, "scale": MONEY_SCALE}, **kw)
 
 
 def _qty(**kw):
@@ -129,6 +141,12 @@ class Payments(_Base):
     payee_state: pl.String = pa.Field(**N)
     payee_zip: pl.String = pa.Field(**N)
     resent_of_payment_id: pl.Int64 = pa.Field(**N)
+    payer_nm1_name: pl.String = pa.Field(**N)
+    payer_nm1_id_qualifier: pl.String = pa.Field(**N)
+    payer_nm1_id: pl.String = pa.Field(**N)
+    payee_nm1_name: pl.String = pa.Field(**N)
+    payee_nm1_id_qualifier: pl.String = pa.Field(**N)
+    payee_nm1_id: pl.String = pa.Field(**N)
 
 
 class Claims(_Base):
@@ -270,8 +288,8 @@ class TransactionBalance(pa.DataFrameModel):
     payment_id: pl.Int64
     segment_number: pl.Int64
     total_paid: pe.Decimal = _money()
-    claims_paid: pe.Decimal = _money()
-    plb_total: pe.Decimal = _money()
+    claims_paid: pe.Decimal = _sum()
+    plb_total: pe.Decimal = _sum()
 
     @pa.dataframe_check(name="balance_transaction", error="BPR02 = sum(CLP04) - sum(PLB amounts)")
     def balanced(cls, data) -> pl.LazyFrame:
@@ -286,7 +304,7 @@ class ClaimBalance(pa.DataFrameModel):
     segment_number: pl.Int64
     charge: pe.Decimal = _money()
     paid: pe.Decimal = _money()
-    cas_total: pe.Decimal = _money()
+    cas_total: pe.Decimal = _sum()
     has_adjustable: pl.Boolean
 
     @pa.dataframe_check(name="balance_claim", error="CLP03 - CLP04 = sum of the claim's CAS amounts")
@@ -303,7 +321,7 @@ class LineBalance(pa.DataFrameModel):
     segment_number: pl.Int64
     charge: pe.Decimal = _money()
     paid: pe.Decimal = _money()
-    cas_total: pe.Decimal = _money()
+    cas_total: pe.Decimal = _sum()
 
     @pa.dataframe_check(name="balance_line", error="SVC02 - SVC03 = sum of the line's CAS amounts")
     def balanced(cls, data) -> pl.LazyFrame:
@@ -347,7 +365,7 @@ def conform(frame: pl.DataFrame, model: type[pa.DataFrameModel]) -> pl.DataFrame
 
 
 _KEYS = ("payment_id", "claim_id", "line_id", "segment_number")
-_BALANCE_COLUMNS = ("charge", "paid", "total_paid", "amount")
+_BALANCE_COLUMNS = ("charge", "paid", "total_paid", "amount", "allowed")  # summed, or compared to a ceiling
 
 
 def checked_columns(model: type[pa.DataFrameModel]) -> list[str]:
@@ -408,7 +426,12 @@ def _failure_issues(frame: pl.DataFrame, model, table: str, file_id: int) -> lis
         ).alias("rule"),
         pl.lit("warning").alias("severity"),
         pl.col("check").cast(pl.String).alias("expected"),
-        pl.col("failure_case").cast(pl.String).alias("actual"),
+        # a value outside a code set is shown by its length and kind only: a misaligned segment
+        # can put a patient's name where a code belongs
+        pl.when(pl.col("check").cast(pl.String).str.starts_with("isin"))
+        .then(shown_expr(pl.col("failure_case").cast(pl.String)))
+        .otherwise(pl.col("failure_case").cast(pl.String))
+        .alias("actual"),
         pl.concat_str(
             pl.lit("value outside the expected code set or range in "), pl.col("column").fill_null(table)
         ).alias("message"),
@@ -446,7 +469,7 @@ def balance_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     Built as lazy queries (each reads only the columns it needs) and collected together."""
     pay, cl, sl = frames["payments"].lazy(), frames["claims"].lazy(), frames["service_lines"].lazy()
     adj, plb = frames["adjustments"].lazy(), frames["provider_adjustments"].lazy()
-    zero = pl.lit(0, MONEY)
+    zero, no_sum = pl.lit(0, MONEY), pl.lit(0, SUM)
     srt = lambda df, *keys: df.sort(*keys).with_columns([pl.col(k).set_sorted() for k in keys])  # noqa: E731
     claims_paid = srt(cl.group_by("payment_id").agg(pl.col("paid").sum().alias("claims_paid")), "payment_id")
     plb_total = srt(plb.group_by("payment_id").agg(pl.col("amount").sum().alias("plb_total")), "payment_id")
@@ -455,14 +478,14 @@ def balance_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
         .join(claims_paid, on="payment_id", how="left", maintain_order="left")
         .join(plb_total, on="payment_id", how="left", maintain_order="left")
         .with_columns(
-            pl.col("claims_paid").fill_null(zero).cast(MONEY),
-            pl.col("plb_total").fill_null(zero).cast(MONEY),
+            pl.col("claims_paid").cast(SUM).fill_null(no_sum),
+            pl.col("plb_total").cast(SUM).fill_null(no_sum),
             pl.col("total_paid").fill_null(zero),
         )
     )
     cas_claim = srt(
         adj.group_by("claim_id").agg(
-            pl.col("amount").sum().cast(MONEY).alias("cas_total"), pl.col("line_id").is_null().any().alias("_claim_cas")
+            pl.col("amount").sum().cast(SUM).alias("cas_total"), pl.col("line_id").is_null().any().alias("_claim_cas")
         ),
         "claim_id",
     )
@@ -474,7 +497,7 @@ def balance_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
         .with_columns(
             pl.col("charge").fill_null(zero),
             pl.col("paid").fill_null(zero),
-            pl.col("cas_total").fill_null(zero),
+            pl.col("cas_total").fill_null(no_sum),
             ((pl.col("_lines").fill_null(0) > 0) | pl.col("_claim_cas").fill_null(False)).alias("has_adjustable"),
         )
         .drop("_lines", "_claim_cas")
@@ -482,14 +505,14 @@ def balance_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     cas_line = srt(
         adj.filter(pl.col("line_id").is_not_null())
         .group_by("line_id")
-        .agg(pl.col("amount").sum().cast(MONEY).alias("cas_total")),
+        .agg(pl.col("amount").sum().cast(SUM).alias("cas_total")),
         "line_id",
     )
     lb = (
         srt(sl.select("line_id", "claim_id", "payment_id", "segment_number", "charge", "paid"), "line_id")
         .join(cas_line, on="line_id", how="left", maintain_order="left")
         .with_columns(
-            pl.col("charge").fill_null(zero), pl.col("paid").fill_null(zero), pl.col("cas_total").fill_null(zero)
+            pl.col("charge").fill_null(zero), pl.col("paid").fill_null(zero), pl.col("cas_total").fill_null(no_sum)
         )
     )
     tx, cb, lb = pl.collect_all([tx, cb, lb])
@@ -537,6 +560,51 @@ def balancing_issues(frames: dict[str, pl.DataFrame], file_id: int) -> pl.DataFr
     return conform(pl.concat(found, how="vertical_relaxed"), ValidationIssues)
 
 
+# A claim's charge or payment at or above this is not believed either: ten times a line's ceiling
+# (an inpatient claim of many lines may legitimately pass the line ceiling, not this one).
+CLAIM_AMOUNT_CEILING = LINE_AMOUNT_CEILING * 10
+IMPLAUSIBLE_AMOUNT = "implausible_amount"  # the validation_issues rule
+# (table, column, element named in the message, ceiling, key columns of the issue)
+_CEILINGS = (
+    ("service_lines", "charge", "SVC02 line charge", LINE_AMOUNT_CEILING, ("payment_id", "claim_id", "line_id")),
+    ("service_lines", "paid", "SVC03 line payment", LINE_AMOUNT_CEILING, ("payment_id", "claim_id", "line_id")),
+    ("service_lines", "allowed", "AMT*B6 allowed amount", LINE_AMOUNT_CEILING, ("payment_id", "claim_id", "line_id")),
+    ("claims", "charge", "CLP03 claim charge", CLAIM_AMOUNT_CEILING, ("payment_id", "claim_id")),
+    ("claims", "paid", "CLP04 claim payment", CLAIM_AMOUNT_CEILING, ("payment_id", "claim_id")),
+)
+
+
+def implausible_issues(frames: dict[str, pl.DataFrame], file_id: int) -> pl.DataFrame | None:
+    """An ``implausible_amount`` issue per amount at or above its ceiling, either sign (a $10M
+    allowed on an office visit is a typo, not a price): the comparison leaves such a line unpriced.
+    One column comparison per amount over the whole frame."""
+    found = []
+    for table, column, element, ceiling, keys in _CEILINGS:
+        frame = frames.get(table)
+        if frame is None or column not in frame.columns:
+            continue
+        limit = pl.lit(ceiling, MONEY)
+        bad = frame.filter((pl.col(column) >= limit) | (pl.col(column) <= -limit))
+        if bad.height == 0:
+            continue
+        found.append(
+            bad.select(
+                pl.lit(file_id, pl.Int64).alias("file_id"),
+                *[(pl.col(k) if k in keys else pl.lit(None, pl.Int64)).alias(k) for k in _KEYS[:3]],
+                pl.col("segment_number"),
+                pl.lit(IMPLAUSIBLE_AMOUNT).alias("rule"),
+                pl.lit("error").alias("severity"),
+                pl.lit(f"less than {ceiling} either way").alias("expected"),
+                pl.col(column).cast(pl.String).alias("actual"),
+                pl.lit(
+                    f"{element} ({column}) is {ceiling} or more: not believed (a typo?), so not priced; "
+                    "check the amount with the payer"
+                ).alias("message"),
+            )
+        )
+    return conform(pl.concat(found), ValidationIssues) if found else None
+
+
 def validate_tables(frames: dict[str, pl.DataFrame], file_id: int) -> pl.DataFrame:
     """Run every table model on ``frames`` (already conformed) plus the balancing checks.
 
@@ -544,6 +612,9 @@ def validate_tables(frames: dict[str, pl.DataFrame], file_id: int) -> pl.DataFra
     RuntimeError when a frame's columns or types do not match its model (a loader bug).
     """
     found = [balancing_issues(frames, file_id)]
+    implausible = implausible_issues(frames, file_id)
+    if implausible is not None:
+        found.append(implausible)
     for table in ("payments", "claims", "service_lines", "adjustments", "provider_adjustments"):
         for issues in _failure_issues(frames[table], TABLE_MODELS[table], table, file_id):
             found.append(conform(issues, ValidationIssues))

@@ -341,24 +341,27 @@ PROBE_FILE = """
 INSERT INTO era_files (file_id, path, file_name, sha256, size_bytes, loaded_at, status)
 VALUES (-1, 'demo-probe', 'demo-probe', 'demo-probe', 0, now(), 'loaded')
 """
+# The probe is not parsed from an 835, so it has no segments: the NOT NULL ST ordinal and segment
+# numbers are the row's own id made positive (payment -n is the file's n-th transaction).
 PROBE_PAYMENTS = """
-INSERT INTO payments (payment_id, file_id, payer_id, payer_name, payee_name, payee_npi, payee_tin,
-                      payee_zip, total_paid, credit_debit, payment_date, trace_number, originating_company_id)
-SELECT DISTINCT payment_id, -1, payer_id, payer_name, 'DEMO PROBE', '1234567893', '123456789',
-       $zip, 0, 'C', $payment_date, 'PROBE' || payment_id, '1' || payer_tin
+INSERT INTO payments (payment_id, file_id, transaction_index, segment_number, payer_id, payer_name, payee_name,
+                      payee_npi, payee_tin, payee_zip, total_paid, credit_debit, payment_date, trace_number,
+                      originating_company_id)
+SELECT DISTINCT payment_id, -1, -payment_id, -payment_id, payer_id, payer_name, 'DEMO PROBE', '1234567893',
+       '123456789', $zip, 0, 'C', $payment_date, 'PROBE' || payment_id, '1' || payer_tin
 FROM probe
 """
 PROBE_CLAIMS = """
-INSERT INTO claims (claim_id, payment_id, file_id, patient_control_number, status_code, charge, paid,
-                    patient_responsibility, filing_indicator, payer_claim_number, place_of_service)
-SELECT claim_id, payment_id, -1, 'PROBE' || claim_id, '1', charge, 0, 0, 'CI', 'PROBE' || claim_id, pos
+INSERT INTO claims (claim_id, payment_id, file_id, segment_number, patient_control_number, status_code, charge,
+                    paid, patient_responsibility, filing_indicator, payer_claim_number, place_of_service)
+SELECT claim_id, payment_id, -1, -claim_id, 'PROBE' || claim_id, '1', charge, 0, 0, 'CI', 'PROBE' || claim_id, pos
 FROM probe
 """
 PROBE_LINES = """
-INSERT INTO service_lines (line_id, claim_id, payment_id, file_id, line_number, qualifier, procedure_code,
-                           modifiers, charge, paid, units, service_date, service_date_end,
+INSERT INTO service_lines (line_id, claim_id, payment_id, file_id, segment_number, line_number, qualifier,
+                           procedure_code, modifiers, charge, paid, units, service_date, service_date_end,
                            service_date_source, allowed, line_control_number)
-SELECT line_id, claim_id, payment_id, -1, 1, 'HC', procedure_code, modifiers::VARCHAR[], charge, 0, 1,
+SELECT line_id, claim_id, payment_id, -1, -line_id, 1, 'HC', procedure_code, modifiers::VARCHAR[], charge, 0, 1,
        $service_date, $service_date, '472', 0.01, 'PROBE' || line_id
 FROM probe
 """

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from pipelines.core.config import Settings
 from pipelines.core.errors import UnderpayError
 from pipelines.core.lock import run_lock
 from pipelines.core.months import Month
+from pipelines.core.outputs import make_private_dirs
 from pipelines.core.sql import read_sql
 from pipelines.core.warehouse import connect
 from pipelines.runs.records import RunCounts, finish_run, start_run, update_run
@@ -113,8 +115,7 @@ def render_month(
     from reports.monthly import report_month
 
     t0 = time.perf_counter()
-    out_dir = Path(reports_dir) / month.label
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_private_dirs(Path(reports_dir) / month.label)  # new folders 0700: reports hold PHI
     rendered = report_month(
         con, month, payer=payer, out_dir=out_dir, show_phi=show_phi, formats=("csv", "xlsx") if exports else ()
     )
@@ -216,13 +217,24 @@ def render_months(
         finally:
             con.close()
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_interrupts) as pool:
         futures = {pool.submit(_render_worker, str(db), m, str(reports_dir), show_phi): m for m in months}
         done: dict[Month, MonthResult] = {}
-        for f in as_completed(futures):
-            done[futures[f]] = f.result()
-            on_done(done[futures[f]])
+        try:
+            for f in as_completed(futures):
+                done[futures[f]] = f.result()
+                on_done(done[futures[f]])
+        except BaseException:  # Ctrl-C: months not started are dropped; the started ones finish
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         return [done[m] for m in months]
+
+
+def _ignore_interrupts() -> None:
+    """Report workers ignore Ctrl-C: a terminal sends it to the whole process group, and the parent
+    alone decides (it stops; a worker finishes the month it is writing instead of dying mid-file
+    with a traceback of its own)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_monthly(

@@ -1,7 +1,8 @@
 """The ``runs`` table: one row per nightly / monthly / demo run (start, end, files, outcome).
 
 A run row is written at the start (status ``running``) and closed at the end (``ok``,
-``quarantined`` or ``failed``). A process killed with SIGKILL leaves its row at ``running``;
+``quarantined`` or ``failed``, or ``interrupted`` when Ctrl-C stopped it: the run closes its own
+row then). A process killed with SIGKILL leaves its row at ``running``;
 the next nightly run, which holds the lock and so knows the old process is gone, marks it
 ``interrupted`` and recomputes the months it had touched.
 """

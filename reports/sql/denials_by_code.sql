@@ -4,7 +4,7 @@ SELECT
     procedure_code                                   AS procedure_code,
     count(*)                                         AS denied_lines,
     count(DISTINCT payer_id)                         AS payers,
-    coalesce(sum(billed), 0)::DECIMAL(18,2)          AS denied_billed
+    coalesce(sum(billed), 0)::DECIMAL(38,2)          AS denied_billed
 FROM variances
 WHERE payment_month = $month AND ($payer IS NULL OR payer_id = $payer) AND category = 'denied'
 GROUP BY procedure_code

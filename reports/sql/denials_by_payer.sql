@@ -5,7 +5,7 @@ SELECT
     max(payer_name)                                                 AS payer_name,
     count(*) FILTER (WHERE category = 'denied')                     AS denied_lines,
     count(*) FILTER (WHERE category <> 'reversed')                  AS lines,
-    coalesce(sum(billed) FILTER (WHERE category = 'denied'), 0)::DECIMAL(18,2) AS denied_billed,
+    coalesce(sum(billed) FILTER (WHERE category = 'denied'), 0)::DECIMAL(38,2) AS denied_billed,
     round(100.0 * count(*) FILTER (WHERE category = 'denied')
           / nullif(count(*) FILTER (WHERE category <> 'reversed'), 0), 1) AS denial_rate
 FROM variances

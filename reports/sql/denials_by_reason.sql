@@ -10,8 +10,8 @@ SELECT
     CASE WHEN position('-' IN code) > 0 THEN split_part(code, '-', 1) ELSE '' END   AS group_code,
     CASE WHEN position('-' IN code) > 0 THEN substr(code, position('-' IN code) + 1) ELSE code END AS reason_code,
     count(*)                                                    AS lines,
-    coalesce(sum(billed), 0)::DECIMAL(18,2)                     AS billed,
-    coalesce(sum(expected_allowed), 0)::DECIMAL(18,2)           AS expected_allowed
+    coalesce(sum(billed), 0)::DECIMAL(38,2)                     AS billed,
+    coalesce(sum(expected_allowed), 0)::DECIMAL(38,2)           AS expected_allowed
 FROM codes
 GROUP BY ALL
 ORDER BY lines DESC, billed DESC, group_code, reason_code

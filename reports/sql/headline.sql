@@ -5,19 +5,19 @@
 SELECT
     payment_month                                                            AS month,       -- DATE
     count(*) FILTER (WHERE category <> 'reversed')                           AS lines,       -- BIGINT
-    coalesce(sum(billed), 0)::DECIMAL(18,2)                                  AS billed,
-    coalesce(sum(expected_allowed), 0)::DECIMAL(18,2)                        AS expected_allowed,
-    coalesce(sum(actual_allowed), 0)::DECIMAL(18,2)                          AS actual_allowed,
-    coalesce(sum(paid), 0)::DECIMAL(18,2)                                    AS paid,
-    coalesce(sum(patient_responsibility), 0)::DECIMAL(18,2)                  AS patient_responsibility,
-    coalesce(sum(variance) FILTER (WHERE category = 'underpaid'), 0)::DECIMAL(18,2) AS underpaid,
+    coalesce(sum(billed), 0)::DECIMAL(38,2)                                  AS billed,
+    coalesce(sum(expected_allowed), 0)::DECIMAL(38,2)                        AS expected_allowed,
+    coalesce(sum(actual_allowed), 0)::DECIMAL(38,2)                          AS actual_allowed,
+    coalesce(sum(paid), 0)::DECIMAL(38,2)                                    AS paid,
+    coalesce(sum(patient_responsibility), 0)::DECIMAL(38,2)                  AS patient_responsibility,
+    coalesce(sum(variance) FILTER (WHERE category = 'underpaid'), 0)::DECIMAL(38,2) AS underpaid,
     count(*) FILTER (WHERE category = 'underpaid')                           AS underpaid_lines,
-    coalesce(-sum(variance) FILTER (WHERE category = 'overpaid'), 0)::DECIMAL(18,2) AS overpaid,
+    coalesce(-sum(variance) FILTER (WHERE category = 'overpaid'), 0)::DECIMAL(38,2) AS overpaid,
     count(*) FILTER (WHERE category = 'overpaid')                            AS overpaid_lines,
-    coalesce(sum(billed) FILTER (WHERE category = 'denied'), 0)::DECIMAL(18,2) AS denied,
+    coalesce(sum(billed) FILTER (WHERE category = 'denied'), 0)::DECIMAL(38,2) AS denied,
     count(*) FILTER (WHERE category = 'denied')                              AS denied_lines,
     (coalesce(sum(variance) FILTER (WHERE category = 'underpaid'), 0)
-     + coalesce(sum(expected_allowed) FILTER (WHERE category = 'denied'), 0))::DECIMAL(18,2) AS recoverable
+     + coalesce(sum(expected_allowed) FILTER (WHERE category = 'denied'), 0))::DECIMAL(38,2) AS recoverable
 FROM variances
 WHERE payment_month IN ($month, $prev)
   AND ($payer IS NULL OR payer_id = $payer)

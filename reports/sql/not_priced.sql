@@ -8,8 +8,8 @@ SELECT
              CASE WHEN category = 'no_contract' THEN 'no contract matches this payer and date of service' END,
              'not stated')                                                   AS reason,
     count(*)                                                                 AS lines,
-    coalesce(sum(billed), 0)::DECIMAL(18,2)                                  AS billed,
-    coalesce(sum(actual_allowed), 0)::DECIMAL(18,2)                          AS actual_allowed
+    coalesce(sum(billed), 0)::DECIMAL(38,2)                                  AS billed,
+    coalesce(sum(actual_allowed), 0)::DECIMAL(38,2)                          AS actual_allowed
 FROM variances
 WHERE payment_month = $month AND ($payer IS NULL OR payer_id = $payer)
   AND category IN ('not_priced', 'no_contract')

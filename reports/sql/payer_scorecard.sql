@@ -7,8 +7,8 @@ SELECT
     payer_id                                                                 AS payer_id,
     max(payer_name)                                                          AS payer_name,
     count(*) FILTER (WHERE category <> 'reversed')                           AS lines,
-    coalesce(sum(actual_allowed), 0)::DECIMAL(18,2)                          AS allowed,
-    coalesce(sum(variance) FILTER (WHERE category = 'underpaid'), 0)::DECIMAL(18,2) AS underpaid,
+    coalesce(sum(actual_allowed), 0)::DECIMAL(38,2)                          AS allowed,
+    coalesce(sum(variance) FILTER (WHERE category = 'underpaid'), 0)::DECIMAL(38,2) AS underpaid,
     round(100.0 * count(*) FILTER (WHERE category = 'underpaid')
           / nullif(count(*) FILTER (WHERE category IN ('underpaid', 'overpaid', 'correct')), 0), 1)
                                                                              AS underpayment_rate,

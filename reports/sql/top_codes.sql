@@ -4,9 +4,9 @@ SELECT
     procedure_code                                   AS procedure_code,
     count(*)                                         AS underpaid_lines,
     count(DISTINCT payer_id)                         AS payers,
-    sum(expected_allowed)::DECIMAL(18,2)             AS expected_allowed,
-    sum(actual_allowed)::DECIMAL(18,2)               AS actual_allowed,
-    sum(variance)::DECIMAL(18,2)                     AS underpaid
+    sum(expected_allowed)::DECIMAL(38,2)             AS expected_allowed,
+    sum(actual_allowed)::DECIMAL(38,2)               AS actual_allowed,
+    sum(variance)::DECIMAL(38,2)                     AS underpaid
 FROM variances
 WHERE payment_month = $month
   AND ($payer IS NULL OR payer_id = $payer)

@@ -5,7 +5,7 @@ SELECT
     max(payer_name)                                                          AS payer_name,
     payment_month                                                            AS month,
     count(*) FILTER (WHERE category <> 'reversed')                           AS lines,
-    coalesce(sum(variance) FILTER (WHERE category = 'underpaid'), 0)::DECIMAL(18,2) AS underpaid,
+    coalesce(sum(variance) FILTER (WHERE category = 'underpaid'), 0)::DECIMAL(38,2) AS underpaid,
     count(*) FILTER (WHERE category = 'denied')                              AS denied_lines,
     round(100.0 * count(*) FILTER (WHERE category = 'denied')
           / nullif(count(*) FILTER (WHERE category <> 'reversed'), 0), 1)    AS denial_rate

@@ -23,10 +23,10 @@ WITH flagged AS (
         list_sort(list_distinct(flatten(list(coalesce(carc_codes, [])))))  AS carc_list,
         string_agg(DISTINCT category, '+' ORDER BY category DESC)          AS category,
         count(*)                                                           AS lines,
-        sum(expected_allowed)::DECIMAL(18,2)                               AS expected_allowed,
-        coalesce(sum(actual_allowed), 0)::DECIMAL(18,2)                    AS actual_allowed,
-        sum(variance)::DECIMAL(18,2)                                       AS variance,
-        sum(at_stake)::DECIMAL(18,2)                                       AS at_stake,
+        sum(expected_allowed)::DECIMAL(38,2)                               AS expected_allowed,
+        coalesce(sum(actual_allowed), 0)::DECIMAL(38,2)                    AS actual_allowed,
+        sum(variance)::DECIMAL(38,2)                                       AS variance,
+        sum(at_stake)::DECIMAL(38,2)                                       AS at_stake,
         string_agg(procedure_code || ': ' || explanation, ' | ' ORDER BY at_stake DESC, line_id) AS explanation
     FROM flagged
     GROUP BY claim_id

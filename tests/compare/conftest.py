@@ -21,6 +21,10 @@ class Builder:
     def __init__(self, con):
         self.con = con
         self.ids = itertools.count(1)
+        # The loader fills these on every row: the ST ordinal within the file and each row's
+        # segment position (increasing in the order the rows are written, as in an 835).
+        self.transactions = itertools.count(1)
+        self.segments = itertools.count(1)
 
     def payment(
         self,
@@ -35,20 +39,41 @@ class Builder:
     ) -> int:
         pid = next(self.ids)
         self.con.execute(
-            """INSERT INTO payments (payment_id, file_id, payment_date, payer_id, payer_n1_id, payer_ref_2u,
-                   originating_company_id, payer_name, payee_tin, total_paid)
-               VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, 0)""",
-            [pid, paid_on, payer_id, n1_id if n1_id is not None else payer_id, ref_2u, trn03, payer_name, payee_tin],
+            """INSERT INTO payments (payment_id, file_id, transaction_index, segment_number, payment_date, payer_id,
+                   payer_n1_id, payer_ref_2u, originating_company_id, payer_name, payee_tin, total_paid)
+               VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)""",
+            [
+                pid,
+                next(self.transactions),
+                next(self.segments),
+                paid_on,
+                payer_id,
+                n1_id if n1_id is not None else payer_id,
+                ref_2u,
+                trn03,
+                payer_name,
+                payee_tin,
+            ],
         )
         return pid
 
     def claim(self, payment_id, *, status="1", pos="11", pcn=None, icn=None, charge=NO_CHARGE, reverses=None) -> int:
         cid = next(self.ids)
         self.con.execute(
-            """INSERT INTO claims (claim_id, payment_id, file_id, status_code, charge, paid, place_of_service,
-                   patient_control_number, payer_claim_number, reverses_claim_id)
-               VALUES (?, ?, 1, ?, ?, 0, ?, ?, ?, ?)""",
-            [cid, payment_id, status, charge, pos, pcn or f"PCN{cid}", icn or f"ICN{cid}", reverses],
+            """INSERT INTO claims (claim_id, payment_id, file_id, segment_number, status_code, charge, paid,
+                   place_of_service, patient_control_number, payer_claim_number, reverses_claim_id)
+               VALUES (?, ?, 1, ?, ?, ?, 0, ?, ?, ?, ?)""",
+            [
+                cid,
+                payment_id,
+                next(self.segments),
+                status,
+                charge,
+                pos,
+                pcn or f"PCN{cid}",
+                icn or f"ICN{cid}",
+                reverses,
+            ],
         )
         return cid
 
@@ -76,14 +101,15 @@ class Builder:
         paid = charge - sum((D(str(a[2])) for a in adj), D("0"))
         mods = list(mods)
         self.con.execute(
-            """INSERT INTO service_lines (line_id, claim_id, payment_id, file_id, line_number, qualifier,
-                   procedure_code, modifiers, charge, paid, units, service_date, allowed,
+            """INSERT INTO service_lines (line_id, claim_id, payment_id, file_id, segment_number, line_number,
+                   qualifier, procedure_code, modifiers, charge, paid, units, service_date, allowed,
                    original_procedure_code, remark_codes, line_control_number)
-               VALUES (?, ?, ?, 1, ?, 'HC', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, 1, ?, ?, 'HC', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 lid,
                 claim_id,
                 payment_id,
+                next(self.segments),
                 line_number or lid,
                 code,
                 mods,
@@ -97,17 +123,20 @@ class Builder:
                 f"LCN{lid}",
             ],
         )
+        # Each list of triplets is one CAS segment (triplet_index 1.. within it).
+        cas = next(self.segments)
         for i, (group, reason, amount) in enumerate(adj, start=1):
             self.con.execute(
-                """INSERT INTO adjustments (file_id, payment_id, claim_id, line_id, triplet_index, group_code,
-                       reason_code, amount) VALUES (1, ?, ?, ?, ?, ?, ?, ?)""",
-                [payment_id, claim_id, lid, i, group, reason, D(str(amount))],
+                """INSERT INTO adjustments (file_id, payment_id, claim_id, line_id, segment_number, triplet_index,
+                       group_code, reason_code, amount) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [payment_id, claim_id, lid, cas, i, group, reason, D(str(amount))],
             )
+        cas = next(self.segments)
         for i, (group, reason, amount) in enumerate(claim_adj, start=1):
             self.con.execute(
-                """INSERT INTO adjustments (file_id, payment_id, claim_id, line_id, triplet_index, group_code,
-                       reason_code, amount) VALUES (1, ?, ?, NULL, ?, ?, ?, ?)""",
-                [payment_id, claim_id, i, group, reason, D(str(amount))],
+                """INSERT INTO adjustments (file_id, payment_id, claim_id, line_id, segment_number, triplet_index,
+                       group_code, reason_code, amount) VALUES (1, ?, ?, NULL, ?, ?, ?, ?, ?)""",
+                [payment_id, claim_id, cas, i, group, reason, D(str(amount))],
             )
         return lid
 

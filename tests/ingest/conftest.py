@@ -18,7 +18,7 @@ def fixtures() -> Path:
 @pytest.fixture()
 def con():
     """A fresh in-memory warehouse with every table."""
-    from pipelines.core.warehouse import ensure_schema
+    from pipelines.core.schema import ensure_schema
 
     c = duckdb.connect()
     ensure_schema(c)

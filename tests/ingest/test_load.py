@@ -8,7 +8,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from pipelines.core.errors import UnderpayError
+from pipelines.core.errors import Interrupted, UnderpayError
 from pipelines.ingest import load as ingest_mod
 from pipelines.ingest.load import expand_paths, ingest_paths
 from pipelines.ingest.schedule import LoadPlan
@@ -196,7 +196,7 @@ def test_crash_mid_file_leaves_nothing_and_rerun_loads_once(fixtures, con, monke
         real(c, table, frame)
 
     monkeypatch.setattr(ingest_mod, "_insert", crash)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted):
         ingest_paths([fixtures / "good_5010.835"], con)
     assert all(n == 0 for n in table_counts(con).values())
     monkeypatch.setattr(ingest_mod, "_insert", real)
@@ -247,7 +247,7 @@ def test_ids_stay_unique_through_crashes_duplicates_and_resends(fixtures, con, m
 
     monkeypatch.setattr(ingest_mod, "_insert", crash_second_file)
     files = sorted(fixtures.glob("*.835"))
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted):
         ingest_paths(files, con)
     monkeypatch.setattr(ingest_mod, "_insert", real)
     ingest_paths(files, con)
@@ -317,7 +317,7 @@ def test_loading_in_slices_gives_the_same_tables(con, plan):
     }
     issues = con.execute("SELECT * EXCLUDE (file_id) FROM validation_issues ORDER BY ALL").fetchall()
     other = duckdb.connect()
-    from pipelines.core.warehouse import ensure_schema
+    from pipelines.core.schema import ensure_schema
 
     ensure_schema(other)
     f = ingest_paths([sample], other, plan=plan).files[0]
@@ -347,8 +347,8 @@ def test_code_set_violations_load_as_warnings(fixtures, con, tmp_path):
         "SELECT rule, severity, actual, segment_number, claim_id IS NOT NULL FROM validation_issues ORDER BY rule"
     ).fetchall()
     assert rows == [
-        ("adjustments.group_code:isin", "warning", "XY", 34, True),
-        ("claims.status_code:isin", "warning", "99", 32, True),
+        ("adjustments.group_code:isin", "warning", "a 2-character value (letters)", 34, True),
+        ("claims.status_code:isin", "warning", "a 2-character value (digits)", 32, True),
     ]
 
 

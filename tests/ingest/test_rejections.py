@@ -13,9 +13,17 @@ CASES = [
     # file, segment, phrases the message must contain
     ("truncated.835", 27, ["never closed", "truncated", "expected SE"]),
     ("claim_837.835", 3, ["this is an 837 claim, not an 835", "ST01 = 835"]),
-    ("bad_amount.835", 16, ["unparseable number in CLP04", "'2O0.00'", "at most 2 decimals"]),
-    ("bad_decimals.835", 27, ["SVC03", "'50.005'"]),
-    ("garbage_no_isa.835", 1, ["does not begin with an ISA header", "Hello, this"]),
+    (
+        "bad_amount.835",
+        16,
+        ["unparseable number in CLP04", "a 6-character value (mixed text)", "at most 12 integer digits and 2 decimals"],
+    ),
+    ("bad_decimals.835", 27, ["SVC03", "a number with 2 integer digits and 3 decimals"]),
+    (
+        "garbage_no_isa.835",
+        1,
+        ["does not begin with an ISA header", "found text beginning with a 5-character value (letters)"],
+    ),
 ]
 
 

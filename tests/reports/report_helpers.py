@@ -29,7 +29,12 @@ class WarehouseBuilder:
         self.tables: dict[str, list[dict]] = {}
         self._line = 0
         self._claim = 0
+        self._segment = 0  # segment_number of the ingest rows, increasing as in an 835
         self.claims: dict[int, tuple[str, str]] = {}
+
+    def _next_segment(self) -> int:
+        self._segment += 1
+        return self._segment
 
     def add(self, table: str, **row) -> dict:
         self.tables.setdefault(table, []).append(row)
@@ -44,10 +49,13 @@ class WarehouseBuilder:
         file_id: int = 1,
         trace: str | None = None,
     ) -> None:
+        in_file = sum(1 for p in self.tables.get("payments", []) if p["file_id"] == file_id)
         self.add(
             "payments",
             payment_id=payment_id,
             file_id=file_id,
+            transaction_index=in_file + 1,  # the ST ordinal within the file
+            segment_number=self._next_segment(),
             payer_id=payer_id,
             payer_name=payer_name,
             payment_date=payment_date,
@@ -72,6 +80,7 @@ class WarehouseBuilder:
             claim_id=self._claim,
             payment_id=payment_id,
             file_id=1,
+            segment_number=self._next_segment(),
             patient_control_number=pcn,
             payer_claim_number=self.claims[self._claim][1],
             patient_first_name=first,

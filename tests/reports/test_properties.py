@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.core.warehouse import ensure_schema
+from pipelines.core.schema import ensure_schema
 from reports import queries
 from reports.render import money
 
@@ -45,8 +45,8 @@ members = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=1, max
 def test_worklist_masks_phi(con, first, last, member):
     con.execute("DELETE FROM claims; DELETE FROM variances")
     con.execute(
-        "INSERT INTO claims (claim_id, payment_id, file_id, patient_first_name, patient_last_name, "
-        "patient_member_id) VALUES (1, 1, 1, ?, ?, ?)",
+        "INSERT INTO claims (claim_id, payment_id, file_id, segment_number, patient_first_name, patient_last_name, "
+        "patient_member_id) VALUES (1, 1, 1, 20, ?, ?, ?)",
         [first, last, member],
     )
     con.execute(

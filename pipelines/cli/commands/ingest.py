@@ -60,7 +60,9 @@ def command(paths: tuple[str, ...], db: Path | None) -> None:
     PATHS are files, folders (read recursively) or glob patterns (quote them: '*.835').
     Each file loads whole in one transaction or not at all. A file already loaded (same
     bytes) is recorded as a duplicate; a broken file is rejected with the reason.
-    Exit status 0 when every file loaded or was a duplicate, 1 when any was rejected.
+    Exit status 0 when every file loaded or was a duplicate, 1 when any was rejected, 2 when
+    the ingest failed (a path that cannot be read, a warehouse that cannot be written), 130
+    when interrupted (Ctrl-C, SIGTERM): files committed before stay loaded.
     """
     from pipelines.core.process import tune_for_ingest
 
@@ -80,11 +82,13 @@ def command(paths: tuple[str, ...], db: Path | None) -> None:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
         target = resolve_db(db)
         result = ingest_paths(files, target, progress=_reporter(), schedule=schedule)
+    from pipelines.core.logs import printable  # a file name is shown, never obeyed by the terminal
+
     for f in result.files:
         if f.status == "rejected":
-            click.echo(f"rejected: {f.reason}", err=True)
+            click.echo(printable(f"rejected: {f.reason}"), err=True)
         elif f.reason:
-            click.echo(f"{f.status}: {f.path}: {f.reason}", err=True)
+            click.echo(printable(f"{f.status}: {f.path}: {f.reason}"), err=True)
     mb = result.bytes / 1e6
     click.echo(
         f"{len(result.files)} file(s): {result.loaded} loaded, {result.duplicate} duplicate, "

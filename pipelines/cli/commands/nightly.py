@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from pipelines.cli.commands.common import contracts_option, db_option, settings
-from pipelines.core.errors import UnderpayError
 from pipelines.core.process import limit_blas_threads
 
 # In text mode a line per file and per month as they happen; the summary closes the run.
@@ -62,7 +61,8 @@ def command(inbox, archive, quarantine, contracts, reports, db, settle_seconds, 
     <reports>/YYYY-MM/. The run is recorded in the `runs` table.
 
     Exit status: 0 all good, 1 something was quarantined, 2 the run failed (or another run
-    holds the lock <warehouse>.lock; this one then exits at once). Safe to kill at any moment:
+    holds the lock <warehouse>.lock; this one then exits at once), 130 interrupted (Ctrl-C,
+    SIGTERM: `systemctl stop`). Safe to kill at any moment:
     the next run finishes the work with nothing lost and nothing loaded twice. Files with a
     temporary suffix (.tmp, .part, ...), hidden files and files modified in the last
     --settle-seconds are left for the next run.
@@ -82,14 +82,13 @@ def command(inbox, archive, quarantine, contracts, reports, db, settle_seconds, 
     )
     log = EventLog(json_lines=json_log, path=log_file, text_events=TEXT_EVENTS)
     try:
-        result = run_nightly(s, log=log)
-    except UnderpayError:
-        raise  # one `Error:` line, exit 2 (pipelines.cli.main)
-    except Exception as exc:  # noqa: BLE001 - never let a crash look like exit 1 (quarantined)
-        click.echo(f"Error: underpay nightly failed: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(2)
+        result = run_nightly(s, log=log)  # any failure: one `Error:` line, exit 2 (pipelines.cli.failures)
     finally:
         log.close()
     if not json_log:
         click.echo(result.summary())
+    if result.exit_code == 2 and result.message:  # the one line worth alerting on (stderr)
+        from pipelines.core.logs import printable
+
+        click.echo(f"Error: {printable(' '.join(result.message.split()))}", err=True)
     sys.exit(result.exit_code)

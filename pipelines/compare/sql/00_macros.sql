@@ -1,22 +1,30 @@
 -- Text and arithmetic helpers for the comparison queries (temporary macros, one connection).
 -- Grain: none (scalar macros, created before step 01). Percent arithmetic multiplies by 0.01
 -- because DuckDB turns DECIMAL / DECIMAL into DOUBLE, and amounts must stay exact.
+-- Headroom: intermediate amounts are DECIMAL(38,2), so ANY amount the warehouse can hold
+-- (DECIMAL(14,2), up to 999999999999.99) times any percent or unit count computes; a result
+-- is stored into a DECIMAL(14,2) column only through cmp_in_money (NULL when it does not fit,
+-- and such a line is left not priced as a data-quality problem, step 10).
 -- A number as text without trailing zeros: 62.500 -> '62.5', 150.000 -> '150'.
 CREATE OR REPLACE TEMP MACRO cmp_num(x) AS
     CASE WHEN contains(CAST(x AS VARCHAR), '.') THEN rtrim(rtrim(CAST(x AS VARCHAR), '0'), '.')
          ELSE CAST(x AS VARCHAR) END;
 -- An amount as text, '$12.30' / '-$4.00'; x is always a 2-place DECIMAL here (every money
--- column is DECIMAL(14,2)).
+-- column is DECIMAL(14,2), every intermediate DECIMAL(38,2)).
 CREATE OR REPLACE TEMP MACRO cmp_money(x) AS
     CASE WHEN x < 0 THEN '-$' || CAST(-x AS VARCHAR) ELSE '$' || CAST(x AS VARCHAR) END;
--- amount x percent, rounded half-up to the cent (DECIMAL(14,2)).
+-- amount x percent, rounded half-up to the cent (DECIMAL(38,2): room for any stored amount).
 CREATE OR REPLACE TEMP MACRO cmp_pct_of(amount, pct) AS
-    CAST(round(CAST(amount AS DECIMAL(14,2)) * CAST(pct AS DECIMAL(9,3)) * 0.01, 2) AS DECIMAL(14,2));
--- a / b x 100 rounded half-up to 2 places, in integer cents (no floating point).
+    CAST(round(CAST(amount AS DECIMAL(38,2)) * CAST(pct AS DECIMAL(18,3)) * 0.01, 2) AS DECIMAL(38,2));
+-- x as a DECIMAL(14,2) column value when it fits (|x| <= 999999999999.99), else NULL.
+CREATE OR REPLACE TEMP MACRO cmp_in_money(x) AS
+    CASE WHEN abs(x) <= 999999999999.99 THEN CAST(x AS DECIMAL(14,2)) END;
+-- a / b x 100 rounded half-up to 2 places, in integer cents (no floating point; HUGEINT and
+-- DECIMAL(38,0) leave room for any stored amount over a one-cent one).
 CREATE OR REPLACE TEMP MACRO cmp_ratio_pct(a, b) AS
     CASE WHEN b IS NULL OR b = 0 OR a IS NULL THEN NULL
          ELSE CAST(sign(a) * ((2 * abs(CAST(a * 100 AS HUGEINT)) * 10000 + CAST(b * 100 AS HUGEINT))
-                              // (2 * CAST(b * 100 AS HUGEINT))) AS DECIMAL(18,0)) * 0.01 END;
+                              // (2 * CAST(b * 100 AS HUGEINT))) AS DECIMAL(38,0)) * 0.01 END;
 -- product of two percents, kept to 3 places (150 x 50 -> 75.000).
 CREATE OR REPLACE TEMP MACRO cmp_pct_mul(a, b) AS
     CAST(round(CAST(a AS DECIMAL(9,3)) * CAST(b AS DECIMAL(9,3)) * 0.01, 3) AS DECIMAL(9,3));

@@ -5,8 +5,12 @@
 -- Inputs: payments, claims, service_lines, adjustments, cmp_reversal_pairs (01).
 -- Parameters: $month_start, $month_end (DATE or NULL), $payer (VARCHAR or NULL),
 --             $facility_pos (VARCHAR[]: places of service priced with facility PE RVUs,
---             pipelines.core.places).
--- Actual allowed = AMT*B6, else billed - CO/OA/PI adjustments other than CO-253 (sequestration).
+--             pipelines.core.places), $amount_ceiling (pipelines.core.money.LINE_AMOUNT_CEILING).
+-- Actual allowed = AMT*B6, else billed - CO/OA/PI adjustments other than CO-253 (sequestration);
+-- it and the patient share are DECIMAL(38,2) here (sums of any stored adjustments fit).
+-- implausible_amount names the first of the line's amounts at or above $amount_ceiling in absolute
+-- value (charge, paid, allowed, allowed_computed, patient_share) and implausible_value holds it:
+-- such a line is not priced (step 09) but kept as a data-quality problem (step 10).
 WITH scope_payments AS (    -- payments of the month / payer asked for
     SELECT payment_id
     FROM payments p
@@ -75,8 +79,21 @@ SELECT
     CAST(sl.charge AS DECIMAL(14,2))                                    AS billed,
     CAST(sl.paid AS DECIMAL(14,2))                                      AS paid,
     CAST(sl.allowed AS DECIMAL(14,2))                                   AS allowed_b6,
-    CAST(coalesce(sl.allowed, sl.charge - coalesce(la.contractual, 0)) AS DECIMAL(14,2)) AS actual_allowed,
-    CAST(coalesce(la.patient_share, 0) AS DECIMAL(14,2))                AS patient_responsibility,
+    CAST(coalesce(sl.allowed, sl.charge - coalesce(la.contractual, 0)) AS DECIMAL(38,2)) AS actual_allowed,
+    CAST(coalesce(la.patient_share, 0) AS DECIMAL(38,2))                AS patient_responsibility,
+    CAST(CASE WHEN abs(sl.charge) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN 'charge'
+              WHEN abs(sl.paid) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN 'paid'
+              WHEN abs(sl.allowed) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN 'allowed'
+              WHEN abs(sl.charge - coalesce(la.contractual, 0)) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN 'allowed_computed'
+              WHEN abs(coalesce(la.patient_share, 0)) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN 'patient_share'
+         END AS VARCHAR)                                                AS implausible_amount,
+    CAST(CASE WHEN abs(sl.charge) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN sl.charge
+              WHEN abs(sl.paid) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN sl.paid
+              WHEN abs(sl.allowed) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN sl.allowed
+              WHEN abs(sl.charge - coalesce(la.contractual, 0)) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN sl.charge - coalesce(la.contractual, 0)
+              WHEN abs(coalesce(la.patient_share, 0)) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN la.patient_share
+         END AS DECIMAL(38,2))                                          AS implausible_value,
+    CAST(sl.segment_number AS BIGINT)                                   AS segment_number,
     CAST(list_sort(list_distinct(list_concat(coalesce(la.carcs, []), coalesce(ca.carcs, [])))) AS VARCHAR[]) AS carc_codes,
     CAST(coalesce(sl.remark_codes, []) AS VARCHAR[])                    AS rarc_codes,
     CAST(coalesce(la.pending, false) OR coalesce(ca.pending, false) AS BOOLEAN) AS pending,

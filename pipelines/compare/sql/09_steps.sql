@@ -12,6 +12,9 @@
 --   step_modifier  x modifier / MPPR reduction_percent (bilateral, assistant, co-surgeon, rank)
 --   step_units     x units (not for percent_of_charges: the charge already covers every unit)
 --   step_lesser_of min(billed, step_units) when the contract says lesser_of_charges
+-- Every amount here is DECIMAL(38,2) (headroom: any stored amount x any percent x any units
+-- computes); step 10 stores them through cmp_in_money. A line with an implausible amount
+-- (cmp_lines.implausible_amount) gets no step at all: it is not priced.
 -- MPPR: lines of one claim on one date whose RVU MULT PROC indicator is 2/3 (1/2/3 with a custom
 -- `mppr` list) are ranked by their full expected amount (after bilateral/assistant/table percents),
 -- whatever the payer did with them; rank 1 keeps 100%, the others 50% (or the contract's list).
@@ -24,7 +27,7 @@ WITH line_medicare_price AS (   -- each priced line with its key's Medicare amou
 ),
 line_inputs AS (            -- per line: what the arithmetic needs from the line, contract, term and price
     SELECT l.line_id, l.claim_id, l.line_number, l.claim_status, l.service_date,
-           l.modifiers, l.units, l.billed,
+           l.modifiers, l.units, l.billed, l.implausible_amount,
            m.contract_idx, m.payer_has_contract,
            c.lesser_of_charges, c.modifier_mode, c.mppr,
            CAST(coalesce(c.tolerance_amount, $tolerance_amount) AS DECIMAL(14,2)) AS tolerance_amount,
@@ -48,12 +51,12 @@ line_inputs AS (            -- per line: what the arithmetic needs from the line
 ),
 base_amount AS (            -- step_base and the contract percent; which Medicare modifier rules apply
     SELECT *,
-           CASE method
-               WHEN 'rate' THEN CAST(term_value AS DECIMAL(14,2))
-               WHEN 'rates_csv' THEN rate
-               WHEN 'percent_of_medicare' THEN medicare_unit_amount
-               WHEN 'percent_of_charges' THEN billed
-           END AS step_base,
+           CAST(CASE WHEN implausible_amount IS NOT NULL THEN NULL   -- data quality: not priced
+                     WHEN method = 'rate' THEN CAST(term_value AS DECIMAL(14,2))
+                     WHEN method = 'rates_csv' THEN rate
+                     WHEN method = 'percent_of_medicare' THEN medicare_unit_amount
+                     WHEN method = 'percent_of_charges' THEN billed
+                END AS DECIMAL(38,2)) AS step_base,
            CASE WHEN method IN ('percent_of_medicare', 'percent_of_charges')
                 THEN CAST(term_value AS DECIMAL(9,3)) END AS contract_percent,
            modifier_mode = 'medicare' AND list_contains(modifiers, '50')
@@ -117,7 +120,7 @@ reduction_applied AS (      -- step_modifier
 units_applied AS (          -- step_units
     SELECT *,
            CASE WHEN method = 'percent_of_charges' THEN step_modifier
-                ELSE CAST(round(step_modifier * units, 2) AS DECIMAL(14,2)) END AS step_units
+                ELSE CAST(round(step_modifier * units, 2) AS DECIMAL(38,2)) END AS step_units
     FROM reduction_applied
 ),
 lesser_of_applied AS (      -- step_lesser_of; the line's Medicare amount; why it was not priced
@@ -125,8 +128,8 @@ lesser_of_applied AS (      -- step_lesser_of; the line's Medicare amount; why i
            coalesce(lesser_of_charges AND billed IS NOT NULL AND billed < step_units, false) AS lesser_applied,
            CASE WHEN coalesce(lesser_of_charges AND billed IS NOT NULL AND billed < step_units, false)
                 THEN billed ELSE step_units END AS step_lesser_of,
-           CAST(round(medicare_unit_amount * units, 2) AS DECIMAL(14,2)) AS medicare_allowed,
-           CASE WHEN method = 'percent_of_medicare' AND medicare_unit_amount IS NULL THEN
+           CAST(round(medicare_unit_amount * units, 2) AS DECIMAL(38,2)) AS medicare_allowed,
+           CASE WHEN method = 'percent_of_medicare' AND medicare_unit_amount IS NULL AND implausible_amount IS NULL THEN
                 coalesce(price_reason, $pricing_note,
                          'no Medicare locality: set medicare.zip or medicare.locality in the contract, or [practice] zip in underpay.toml')
            END AS not_priced_reason
@@ -164,17 +167,17 @@ SELECT
     CAST(mp_gpci AS DECIMAL(9,3))              AS mp_gpci,
     CAST(conversion_factor AS DECIMAL(9,4))    AS conversion_factor,
     CAST(medicare_text AS VARCHAR)             AS medicare_text,
-    CAST(medicare_allowed AS DECIMAL(14,2))    AS medicare_allowed,
+    CAST(medicare_allowed AS DECIMAL(38,2))    AS medicare_allowed,
     CAST(not_priced_reason AS VARCHAR)         AS not_priced_reason,
     -- the money steps
-    CAST(step_base AS DECIMAL(14,2))           AS step_base,
+    CAST(step_base AS DECIMAL(38,2))           AS step_base,
     CAST(contract_percent AS DECIMAL(9,3))     AS contract_percent,
-    CAST(step_percent AS DECIMAL(14,2))        AS step_percent,
+    CAST(step_percent AS DECIMAL(38,2))        AS step_percent,
     CAST(reduction_percent AS DECIMAL(9,3))    AS reduction_percent,
     CAST(reduction_reason AS VARCHAR)          AS reduction_reason,
     CAST(mppr_rank AS INTEGER)                 AS mppr_rank,
-    CAST(step_modifier AS DECIMAL(14,2))       AS step_modifier,
-    CAST(step_units AS DECIMAL(14,2))          AS step_units,
+    CAST(step_modifier AS DECIMAL(38,2))       AS step_modifier,
+    CAST(step_units AS DECIMAL(38,2))          AS step_units,
     CAST(lesser_applied AS BOOLEAN)            AS lesser_applied,
-    CAST(step_lesser_of AS DECIMAL(14,2))      AS step_lesser_of
+    CAST(step_lesser_of AS DECIMAL(38,2))      AS step_lesser_of
 FROM lesser_of_applied

@@ -2,9 +2,14 @@
 -- Grain: one row per line of cmp_lines; columns = the variances table (pipelines/core/ddl/variances.sql,
 -- inserted BY NAME after the lines' old rows are deleted).
 -- Inputs: cmp_lines (02), cmp_steps (09), ct_contracts.
--- Parameters: $computed_at.
--- Three separate steps: `categorized` decides the category by an ordered rule list (the first
+-- Parameters: $computed_at, $amount_ceiling (pipelines.core.money.LINE_AMOUNT_CEILING).
+-- Amounts arrive as DECIMAL(38,2) and are stored through cmp_in_money (NULL when they do not fit
+-- DECIMAL(14,2)); `implausible` says which line amount is at or above $amount_ceiling, or that the
+-- expected amount is (absurd units), or that a claim that is no reversal has a negative charge:
+-- CTE `screened` leaves such a line not priced, a data-quality problem.
+-- Four separate steps: `categorized` decides the category by an ordered rule list (the first
 -- rule that holds wins; see README.md), `derivation` writes how the expected amount was reached,
+-- `screened` makes a line with an implausible amount not priced whatever the rules said, and
 -- `explained` words the explanation from the decided category and the derivation columns.
 WITH line_steps AS (        -- the line (cmp_lines), its derivation (cmp_steps) and its contract
     SELECT l.line_id, l.claim_id, l.payment_id, l.file_id, l.payer_id, l.payer_name,
@@ -12,7 +17,23 @@ WITH line_steps AS (        -- the line (cmp_lines), its derivation (cmp_steps) 
            l.place_of_service, l.facility, l.service_date, l.payment_date, l.payment_month,
            l.procedure_code, l.modifiers, l.units, l.billed, l.paid, l.allowed_b6, l.actual_allowed,
            l.patient_responsibility, l.carc_codes, l.rarc_codes, l.pending, l.recoded,
-           l.original_procedure_code, l.reversal_role, l.reversal_other_claim_id,
+           l.original_procedure_code, l.reversal_role, l.reversal_other_claim_id, l.segment_number,
+           CASE WHEN l.implausible_amount IS NOT NULL THEN
+                    CASE l.implausible_amount
+                        WHEN 'charge' THEN 'charge (SVC02) '
+                        WHEN 'paid' THEN 'paid (SVC03) '
+                        WHEN 'allowed' THEN 'allowed (AMT*B6) '
+                        WHEN 'allowed_computed' THEN 'allowed (charge less CO/OA/PI adjustments) '
+                        ELSE 'patient responsibility (CAS*PR) ' END || cmp_money(l.implausible_value)
+                    || ' is at or above ' || cmp_money(CAST($amount_ceiling AS DECIMAL(14,2)))
+                    || ', beyond what one service line plausibly carries'
+                WHEN abs(s.step_lesser_of) >= CAST($amount_ceiling AS DECIMAL(38,2))
+                    THEN 'expected allowed ' || cmp_money(s.step_lesser_of) || ' (' || cmp_num(l.units) || ' units) is at or above '
+                         || cmp_money(CAST($amount_ceiling AS DECIMAL(14,2))) || ', beyond what one service line plausibly carries'
+                WHEN l.billed < 0 AND l.reversal_role IS NULL AND l.claim_status <> '22'
+                    THEN 'negative charge (SVC02) ' || cmp_money(l.billed) || ' on a claim that is not a reversal (CLP02 '
+                         || coalesce(l.claim_status, '?') || ')'
+           END AS implausible,
            s.contract_idx, s.payer_has_contract, s.method, s.excluded, s.term_idx, s.term_line, s.term_label,
            s.term_text, s.rate_modifier, s.rate_row, s.tolerance_amount, s.tolerance_percent,
            s.price_status, s.price_reason, s.medicare_unit_amount, s.opps_capped, s.mpfs_year, s.mpfs_release,
@@ -68,6 +89,11 @@ derivation AS (             -- how the expected amount was reached, in words (NU
            AS derivation_text
     FROM categorized
 ),
+screened AS (               -- data quality first: a line whose amounts are not believed is not priced,
+                            -- whatever the rules decided (it counts in no total; README "Data quality")
+    SELECT * REPLACE (CASE WHEN implausible IS NOT NULL THEN 'not_priced' ELSE category END AS category)
+    FROM derivation
+),
 explained AS (              -- the explanation: wording per decided category
     SELECT *,
            coalesce(
@@ -98,7 +124,11 @@ explained AS (              -- the explanation: wording per decided category
                         ELSE 'no term of ' || contract_name || ' covers ' || coalesce(procedure_code, '(no code)')
                              || CASE WHEN len(modifiers) > 0 THEN '-' || array_to_string(modifiers, '-') ELSE '' END
                    END
-               WHEN 'not_priced' THEN 'not priced: ' || coalesce(not_priced_reason, 'no amount')
+               WHEN 'not_priced' THEN 'not priced: ' || CASE WHEN implausible IS NOT NULL
+                   THEN 'data quality: implausible amount: ' || implausible || '; check the 835 line'
+                        || coalesce(' (SVC at segment ' || segment_number || ')', '')
+                        || ' and ask the payer for a corrected remittance'
+                   ELSE coalesce(not_priced_reason, 'no amount') END
                    || coalesce(' (' || term_label || ')', '')
                ELSE derivation_text || '; actual allowed ' || cmp_money(actual_allowed)      -- underpaid, overpaid, correct
                    || CASE WHEN allowed_b6 IS NULL THEN ' (billed less CO/OA/PI adjustments)' ELSE '' END
@@ -111,7 +141,7 @@ explained AS (              -- the explanation: wording per decided category
            END
            || CASE WHEN recoded THEN '; recoded by the payer from ' || coalesce(original_procedure_code, '?') ELSE '' END,
            category || ': see the step_* columns for the derivation') AS explanation
-    FROM derivation
+    FROM screened
 )
 SELECT
     CAST(line_id AS BIGINT)                    AS line_id,
@@ -138,14 +168,16 @@ SELECT
     CAST(modifiers AS VARCHAR[])               AS modifiers,
     CAST(units AS DECIMAL(12,3))               AS units,
     CAST(billed AS DECIMAL(14,2))              AS billed,
-    CAST(CASE WHEN category NOT IN ('reversed', 'secondary') THEN step_lesser_of END AS DECIMAL(14,2)) AS expected_allowed,
-    CAST(actual_allowed AS DECIMAL(14,2))      AS actual_allowed,
+    CAST(cmp_in_money(CASE WHEN category NOT IN ('reversed', 'secondary') AND implausible IS NULL
+                           THEN step_lesser_of END) AS DECIMAL(14,2)) AS expected_allowed,
+    CAST(cmp_in_money(actual_allowed) AS DECIMAL(14,2)) AS actual_allowed,
     CAST(paid AS DECIMAL(14,2))                AS paid,
-    CAST(patient_responsibility AS DECIMAL(14,2)) AS patient_responsibility,
-    CAST(CASE WHEN category IN ('underpaid', 'overpaid', 'correct', 'denied')
-              THEN step_lesser_of - actual_allowed END AS DECIMAL(14,2)) AS variance,
-    CAST(medicare_allowed AS DECIMAL(14,2))    AS medicare_allowed,
-    CAST(cmp_ratio_pct(actual_allowed, medicare_allowed) AS DECIMAL(9,2)) AS percent_of_medicare,
+    CAST(cmp_in_money(patient_responsibility) AS DECIMAL(14,2)) AS patient_responsibility,
+    CAST(cmp_in_money(CASE WHEN category IN ('underpaid', 'overpaid', 'correct', 'denied')
+                           THEN step_lesser_of - actual_allowed END) AS DECIMAL(14,2)) AS variance,
+    CAST(cmp_in_money(medicare_allowed) AS DECIMAL(14,2)) AS medicare_allowed,
+    CAST(CASE WHEN implausible IS NULL THEN cmp_ratio_pct(actual_allowed, medicare_allowed) END
+         AS DECIMAL(18,2))                     AS percent_of_medicare,
     CAST(category AS VARCHAR)                  AS category,
     CAST(explanation AS VARCHAR)               AS explanation,
     CAST(medicare_unit_amount AS DECIMAL(14,2)) AS medicare_unit_amount,
@@ -159,15 +191,18 @@ SELECT
     CAST(mp_gpci AS DECIMAL(9,3))              AS mp_gpci,
     CAST(conversion_factor AS DECIMAL(9,4))    AS conversion_factor,
     CAST(contract_percent AS DECIMAL(9,3))     AS contract_percent,
-    CAST(step_base AS DECIMAL(14,2))           AS step_base,
-    CAST(step_percent AS DECIMAL(14,2))        AS step_percent,
-    CAST(step_modifier AS DECIMAL(14,2))       AS step_modifier,
-    CAST(step_units AS DECIMAL(14,2))          AS step_units,
-    CAST(step_lesser_of AS DECIMAL(14,2))      AS step_lesser_of,
+    CAST(cmp_in_money(step_base) AS DECIMAL(14,2)) AS step_base,
+    CAST(cmp_in_money(step_percent) AS DECIMAL(14,2)) AS step_percent,
+    CAST(cmp_in_money(step_modifier) AS DECIMAL(14,2)) AS step_modifier,
+    CAST(cmp_in_money(step_units) AS DECIMAL(14,2)) AS step_units,
+    CAST(cmp_in_money(step_lesser_of) AS DECIMAL(14,2)) AS step_lesser_of,
     CAST(reduction_percent AS DECIMAL(9,3))    AS reduction_percent,
     CAST(reduction_reason AS VARCHAR)          AS reduction_reason,
     CAST(mppr_rank AS INTEGER)                 AS mppr_rank,
-    CAST(CASE WHEN category = 'not_priced' THEN not_priced_reason
+    CAST(CASE WHEN category = 'not_priced' AND implausible IS NOT NULL
+              THEN 'data quality: implausible amount (' || cmp_money(CAST($amount_ceiling AS DECIMAL(14,2)))
+                   || ' or more on one service line, or a negative charge); check the 835 line'
+              WHEN category = 'not_priced' THEN not_priced_reason
               WHEN price_status = 'not_priced' THEN price_reason END AS VARCHAR) AS not_priced_reason,
     CAST(carc_codes AS VARCHAR[])              AS carc_codes,
     CAST(rarc_codes AS VARCHAR[])              AS rarc_codes,

@@ -36,14 +36,14 @@ CREATE TABLE IF NOT EXISTS era_files (
 CREATE TABLE IF NOT EXISTS payments (
     payment_id              BIGINT NOT NULL,
     file_id                 BIGINT NOT NULL,
-    transaction_index       INTEGER,        -- 1-based ST ordinal within the file
-    segment_number          BIGINT,         -- ST segment
+    transaction_index       INTEGER NOT NULL, -- 1-based ST ordinal within the file
+    segment_number          BIGINT NOT NULL,  -- ST segment
     interchange_control     VARCHAR,        -- ISA13
     group_control           VARCHAR,        -- GS06
     transaction_control     VARCHAR,        -- ST02
     x12_version             VARCHAR,        -- ST03 / GS08
     handling_code           VARCHAR,        -- BPR01
-    total_paid              DECIMAL(14,2),  -- BPR02
+    total_paid              DECIMAL(14,2) NOT NULL, -- BPR02 (required: a BPR without it is rejected)
     credit_debit            VARCHAR,        -- BPR03 (C/D)
     payment_method          VARCHAR,        -- BPR04 (ACH, CHK, BOP, FWT, NON)
     payment_format          VARCHAR,        -- BPR05
@@ -54,25 +54,32 @@ CREATE TABLE IF NOT EXISTS payments (
     originating_company_supplemental VARCHAR, -- TRN04
     production_date         DATE,           -- DTM*405
     receiver_id             VARCHAR,        -- REF*EV
-    payer_id                VARCHAR,        -- REF*2U of N1*PR, else N1*PR04, else TRN03
-    payer_id_qualifier      VARCHAR,        -- N1*PR03
-    payer_n1_id             VARCHAR,        -- N1*PR04
+    payer_id                VARCHAR,        -- REF*2U of N1*PR, else payer_n1_id, else TRN03
+    payer_id_qualifier      VARCHAR,        -- N1*PR03, else NM1*PR08
+    payer_n1_id             VARCHAR,        -- N1*PR04, else NM1*PR09
     payer_ref_2u            VARCHAR,        -- REF*2U in loop 1000A
-    payer_name              VARCHAR,        -- N1*PR02
+    payer_name              VARCHAR,        -- N1*PR02, else NM1*PR03
     payer_address           VARCHAR,        -- N3
     payer_city              VARCHAR,        -- N4 01
     payer_state             VARCHAR,        -- N4 02
     payer_zip               VARCHAR,        -- N4 03
-    payee_name              VARCHAR,        -- N1*PE02
-    payee_id_qualifier      VARCHAR,        -- N1*PE03 (XX NPI, FI TIN, ...)
-    payee_id                VARCHAR,        -- N1*PE04
-    payee_npi               VARCHAR,        -- N1*PE04 when XX
-    payee_tin               VARCHAR,        -- N1*PE04 when FI, else REF*TJ
+    payee_name              VARCHAR,        -- N1*PE02, else NM1*PE03
+    payee_id_qualifier      VARCHAR,        -- N1*PE03 (XX NPI, FI TIN, ...), else NM1*PE08
+    payee_id                VARCHAR,        -- N1*PE04, else NM1*PE09
+    payee_npi               VARCHAR,        -- payee_id when XX
+    payee_tin               VARCHAR,        -- payee_id when FI, else REF*TJ
     payee_address           VARCHAR,
     payee_city              VARCHAR,
     payee_state             VARCHAR,
     payee_zip               VARCHAR,        -- N4 03 of loop 1000B (5 or 9 digits)
-    resent_of_payment_id    BIGINT          -- same TRN02, payer and BPR02 seen before: flagged, not doubled
+    resent_of_payment_id    BIGINT,         -- same TRN02, payer, BPR02 and claims seen before: flagged, not doubled
+    -- a header NM1*PR / NM1*PE (outside the 835 guide, sent by some payers instead of or beside N1)
+    payer_nm1_name          VARCHAR,        -- NM1*PR03
+    payer_nm1_id_qualifier  VARCHAR,        -- NM1*PR08
+    payer_nm1_id            VARCHAR,        -- NM1*PR09
+    payee_nm1_name          VARCHAR,        -- NM1*PE03
+    payee_nm1_id_qualifier  VARCHAR,        -- NM1*PE08
+    payee_nm1_id            VARCHAR         -- NM1*PE09
 );
 
 -- One row per CLP (claim payment information).
@@ -80,7 +87,7 @@ CREATE TABLE IF NOT EXISTS claims (
     claim_id                BIGINT NOT NULL,
     payment_id              BIGINT NOT NULL,
     file_id                 BIGINT NOT NULL,
-    segment_number          BIGINT,
+    segment_number          BIGINT NOT NULL,
     lx_number               VARCHAR,        -- LX01 of the enclosing header number loop
     patient_control_number  VARCHAR,        -- CLP01
     status_code             VARCHAR,        -- CLP02
@@ -135,8 +142,8 @@ CREATE TABLE IF NOT EXISTS service_lines (
     claim_id                BIGINT NOT NULL,
     payment_id              BIGINT NOT NULL,
     file_id                 BIGINT NOT NULL,
-    segment_number          BIGINT,
-    line_number             INTEGER,        -- 1-based ordinal within the claim
+    segment_number          BIGINT NOT NULL,
+    line_number             INTEGER NOT NULL, -- 1-based ordinal within the claim
     qualifier               VARCHAR,        -- SVC01-1 (HC, AD, ER, IV, N4, NU, HP, WK, ...)
     procedure_code          VARCHAR,        -- SVC01-2
     modifiers               VARCHAR[],      -- SVC01-3..6, in order, blanks dropped
@@ -148,7 +155,7 @@ CREATE TABLE IF NOT EXISTS service_lines (
     charge                  DECIMAL(14,2),  -- SVC02
     paid                    DECIMAL(14,2),  -- SVC03
     revenue_code            VARCHAR,        -- SVC04
-    units                   DECIMAL(12,3),  -- SVC05, 1 when absent
+    units                   DECIMAL(12,3) NOT NULL, -- SVC05, 1 when absent
     original_composite      VARCHAR,        -- SVC06 as sent (components joined with ':')
     original_qualifier      VARCHAR,
     original_procedure_code VARCHAR,
@@ -171,8 +178,8 @@ CREATE TABLE IF NOT EXISTS adjustments (
     payment_id       BIGINT NOT NULL,
     claim_id         BIGINT NOT NULL,
     line_id          BIGINT,                -- NULL for claim-level adjustments
-    segment_number   BIGINT,
-    triplet_index    INTEGER,               -- 1..6 within the CAS segment
+    segment_number   BIGINT NOT NULL,
+    triplet_index    INTEGER NOT NULL,      -- 1..6 within the CAS segment
     group_code       VARCHAR NOT NULL,      -- CO, PR, OA, PI, CR
     reason_code      VARCHAR NOT NULL,      -- CARC
     amount           DECIMAL(14,2) NOT NULL,
@@ -183,13 +190,13 @@ CREATE TABLE IF NOT EXISTS adjustments (
 CREATE TABLE IF NOT EXISTS provider_adjustments (
     file_id              BIGINT NOT NULL,
     payment_id           BIGINT NOT NULL,
-    segment_number       BIGINT,
-    pair_index           INTEGER,           -- 1..6 within the PLB segment
+    segment_number       BIGINT NOT NULL,
+    pair_index           INTEGER NOT NULL,  -- 1..6 within the PLB segment
     provider_id          VARCHAR,           -- PLB01
     fiscal_period_date   DATE,              -- PLB02
-    reason_code          VARCHAR,           -- PLB03-1 (WO, FB, L6, 72, ...)
+    reason_code          VARCHAR NOT NULL,  -- PLB03-1 (WO, FB, L6, 72, ...)
     reference_id         VARCHAR,           -- PLB03-2
-    amount               DECIMAL(14,2)      -- positive reduces the payment
+    amount               DECIMAL(14,2) NOT NULL -- positive reduces the payment
 );
 
 -- One row per failed check (balancing, code sets, tolerated irregularities).

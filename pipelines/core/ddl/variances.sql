@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS variances (
     patient_responsibility  DECIMAL(14,2),
     variance                DECIMAL(14,2),
     medicare_allowed        DECIMAL(14,2),  -- Medicare amount for the line (unit amount x units)
-    percent_of_medicare     DECIMAL(9,2),   -- actual_allowed / medicare_allowed x 100
+    percent_of_medicare     DECIMAL(18,2),  -- actual_allowed / medicare_allowed x 100 (widened from (9,2): issue 12)
     category                VARCHAR NOT NULL, -- underpaid overpaid correct denied reversed secondary no_contract not_priced pending
     explanation             VARCHAR NOT NULL,
     -- derivation, kept with the row (each step rounded half-up to the cent)

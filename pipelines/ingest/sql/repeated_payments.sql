@@ -4,8 +4,8 @@
 SELECT p.file_id, p.payment_id, NULL::BIGINT AS claim_id, NULL::BIGINT AS line_id, p.segment_number,
        'repeated_payment' AS rule, 'warning' AS severity, NULL AS expected,
        CAST(f.first_id AS VARCHAR) AS actual,
-       'same TRN02 (' || p.trace_number || '), payer and amount as payment_id ' || CAST(f.first_id AS VARCHAR)
-           || ' earlier in this file; both loaded' AS message
+       'same TRN02 trace number, payer and amount as payment_id ' || CAST(f.first_id AS VARCHAR)
+           || ' earlier in this file; both loaded' AS message  -- no file value quoted (see errors.shown)
 FROM payments AS p
 JOIN (SELECT trace_number, payer_id, total_paid, min(payment_id) AS first_id
       FROM payments WHERE file_id = $file_id AND trace_number IS NOT NULL
