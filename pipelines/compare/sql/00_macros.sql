@@ -28,3 +28,6 @@ CREATE OR REPLACE TEMP MACRO cmp_ratio_pct(a, b) AS
 -- product of two percents, kept to 3 places (150 x 50 -> 75.000).
 CREATE OR REPLACE TEMP MACRO cmp_pct_mul(a, b) AS
     CAST(round(CAST(a AS DECIMAL(9,3)) * CAST(b AS DECIMAL(9,3)) * 0.01, 3) AS DECIMAL(9,3));
+-- An X12 segment and qualifier as the 835 writes them ('AMT', 'B6' -> 'AMT*B6'), for explanations
+-- (the chain's final SELECT lists hold no literal '*': tests/compare/test_sql_chain.py).
+CREATE OR REPLACE TEMP MACRO cmp_seg(tag, qualifier) AS tag || chr(42) || qualifier;

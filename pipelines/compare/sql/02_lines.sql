@@ -7,9 +7,10 @@
 --             $facility_pos (VARCHAR[]: places of service priced with facility PE RVUs,
 --             pipelines.core.places), $amount_ceiling (pipelines.core.money.LINE_AMOUNT_CEILING).
 -- Actual allowed = AMT*B6, else billed - CO/OA/PI adjustments other than CO-253 (sequestration);
--- it and the patient share are DECIMAL(38,2) here (sums of any stored adjustments fit).
--- implausible_amount names the first of the line's amounts at or above $amount_ceiling in absolute
--- value (charge, paid, allowed, allowed_computed, patient_share) and implausible_value holds it:
+-- it and the patient share are summed in DECIMAL(38,2) and kept as DECIMAL(14,2) (cmp_in_money:
+-- NULL when a sum does not fit, and then the line is implausible, below).
+-- implausible_amount says which of the line's amounts (charge, paid, allowed, allowed computed,
+-- patient share) is first at or above $amount_ceiling in absolute value, and how much, in words:
 -- such a line is not priced (step 09) but kept as a data-quality problem (step 10).
 WITH scope_payments AS (    -- payments of the month / payer asked for
     SELECT payment_id
@@ -79,20 +80,21 @@ SELECT
     CAST(sl.charge AS DECIMAL(14,2))                                    AS billed,
     CAST(sl.paid AS DECIMAL(14,2))                                      AS paid,
     CAST(sl.allowed AS DECIMAL(14,2))                                   AS allowed_b6,
-    CAST(coalesce(sl.allowed, sl.charge - coalesce(la.contractual, 0)) AS DECIMAL(38,2)) AS actual_allowed,
-    CAST(coalesce(la.patient_share, 0) AS DECIMAL(38,2))                AS patient_responsibility,
-    CAST(CASE WHEN abs(sl.charge) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN 'charge'
-              WHEN abs(sl.paid) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN 'paid'
-              WHEN abs(sl.allowed) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN 'allowed'
-              WHEN abs(sl.charge - coalesce(la.contractual, 0)) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN 'allowed_computed'
-              WHEN abs(coalesce(la.patient_share, 0)) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN 'patient_share'
-         END AS VARCHAR)                                                AS implausible_amount,
-    CAST(CASE WHEN abs(sl.charge) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN sl.charge
-              WHEN abs(sl.paid) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN sl.paid
-              WHEN abs(sl.allowed) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN sl.allowed
-              WHEN abs(sl.charge - coalesce(la.contractual, 0)) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN sl.charge - coalesce(la.contractual, 0)
-              WHEN abs(coalesce(la.patient_share, 0)) >= CAST($amount_ceiling AS DECIMAL(38,2)) THEN la.patient_share
-         END AS DECIMAL(38,2))                                          AS implausible_value,
+    CAST(cmp_in_money(coalesce(sl.allowed, sl.charge - coalesce(la.contractual, 0))) AS DECIMAL(14,2)) AS actual_allowed,
+    CAST(cmp_in_money(coalesce(la.patient_share, 0)) AS DECIMAL(14,2)) AS patient_responsibility,
+    CAST(CASE WHEN abs(sl.charge) >= CAST($amount_ceiling AS DECIMAL(14,2))
+                  THEN 'charge (SVC02) ' || cmp_money(sl.charge)
+              WHEN abs(sl.paid) >= CAST($amount_ceiling AS DECIMAL(14,2))
+                  THEN 'paid (SVC03) ' || cmp_money(sl.paid)
+              WHEN abs(sl.allowed) >= CAST($amount_ceiling AS DECIMAL(14,2))
+                  THEN 'allowed (' || cmp_seg('AMT', 'B6') || ') ' || cmp_money(sl.allowed)
+              WHEN abs(sl.charge - coalesce(la.contractual, 0)) >= CAST($amount_ceiling AS DECIMAL(14,2))
+                  THEN 'allowed (charge less CO/OA/PI adjustments) '
+                       || cmp_money(CAST(sl.charge - coalesce(la.contractual, 0) AS DECIMAL(38,2)))
+              WHEN abs(coalesce(la.patient_share, 0)) >= CAST($amount_ceiling AS DECIMAL(14,2))
+                  THEN 'patient responsibility (' || cmp_seg('CAS', 'PR') || ') ' || cmp_money(CAST(la.patient_share AS DECIMAL(38,2)))
+         END || ' is at or above ' || cmp_money(CAST($amount_ceiling AS DECIMAL(14,2)))
+         || ', beyond what one service line plausibly carries' AS VARCHAR) AS implausible_amount,
     CAST(sl.segment_number AS BIGINT)                                   AS segment_number,
     CAST(list_sort(list_distinct(list_concat(coalesce(la.carcs, []), coalesce(ca.carcs, [])))) AS VARCHAR[]) AS carc_codes,
     CAST(coalesce(sl.remark_codes, []) AS VARCHAR[])                    AS rarc_codes,

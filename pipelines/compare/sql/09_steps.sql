@@ -5,16 +5,18 @@
 -- Inputs: cmp_lines (02), cmp_match (03), cmp_terms (04), cmp_line_price (07), cmp_prices (08),
 -- ct_contracts.
 -- Parameters: $tolerance_amount, $tolerance_percent (defaults when a contract states none),
---             $pricing_note (why nothing could be priced, or NULL).
+--             $pricing_note (why nothing could be priced, or NULL), $amount_ceiling
+--             (pipelines.core.money.LINE_AMOUNT_CEILING: an expected amount at or above it is not believed).
 -- Order of the money steps, each rounded half-up to the cent and kept:
 --   step_base      rate | Medicare unit amount (price_lines) | billed charge
 --   step_percent   x contract percent (percent_of_medicare / percent_of_charges)
 --   step_modifier  x modifier / MPPR reduction_percent (bilateral, assistant, co-surgeon, rank)
 --   step_units     x units (not for percent_of_charges: the charge already covers every unit)
 --   step_lesser_of min(billed, step_units) when the contract says lesser_of_charges
--- Every amount here is DECIMAL(38,2) (headroom: any stored amount x any percent x any units
--- computes); step 10 stores them through cmp_in_money. A line with an implausible amount
--- (cmp_lines.implausible_amount) gets no step at all: it is not priced.
+-- Every amount is computed in DECIMAL(38,2) (headroom: any stored amount x any percent x any
+-- units computes) and leaves this step through cmp_in_money as DECIMAL(14,2), so the steps after
+-- it work on 64-bit decimals; expected_implausible says when an amount was too big to believe.
+-- A line with an implausible amount (cmp_lines.implausible_amount) gets no step at all.
 -- MPPR: lines of one claim on one date whose RVU MULT PROC indicator is 2/3 (1/2/3 with a custom
 -- `mppr` list) are ranked by their full expected amount (after bilateral/assistant/table percents),
 -- whatever the payer did with them; rank 1 keeps 100%, the others 50% (or the contract's list).
@@ -167,17 +169,27 @@ SELECT
     CAST(mp_gpci AS DECIMAL(9,3))              AS mp_gpci,
     CAST(conversion_factor AS DECIMAL(9,4))    AS conversion_factor,
     CAST(medicare_text AS VARCHAR)             AS medicare_text,
-    CAST(medicare_allowed AS DECIMAL(38,2))    AS medicare_allowed,
+    CAST(cmp_in_money(medicare_allowed) AS DECIMAL(14,2)) AS medicare_allowed,
     CAST(not_priced_reason AS VARCHAR)         AS not_priced_reason,
     -- the money steps
-    CAST(step_base AS DECIMAL(38,2))           AS step_base,
+    CAST(cmp_in_money(step_base) AS DECIMAL(14,2)) AS step_base,
     CAST(contract_percent AS DECIMAL(9,3))     AS contract_percent,
-    CAST(step_percent AS DECIMAL(38,2))        AS step_percent,
+    CAST(cmp_in_money(step_percent) AS DECIMAL(14,2)) AS step_percent,
     CAST(reduction_percent AS DECIMAL(9,3))    AS reduction_percent,
     CAST(reduction_reason AS VARCHAR)          AS reduction_reason,
     CAST(mppr_rank AS INTEGER)                 AS mppr_rank,
-    CAST(step_modifier AS DECIMAL(38,2))       AS step_modifier,
-    CAST(step_units AS DECIMAL(38,2))          AS step_units,
+    CAST(cmp_in_money(step_modifier) AS DECIMAL(14,2)) AS step_modifier,
+    CAST(cmp_in_money(step_units) AS DECIMAL(14,2)) AS step_units,
     CAST(lesser_applied AS BOOLEAN)            AS lesser_applied,
-    CAST(step_lesser_of AS DECIMAL(38,2))      AS step_lesser_of
+    CAST(cmp_in_money(step_lesser_of) AS DECIMAL(14,2)) AS step_lesser_of,
+    -- an expected amount nobody would believe (absurd units or rates), or a step that does not fit
+    -- DECIMAL(14,2): worded here, where the exact DECIMAL(38,2) figures still are (step 10 screens it)
+    CAST(CASE WHEN abs(step_lesser_of) >= CAST($amount_ceiling AS DECIMAL(14,2))
+              THEN 'expected allowed ' || cmp_money(step_lesser_of) || ' (' || cmp_num(units) || ' units) is at or above '
+                   || cmp_money(CAST($amount_ceiling AS DECIMAL(14,2))) || ', beyond what one service line plausibly carries'
+              WHEN greatest(abs(step_base), abs(step_percent), abs(step_modifier), abs(step_units)) > 999999999999.99
+              THEN 'a step of the expected allowed ('
+                   || cmp_money(greatest(abs(step_base), abs(step_percent), abs(step_modifier), abs(step_units)))
+                   || ') is beyond what one amount can hold ($999999999999.99)'
+         END AS VARCHAR)                        AS expected_implausible
 FROM lesser_of_applied

@@ -3,9 +3,10 @@
 -- inserted BY NAME after the lines' old rows are deleted).
 -- Inputs: cmp_lines (02), cmp_steps (09), ct_contracts.
 -- Parameters: $computed_at, $amount_ceiling (pipelines.core.money.LINE_AMOUNT_CEILING).
--- Amounts arrive as DECIMAL(38,2) and are stored through cmp_in_money (NULL when they do not fit
--- DECIMAL(14,2)); `implausible` says which line amount is at or above $amount_ceiling, or that the
--- expected amount is (absurd units), or that a claim that is no reversal has a negative charge:
+-- Amounts arrive as DECIMAL(14,2) (steps 02 and 09 computed them with headroom and stored them
+-- through cmp_in_money); a difference of two is stored through it too. `implausible` says which
+-- line amount is at or above $amount_ceiling, or that the expected amount is
+-- (cmp_steps.expected_implausible: absurd units), or that a claim that is no reversal has a negative charge:
 -- CTE `screened` leaves such a line not priced, a data-quality problem.
 -- Four separate steps: `categorized` decides the category by an ordered rule list (the first
 -- rule that holds wins; see README.md), `derivation` writes how the expected amount was reached,
@@ -18,22 +19,10 @@ WITH line_steps AS (        -- the line (cmp_lines), its derivation (cmp_steps) 
            l.procedure_code, l.modifiers, l.units, l.billed, l.paid, l.allowed_b6, l.actual_allowed,
            l.patient_responsibility, l.carc_codes, l.rarc_codes, l.pending, l.recoded,
            l.original_procedure_code, l.reversal_role, l.reversal_other_claim_id, l.segment_number,
-           CASE WHEN l.implausible_amount IS NOT NULL THEN
-                    CASE l.implausible_amount
-                        WHEN 'charge' THEN 'charge (SVC02) '
-                        WHEN 'paid' THEN 'paid (SVC03) '
-                        WHEN 'allowed' THEN 'allowed (AMT*B6) '
-                        WHEN 'allowed_computed' THEN 'allowed (charge less CO/OA/PI adjustments) '
-                        ELSE 'patient responsibility (CAS*PR) ' END || cmp_money(l.implausible_value)
-                    || ' is at or above ' || cmp_money(CAST($amount_ceiling AS DECIMAL(14,2)))
-                    || ', beyond what one service line plausibly carries'
-                WHEN abs(s.step_lesser_of) >= CAST($amount_ceiling AS DECIMAL(38,2))
-                    THEN 'expected allowed ' || cmp_money(s.step_lesser_of) || ' (' || cmp_num(l.units) || ' units) is at or above '
-                         || cmp_money(CAST($amount_ceiling AS DECIMAL(14,2))) || ', beyond what one service line plausibly carries'
-                WHEN l.billed < 0 AND l.reversal_role IS NULL AND l.claim_status <> '22'
-                    THEN 'negative charge (SVC02) ' || cmp_money(l.billed) || ' on a claim that is not a reversal (CLP02 '
-                         || coalesce(l.claim_status, '?') || ')'
-           END AS implausible,
+           coalesce(l.implausible_amount, s.expected_implausible,   -- worded by steps 02 and 09
+                    CASE WHEN l.billed < 0 AND l.reversal_role IS NULL AND l.claim_status <> '22'
+                         THEN 'negative charge (SVC02) ' || cmp_money(l.billed) || ' on a claim that is not a reversal (CLP02 '
+                              || coalesce(l.claim_status, '?') || ')' END) AS implausible,
            s.contract_idx, s.payer_has_contract, s.method, s.excluded, s.term_idx, s.term_line, s.term_label,
            s.term_text, s.rate_modifier, s.rate_row, s.tolerance_amount, s.tolerance_percent,
            s.price_status, s.price_reason, s.medicare_unit_amount, s.opps_capped, s.mpfs_year, s.mpfs_release,
@@ -170,12 +159,12 @@ SELECT
     CAST(billed AS DECIMAL(14,2))              AS billed,
     CAST(cmp_in_money(CASE WHEN category NOT IN ('reversed', 'secondary') AND implausible IS NULL
                            THEN step_lesser_of END) AS DECIMAL(14,2)) AS expected_allowed,
-    CAST(cmp_in_money(actual_allowed) AS DECIMAL(14,2)) AS actual_allowed,
+    CAST(actual_allowed AS DECIMAL(14,2))      AS actual_allowed,
     CAST(paid AS DECIMAL(14,2))                AS paid,
-    CAST(cmp_in_money(patient_responsibility) AS DECIMAL(14,2)) AS patient_responsibility,
+    CAST(patient_responsibility AS DECIMAL(14,2)) AS patient_responsibility,
     CAST(cmp_in_money(CASE WHEN category IN ('underpaid', 'overpaid', 'correct', 'denied')
                            THEN step_lesser_of - actual_allowed END) AS DECIMAL(14,2)) AS variance,
-    CAST(cmp_in_money(medicare_allowed) AS DECIMAL(14,2)) AS medicare_allowed,
+    CAST(medicare_allowed AS DECIMAL(14,2)) AS medicare_allowed,
     CAST(CASE WHEN implausible IS NULL THEN cmp_ratio_pct(actual_allowed, medicare_allowed) END
          AS DECIMAL(18,2))                     AS percent_of_medicare,
     CAST(category AS VARCHAR)                  AS category,
@@ -191,11 +180,11 @@ SELECT
     CAST(mp_gpci AS DECIMAL(9,3))              AS mp_gpci,
     CAST(conversion_factor AS DECIMAL(9,4))    AS conversion_factor,
     CAST(contract_percent AS DECIMAL(9,3))     AS contract_percent,
-    CAST(cmp_in_money(step_base) AS DECIMAL(14,2)) AS step_base,
-    CAST(cmp_in_money(step_percent) AS DECIMAL(14,2)) AS step_percent,
-    CAST(cmp_in_money(step_modifier) AS DECIMAL(14,2)) AS step_modifier,
-    CAST(cmp_in_money(step_units) AS DECIMAL(14,2)) AS step_units,
-    CAST(cmp_in_money(step_lesser_of) AS DECIMAL(14,2)) AS step_lesser_of,
+    CAST(step_base AS DECIMAL(14,2))       AS step_base,
+    CAST(step_percent AS DECIMAL(14,2))    AS step_percent,
+    CAST(step_modifier AS DECIMAL(14,2))   AS step_modifier,
+    CAST(step_units AS DECIMAL(14,2))      AS step_units,
+    CAST(step_lesser_of AS DECIMAL(14,2))  AS step_lesser_of,
     CAST(reduction_percent AS DECIMAL(9,3))    AS reduction_percent,
     CAST(reduction_reason AS VARCHAR)          AS reduction_reason,
     CAST(mppr_rank AS INTEGER)                 AS mppr_rank,
