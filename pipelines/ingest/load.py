@@ -597,10 +597,9 @@ def _interrupted(con, out: FileOutcome, path) -> Interrupted:
 def _rejected(con, out: FileOutcome, path, sha, size, run_id, *, reason, segment=None) -> None:
     out.status, out.reason, out.error_segment = "rejected", reason, segment
     if sha:  # a file that could not be read has no sha256 to record it by
-        _record_rejection(con, out, path, sha, size, run_id)
-    else:
-        out.claims = out.lines = 0
-        out.paid = Decimal("0.00")
+        _record_outcome(con, out, path, sha, size, run_id, error_segment=segment)
+    out.claims = out.lines = 0
+    out.paid = Decimal("0.00")
 
 
 # ----------------------------------------------------------------------------- files
@@ -682,20 +681,8 @@ def _duplicate(con, out: FileOutcome, path: Path, sha: str, size: int, run_id) -
     if not rows:
         return False
     first = rows[0]
-    with transaction(con):
-        out.file_id = _next_file_id(con)
-        out.status, out.reason = "duplicate", f"same bytes as file_id {first[0]} ({first[1]}); nothing loaded"
-        _era_row(
-            con,
-            file_id=out.file_id,
-            path=path,
-            sha=sha,
-            size=size,
-            status="duplicate",
-            reason=out.reason,
-            duplicate_of=first[0],
-            run_id=run_id,
-        )
+    out.status, out.reason = "duplicate", f"same bytes as file_id {first[0]} ({first[1]}); nothing loaded"
+    _record_outcome(con, out, path, sha, size, run_id, duplicate_of=first[0])
     return True
 
 
@@ -738,7 +725,9 @@ def _finish_file(con, prep: PreparedERA, load: dict, file_id: int, path: Path, s
     return reason, n_issues
 
 
-def _record_rejection(con, out: FileOutcome, path, sha, size, run_id):
+def _record_outcome(con, out: FileOutcome, path, sha, size, run_id, **columns) -> None:
+    """The ``era_files`` row of a file that loaded nothing (``out.status`` duplicate or rejected),
+    in its own transaction; ``out.file_id`` is the id it got."""
     with transaction(con):
         out.file_id = _next_file_id(con)
         _era_row(
@@ -747,13 +736,11 @@ def _record_rejection(con, out: FileOutcome, path, sha, size, run_id):
             path=path,
             sha=sha,
             size=size,
-            status="rejected",
+            status=out.status,
             reason=out.reason,
-            error_segment=out.error_segment,
             run_id=run_id,
+            **columns,
         )
-    out.claims = out.lines = 0
-    out.paid = Decimal("0.00")
 
 
 def ingest_paths(
