@@ -1,8 +1,9 @@
 """`underpay contracts check`: every problem in a contracts folder, as ``file:line: what, expected``.
 
 Beyond the per-file checks of contracts.model: versions of one payer's contract whose dates
-overlap, terms that can never match (an earlier term takes all their codes), and codes the
-Medicare fee schedule does not know (when a warehouse with mpfs_rvu rows is given).
+overlap, terms that can never match (an earlier term takes all their codes), codes the
+Medicare fee schedule does not know (when a warehouse with mpfs_rvu rows is given), and the
+provider roster (contracts.providers: providers.csv rows, NPI check digits, duplicates).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from contracts.model import Contract, Problem, Term, contract_files, contracts_root, parse_contract
+from contracts.providers import read_roster
 
 _FAR = dt.date(9999, 12, 31)
 
@@ -46,6 +48,7 @@ def check_folder(folder, con: duckdb.DuckDBPyConnection | None = None) -> list[P
             )
     if con is not None:
         problems += unknown_codes(contracts, con)
+    problems += read_roster(Path(folder))[1]
     return problems
 
 

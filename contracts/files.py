@@ -13,8 +13,9 @@ import os
 import stat
 from pathlib import Path
 
+from pipelines.core.errors import BRIEF_CHARS, brief  # noqa: F401  (re-exported: contracts quote values with it)
+
 MAX_FILE_BYTES = 10 * 1024 * 1024  # a contract or rate sheet; real ones are a few hundred KB
-BRIEF_CHARS = 40  # the most of a file's value a message repeats
 
 
 class FileRefused(Exception):
@@ -87,21 +88,3 @@ def decode_utf8(data: bytes) -> str:
             "a UTF-8 text file (save it as UTF-8)",
             line,
         ) from None
-
-
-def brief(value, limit: int = BRIEF_CHARS) -> str:
-    """``repr(value)`` when short, else its start and its size: a message never repeats a huge value."""
-    if isinstance(value, str) and len(value) > limit:
-        return f"{value[:limit]!r}... ({len(value)} characters)"
-    if isinstance(value, dict):
-        if len(value) > 8:
-            return f"a mapping of {len(value)} keys"
-    elif isinstance(value, (list, tuple, set, frozenset)) and len(value) > 8:
-        return f"a list of {len(value)} items"
-    text = repr(value)
-    if len(text) <= limit:
-        return text
-    if isinstance(value, (list, tuple, set, frozenset, dict)):
-        kind = "mapping of" if isinstance(value, dict) else "list of"
-        return f"a {kind} {len(value)} {'keys' if isinstance(value, dict) else 'items'} ({len(text)} characters)"
-    return f"{text[:limit]}... ({len(text)} characters)"

@@ -20,6 +20,8 @@ from pipelines.core.errors import ContractError
 
 METHODS = ("rate", "percent_of_medicare", "percent_of_charges")
 SETTINGS = ("facility", "non-facility")
+ANESTHESIA_TIME = ("minutes", "units")  # how the payer's 835 SVC05 carries anesthesia time
+ROSTER_FILE_NAMES = ("providers.csv", "providers.yaml", "providers.yml")  # contracts.providers, not contracts
 TOP_KEYS = {
     "name",
     "payer",
@@ -33,6 +35,7 @@ TOP_KEYS = {
     "rates_csv",
     "modifier_adjustments",
     "mppr",
+    "anesthesia_time",
     "notes",
 }
 MAX_LISTED = 50  # problems a ContractError lists (`underpay contracts check` prints them all)
@@ -118,6 +121,7 @@ class Contract:
     modifier_mode: str = "none"  # medicare | none | table
     modifier_percents: dict = field(default_factory=dict)  # modifier -> Decimal percent
     mppr: tuple[Decimal, ...] | None = None  # custom multiple-procedure percents
+    anesthesia_time: str = "minutes"  # SVC05 of anesthesia lines: minutes | units (15-minute time units)
     lines: dict = field(default_factory=dict)  # key -> line, for the checker
 
 
@@ -372,6 +376,18 @@ def parse_contract(path: Path, root: Path | None = None) -> tuple[Contract | Non
             if all(v is not None for v in vals):
                 mppr = tuple(vals)
 
+    anesthesia_time = "minutes"
+    if "anesthesia_time" in doc:
+        raw_time = doc["anesthesia_time"]
+        if isinstance(raw_time, str) and raw_time.strip().lower() in ANESTHESIA_TIME:
+            anesthesia_time = raw_time.strip().lower()
+        else:
+            r.error(
+                doc.line_of("anesthesia_time"),
+                f"anesthesia_time {brief(raw_time)}",
+                "minutes (SVC05 of an anesthesia line is its minutes) or units (15-minute time units)",
+            )
+
     if r.problems or effective is None:
         return None, r.problems
     return Contract(
@@ -396,6 +412,7 @@ def parse_contract(path: Path, root: Path | None = None) -> tuple[Contract | Non
         modifier_mode=mode,
         modifier_percents=mod_pcts,
         mppr=mppr,
+        anesthesia_time=anesthesia_time,
         lines=lines,
     ), r.problems
 
@@ -526,7 +543,8 @@ def _parse_terms(r: _Reader, doc: LineDict) -> list[Term]:
 
 
 def contract_files(folder: Path) -> list[Path]:
-    """Every *.yaml / *.yml under ``folder`` (recursively), in a stable order."""
+    """Every *.yaml / *.yml under ``folder`` (recursively), in a stable order, except provider
+    rosters (``providers.yaml``: read by contracts.providers)."""
     folder = Path(folder)
     if folder.is_file():
         return [folder]
@@ -534,7 +552,11 @@ def contract_files(folder: Path) -> list[Path]:
         raise ContractError(f"{folder}: no contracts folder here; pass --contracts DIR or set paths.contracts")
     # A folder named like a contract is walked, not read; anything else named *.yaml (a FIFO, a
     # device, a broken link) is listed so that the check reports it instead of skipping a contract.
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".yaml", ".yml") and not p.is_dir())
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in (".yaml", ".yml") and p.name.lower() not in ROSTER_FILE_NAMES and not p.is_dir()
+    )
 
 
 def contracts_root(folder: Path) -> Path:

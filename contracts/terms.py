@@ -36,6 +36,7 @@ CONTRACTS_SCHEMA = {
     "modifier_mode": pl.Utf8,
     "mppr": pl.List(PCT),
     "rates_file": pl.Utf8,
+    "anesthesia_time": pl.Utf8,  # minutes | units: what SVC05 of an anesthesia line carries
 }
 TERMS_SCHEMA = {
     "contract_idx": pl.Int32,
@@ -89,6 +90,7 @@ def contract_frames(contracts: list[Contract]) -> dict[str, pl.DataFrame]:
                 "modifier_mode": c.modifier_mode,
                 "mppr": [_q(p, "0.001") for p in c.mppr] if c.mppr else None,
                 "rates_file": c.rates_file.name if c.rates_file else None,
+                "anesthesia_time": c.anesthesia_time,
             }
         )
         keys += [{"contract_idx": idx, "kind": "id", "key": k} for k in c.payer_ids]

@@ -13,6 +13,13 @@ Sources
   files of the year's first release, and sub-folders named like a release (``RVU25D/``) hold the
   later ones. Only CMS file names (PPRRVU*, GPCI*, *LOCCO*, ANES*, OPPSCAP*, ZIP5_*, ZIP9_*, rvu*.zip)
   and release-named sub-folders are fetched; anything else (notes, partial files) is ignored.
+* **Anesthesia base units** ("Anesthesia Base Units by CPT Code") are not part of the RVU release. From a
+  mirror they come from ``extra/anesthesia/<year>/`` (else the latest earlier year folder there holding
+  one); from CMS, ``CMS_ANES_BASE_URL`` (``https://www.cms.gov/files/zip/<yyyy>-anesthesia-base-units-cpt-code.zip``)
+  is tried for the year, then each earlier year down to ``ANES_BASE_FIRST_YEAR``. They are cached as the
+  mirror lays them out, ``<cache>/extra/anesthesia/<yyyy>/`` with their own SHA256SUMS, where the importer
+  looks for them (fee_schedules.importer.find_anes_base). Not finding them does not fail the download:
+  the import then lists ``anes_base`` as missing.
 
 Finding a year's files: ``find_release`` is the one look-up the demo and the tests use: a mirror
 (the argument, else ``$UNDERPAY_CMS_MIRROR``) used in place, then ``../shared/cms`` (``$UNDERPAY_SHARED/cms``
@@ -40,13 +47,15 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fee_schedules.files import KIND_PATTERNS
+from fee_schedules.files import ANES_BASE_DIR, ANES_BASE_URL, KIND_PATTERNS
 from pipelines.core.errors import UnderpayError
 
 CMS_RVU_PAGE = "https://www.cms.gov/medicare/payment/fee-schedules/physician/pfs-relative-value-files"
 CMS_ZIP_PAGE = (
     "https://www.cms.gov/medicare/payment/fee-schedules/physician-fee-schedule/zip-code-carrier-locality-files"
 )
+CMS_ANES_BASE_URL = ANES_BASE_URL  # format with yyyy
+ANES_BASE_FIRST_YEAR = 2022  # the oldest base-unit zip tried on cms.gov (CY2022: the one CMS file we know of)
 USER_AGENT = "underpay-fee-schedule-download/0.1 (+https://github.com/; open-source underpayment detection)"
 TIMEOUT = 120  # seconds a transfer may stall before it fails
 PROBE_TIMEOUT = 10  # seconds the first request to cms.gov may take: an offline machine fails fast
@@ -88,12 +97,19 @@ def _is_url(source) -> bool:
     return bool(re.match(r"^https?://", str(source)))
 
 
+class _NotThere(DownloadError):
+    """The server answered 404/410: no such file (not a network failure)."""
+
+
 def _fetch(url: str, timeout: float = TIMEOUT) -> bytes:
     req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             data = resp.read()
             length = resp.headers.get("Content-Length")
+    except urllib.error.HTTPError as exc:
+        cls = _NotThere if exc.code in (404, 410) else DownloadError
+        raise cls(f"{url}: download failed ({exc}); check the network or use --mirror DIR_OR_URL") from None
     except (urllib.error.URLError, OSError) as exc:
         raise DownloadError(f"{url}: download failed ({exc}); check the network or use --mirror DIR_OR_URL") from None
     if length is not None and int(length) != len(data):
@@ -190,10 +206,16 @@ class DownloadResult:
     files: list[tuple[str, int, str]] = field(default_factory=list)  # (relative path, bytes, sha256)
     releases: list = field(default_factory=list)  # ImportResult per imported release
     seconds: float = 0.0
+    # anesthesia base units: (path relative to the cache root, bytes, sha256); empty when none was found
+    anes_base: list[tuple[str, int, str]] = field(default_factory=list)
+    anes_base_note: str | None = None  # why none was found (cms.gov answered nothing usable, ...)
 
     def __str__(self) -> str:
         lines = [f"Downloaded {len(self.files)} file(s) for {self.year} into {self.folder} in {self.seconds:.1f} s"]
         lines += [f"  {name:<40} {size:>9} bytes  sha256 {sha[:12]}…" for name, size, sha in self.files]
+        lines += [f"  {name:<40} {size:>9} bytes  sha256 {sha[:12]}…" for name, size, sha in self.anes_base]
+        if not self.anes_base:
+            lines.append(f"  anesthesia base units not found: {self.anes_base_note or 'no file'}")
         lines += [str(r) for r in self.releases]
         return "\n".join(lines)
 
@@ -232,19 +254,103 @@ def _download(year: int, mirror, cache_dir) -> DownloadResult:
         raise DownloadError(
             f"{year_dir}: cached file(s) {', '.join(bad)} do not match {MANIFEST}; delete them and download again"
         )
+    _cache_anes_base(result, year_dir.parent, mirror)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _cache_anes_base(result: DownloadResult, cache_root: Path, mirror) -> None:
+    """Fetch the base-unit file (mirror or cms.gov) into ``<cache_root>/extra/anesthesia/<yyyy>/``."""
+    try:
+        found = (
+            _anes_base_from_mirror(str(mirror), result.year) if mirror is not None else _anes_base_from_cms(result.year)
+        )
+    except DownloadError as exc:
+        result.anes_base_note = str(exc)
+        return
+    if found is None:
+        where = f"{str(mirror).rstrip('/')}/{'/'.join(ANES_BASE_DIR)}/" if mirror is not None else "cms.gov"
+        result.anes_base_note = f"none for {result.year} or an earlier year on {where}"
+        return
+    src_year, files = found
+    folder = cache_root.joinpath(*ANES_BASE_DIR, str(src_year))
+    manifest = _manifest(folder)
+    for name, data, expected_sha in files:
+        sha = hashlib.sha256(data).hexdigest()
+        if expected_sha and expected_sha != sha:
+            raise DownloadError(
+                f"{name}: sha256 {sha} does not match the mirror's SHA256SUMS ({expected_sha}); "
+                f"the mirror copy is corrupt, fetch it again"
+            )
+        _write(folder / name, data)
+        manifest[name] = (sha, len(data))
+        result.anes_base.append(("/".join((*ANES_BASE_DIR, str(src_year), name)), len(data), sha))
+    _save_manifest(folder, manifest)
+    bad = verify_cache(folder)
+    if bad:
+        raise DownloadError(
+            f"{folder}: cached file(s) {', '.join(bad)} do not match {MANIFEST}; delete them and download again"
+        )
+
+
+def _bad_anes_base(cache_root: Path) -> list[str]:
+    """Cached base-unit files (``extra/anesthesia/<yyyy>/``) that no longer match their SHA256SUMS."""
+    folder = cache_root.joinpath(*ANES_BASE_DIR)
+    if not folder.is_dir():
+        return []
+    return [f"{sub.name}/{name}" for sub in sorted(folder.iterdir()) if sub.is_dir() for name in verify_cache(sub)]
+
+
+def _is_anes_base(name: str) -> bool:
+    return bool(KIND_PATTERNS["anes_base"].match(name))
+
+
+def _anes_base_from_mirror(mirror: str, year: int) -> tuple[int, list[tuple[str, bytes, str | None]]] | None:
+    """(CY, files) of the newest ``extra/anesthesia/<CY>/`` on the mirror with CY <= year holding a base-unit file."""
+    base = (
+        "/".join([mirror.rstrip("/"), *ANES_BASE_DIR])
+        if _is_url(mirror)
+        else str(Path(mirror).joinpath(*ANES_BASE_DIR))
+    )
+    try:
+        _, dirs = _listing(base)
+    except DownloadError:
+        return None  # the mirror has no extra/anesthesia/
+    for y in sorted((int(d) for d in dirs if d.isdigit() and int(d) <= year), reverse=True):
+        sub = f"{base.rstrip('/')}/{y}"
+        files, _ = _listing(sub)
+        names = [n for n in files if _is_anes_base(n)]
+        if names:
+            sums = _sums(sub, files)
+            return y, [(n, _read(sub, n), sums.get(n)) for n in names]
+    return None
+
+
+def _anes_base_from_cms(year: int) -> tuple[int, list[tuple[str, bytes, str | None]]] | None:
+    """(CY, files) of the newest CMS base-unit zip for the year or an earlier one (down to ANES_BASE_FIRST_YEAR).
+
+    A year CMS has no zip for (404, or a page that is not a zip) is passed over; a network failure
+    stops the search (DownloadError)."""
+    for y in range(year, ANES_BASE_FIRST_YEAR - 1, -1):
+        url = CMS_ANES_BASE_URL.format(yyyy=y)
+        try:
+            data = _fetch(url)
+        except _NotThere:
+            continue
+        try:
+            members = _unzip(url.rsplit("/", 1)[-1], data)
+        except DownloadError:
+            continue
+        files = [(n, d, None) for n, d in members if _is_anes_base(n)]
+        if files:
+            return y, files
+    return None
 
 
 def _from_mirror(mirror: str, year: int) -> list[tuple[str, bytes, str | None]]:
     base = mirror.rstrip("/") + "/" + str(year) if _is_url(mirror) else str(Path(mirror) / str(year))
     files, dirs = _listing(base)
-    sums: dict[str, str] = {}
-    if MANIFEST in files:
-        for line in _read(base, MANIFEST).decode().splitlines():
-            parts = line.split()
-            if len(parts) >= 2:
-                sums[parts[-1]] = parts[0]
+    sums = _sums(base, files)
     out = [(name, _read(base, name), sums.get(name)) for name in files if _is_cms_file(name)]
     for sub in dirs:
         if not RELEASE_DIR.match(sub):  # e.g. PFREV25C/, partial_unverified/: not a release
@@ -257,6 +363,18 @@ def _from_mirror(mirror: str, year: int) -> list[tuple[str, bytes, str | None]]:
             if _is_cms_file(name)
         ]
     return out
+
+
+def _sums(base: str, files: list[str]) -> dict[str, str]:
+    """name -> sha256 from the folder's SHA256SUMS, when it has one."""
+    sums: dict[str, str] = {}
+    if MANIFEST in files:
+        for line in _read(base, MANIFEST).decode().splitlines():
+            # sha256sum's "<sha>  <name>" (names may hold spaces), or ours: "<sha>  <bytes>  <name>"
+            m = re.match(r"^([0-9a-fA-F]{64})\s+(?:\d+\s+)?\*?(.+?)\s*$", line)
+            if m:
+                sums[m.group(2)] = m.group(1).lower()
+    return sums
 
 
 def _from_cms(year: int) -> list[tuple[str, bytes, str | None]]:
@@ -375,7 +493,7 @@ def find_release(
     url = str(mirror) if mirror is not None else (env if env and _is_url(env) else None)
     cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cached = cache_root / str(year)
-    if cached.is_dir() and release_folders(cached) and not verify_cache(cached):
+    if cached.is_dir() and release_folders(cached) and not verify_cache(cached) and not _bad_anes_base(cache_root):
         return cached
     looked = [
         f"no {year}/ in {' or '.join(map(str, [*([env] if env else []), *shared_cms_dirs()]))}",

@@ -24,6 +24,9 @@ KIND_PATTERNS: dict[str, re.Pattern] = {
     "oppscap": re.compile(r"^OPPSCAP\w*\.(csv|xlsx|txt)$", re.I),
     "zip5": re.compile(r"^ZIP5_\w*\.txt$", re.I),
     "zip9": re.compile(r"^ZIP9_\w*\.txt$", re.I),
+    # "Anesthesia Base Units by CPT Code": CY_2022_Anesthesia_Base_Units_110921.xlsx and its
+    # "Section 508 compliant version of …" .txt. Not the locality-adjusted anesthesia CF workbook.
+    "anes_base": re.compile(r"^.*anesthesia[ _-]*base[ _-]*units?(?![a-z]).*\.(csv|xlsx|txt)$", re.I),
 }
 KINDS = tuple(KIND_PATTERNS)
 # What each kind is called in messages, and the file CMS ships for it (format with yy/yyyy).
@@ -35,7 +38,13 @@ KIND_FILES = {
     "oppscap": "OPPSCAP_<Mon>.csv",
     "zip5": "ZIP5_<MON>{yyyy}.txt",
     "zip9": "ZIP9_<MON>{yyyy}.txt",
+    "anes_base": "CY_<yyyy>_Anesthesia_Base_Units.xlsx",
 }
+# Where cms.gov publishes the base-unit file of a year (the zip holds the .xlsx and its 508 .txt)
+ANES_BASE_URL = "https://www.cms.gov/files/zip/{yyyy}-anesthesia-base-units-cpt-code.zip"
+ANES_BASE_DIR = ("extra", "anesthesia")  # where it sits under a CMS root: extra/anesthesia/<year>/
+# CMS ships a "Section 508 compliant version of <name>.txt" beside <name>.xlsx: the same file
+_SECTION_508 = re.compile(r"^section[ _]508[ _](compliant[ _])?version[ _]of[ _]", re.I)
 _EXT_RANK = {".csv": 0, ".xlsx": 1, ".txt": 2}
 _MONTH_RELEASE = {"JAN": "A", "APR": "B", "JUL": "C", "OCT": "D"}
 RELEASES = ("A", "B", "C", "D")
@@ -113,7 +122,7 @@ def find_release_files(path: Path) -> dict[str, list[SourceFile]]:
         # group variants of one file by stem: PPRRVU25_JAN.csv / .txt / .xlsx
         by_stem: dict[str, list] = {}
         for item in items:
-            by_stem.setdefault(PurePosixPath(item[0]).stem.upper(), []).append(item)
+            by_stem.setdefault(_SECTION_508.sub("", PurePosixPath(item[0]).stem).upper(), []).append(item)
         chosen = [min(v, key=lambda i: _EXT_RANK[PurePosixPath(i[0]).suffix.lower()]) for v in by_stem.values()]
         if kind != "rvu":
             chosen = chosen[:1] if len(chosen) == 1 else _single(kind, chosen, path)

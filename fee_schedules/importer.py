@@ -4,6 +4,13 @@ Re-importing a release replaces it (never doubles). A release that does not ship
 (RVU25D ships only PPRRVU + OPPSCAP) inherits it from the latest earlier release of the same
 year; the manifest (mpfs_release_files.inherited_from) says so. Every shipped file's sha256,
 size and row count is recorded.
+
+CMS's anesthesia base units ("Anesthesia Base Units by CPT Code") are not part of the RVU release.
+When the release does not hold that file, it is looked for beside the release: in the CMS root's
+``extra/anesthesia/<year>/``, else the latest earlier ``extra/anesthesia/<year>/`` there (the root
+is the folder holding the ``<year>/`` folder the release sits in, e.g. ``../shared/cms`` for
+``../shared/cms/2025`` and ``../shared/cms/2025/RVU25D``). Found nowhere, the import still succeeds
+and ``ImportResult.missing`` lists ``anes_base``.
 """
 
 from __future__ import annotations
@@ -18,7 +25,16 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from fee_schedules.files import KINDS, RELEASES, SourceFile, file_label, find_release_files, infer_release
+from fee_schedules.files import (
+    ANES_BASE_DIR,
+    ANES_BASE_URL,
+    KINDS,
+    RELEASES,
+    SourceFile,
+    file_label,
+    find_release_files,
+    infer_release,
+)
 from fee_schedules.loaders import LOADERS
 from fee_schedules.loaders.anes import national_cf
 from pipelines.core.errors import InputFileError
@@ -34,6 +50,7 @@ KIND_TABLES: dict[str, tuple[str, ...]] = {
     "oppscap": ("mpfs_opps_cap",),
     "zip5": ("mpfs_zip5",),
     "zip9": ("mpfs_zip9",),
+    "anes_base": ("mpfs_anesthesia_base_units",),
 }
 RELEASE_MONTH = {"A": 1, "B": 4, "C": 7, "D": 10}
 
@@ -80,13 +97,55 @@ class ImportResult:
         ]
         for f in self.files:
             how = f"inherited from release {f.inherited_from}" if f.inherited_from else f"sha256 {f.sha256[:12]}…"
-            lines.append(f"  {f.kind:<8} {f.name:<28} {f.rows:>7} rows  {how}")
+            lines.append(f"  {f.kind:<9} {f.name:<28} {f.rows:>7} rows  {how}")
         for kind in self.missing:
-            lines.append(
-                f"  {kind:<8} {file_label(kind, self.year):<28} missing: not shipped and no earlier "
-                f"{self.year} release to inherit it from"
+            why = (
+                missing_help(kind, self.year)
+                if kind == "anes_base"
+                else f"not shipped and no earlier {self.year} release to inherit it from"
             )
+            lines.append(f"  {kind:<9} {file_label(kind, self.year):<28} missing: {why}")
         return "\n".join(lines)
+
+
+def missing_help(kind: str, year: int) -> str:
+    """Why a file kind is missing and how to provide it (for messages and not-priced reasons)."""
+    if kind != "anes_base":
+        return f"{file_label(kind, year)} is not imported for {year}: import the {year} release that ships it"
+    return (
+        f"CMS's Anesthesia Base Units by CPT Code file is not imported for {year} (neither in the release folder "
+        f"nor in extra/anesthesia/<{year} or earlier>/ beside its year folder): run "
+        f"`underpay fee-schedule download --year {year}`, or fetch {ANES_BASE_URL.format(yyyy=year)} "
+        f"(or an earlier year's) into <cms root>/extra/anesthesia/<year>/ and import the release again"
+    )
+
+
+def cms_root(path: Path, year: int) -> Path | None:
+    """The folder holding the ``<year>/`` folder a release sits in (the release itself, or its parent
+    for a later release's sub-folder ``RVU25D/`` or a release zip); None when neither is named ``<year>``."""
+    path = Path(path).resolve()
+    for cand in (path, path.parent):
+        if cand.name == str(year):
+            return cand.parent
+    return None
+
+
+def find_anes_base(path: Path, year: int) -> list[SourceFile]:
+    """The base-unit file beside a release: ``<root>/extra/anesthesia/<year>/``, else the latest
+    earlier year folder there holding one; [] when there is none."""
+    root = cms_root(path, year)
+    base = root.joinpath(*ANES_BASE_DIR) if root is not None else None
+    if base is None or not base.is_dir():
+        return []
+    years = sorted(
+        (int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit() and int(p.name) <= year),
+        reverse=True,
+    )
+    for y in years:
+        found = find_release_files(base / str(y)).get("anes_base")
+        if found:
+            return found
+    return []
 
 
 def _check_year(source: SourceFile, year: int) -> None:
@@ -115,6 +174,10 @@ def load_release(path: Path, year: int, release: str | None = None):
             expected="PPRRVU*, GPCI*, *LOCCO*, ANES*, OPPSCAP*, ZIP5_*/ZIP9_* files",
             hint="Pass the unpacked release folder or the release .zip",
         )
+    if "anes_base" not in files:  # not part of the RVU release: look beside it
+        beside = find_anes_base(path, year)
+        if beside:
+            files = {**files, "anes_base": beside}
     release = (release or infer_release(path, files) or "").upper()
     if release not in RELEASES:
         raise InputFileError(
@@ -131,6 +194,14 @@ def load_release(path: Path, year: int, release: str | None = None):
             frames[kind] = (sources, LOADERS[kind](main[0]))
         else:
             frames[kind] = (sources, LOADERS[kind](sources[0]))
+    if "anes_base" in frames:
+        got = frames["anes_base"][1]["source_year"]
+        if got.len() and int(got[0]) > year:
+            raise InputFileError(
+                frames["anes_base"][0][0].origin,
+                f"anesthesia base units for CY {int(got[0])}, newer than {year}",
+                hint=f"Use the base-unit file of {year} or an earlier year for the {year} release",
+            )
     return release, frames
 
 

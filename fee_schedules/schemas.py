@@ -44,6 +44,9 @@ class RvuFile(_Base):
     mp_rvu: str = pa.Field(str_matches=DEC2)
     pctc: str = pa.Field(str_matches=r"^\d$")
     global_days: str = pa.Field(str_matches=r"^(\d{3}|MMM|XXX|YYY|ZZZ)$")
+    pre_op: str = pa.Field(str_matches=DEC2)  # shares of the global package (0.10 / 0.69 / 0.21)
+    intra_op: str = pa.Field(str_matches=DEC2)
+    post_op: str = pa.Field(str_matches=DEC2)
     mult_proc: str = pa.Field(str_matches=r"^\d$")
     bilat_surg: str = pa.Field(str_matches=r"^\d$")
     asst_surg: str = pa.Field(str_matches=r"^\d$")
@@ -92,6 +95,17 @@ class AnesFile(_Base):
     locality: str = pa.Field(str_matches=LOCALITY)
     locality_name: str = pa.Field(str_matches=r"\S")
     anesthesia_cf: str = pa.Field(str_matches=DEC2)
+
+
+class AnesBaseFile(_Base):
+    """Anesthesia Base Units by CPT Code: one row per code (leading zeros kept), an integer base unit value."""
+
+    hcpcs: str = pa.Field(str_matches=r"^\d{5}$")  # anesthesia CPT codes 00100-01999 are numeric
+    base_units: str = pa.Field(str_matches=r"^\d{1,3}$")
+
+    @pa.dataframe_check
+    def one_row_per_code(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(~pl.col("hcpcs").is_duplicated())
 
 
 class OppsCapFile(_Base):

@@ -17,7 +17,7 @@ from pandera.engines import polars_engine as pe
 from fee_schedules.files import KIND_PATTERNS
 
 RELEASES = ["A", "B", "C", "D"]
-FILE_KINDS = list(KIND_PATTERNS)  # rvu, gpci, locco, anes, oppscap, zip5, zip9
+FILE_KINDS = list(KIND_PATTERNS)  # rvu, gpci, locco, anes, oppscap, zip5, zip9, anes_base
 RURAL = ["", "R", "B"]  # urban, rural, super rural
 N: dict[str, Any] = {"nullable": True}  # typed Any so mypy accepts pa.Field(**N)
 
@@ -73,6 +73,9 @@ class MpfsRvu(_Release):
     mp_rvu: pe.Decimal = _dec(9, 2)
     pctc: pl.String
     global_days: pl.String
+    pre_op: pe.Decimal = _dec(5, 2, nullable=True)
+    intra_op: pe.Decimal = _dec(5, 2, nullable=True)
+    post_op: pe.Decimal = _dec(5, 2, nullable=True)
     mult_proc: pl.String
     bilat_surg: pl.String
     asst_surg: pl.String
@@ -118,6 +121,14 @@ class MpfsAnesthesiaCf(_Release):
     locality: pl.String
     locality_name: pl.String
     anesthesia_cf: pe.Decimal = _dec(9, 2)
+
+
+class MpfsAnesthesiaBaseUnits(_Release):
+    """Anesthesia base units: one row per (year, release, hcpcs); source_year = CY of the CMS file."""
+
+    hcpcs: pl.String
+    base_units: pl.Int32
+    source_year: pl.Int32
 
 
 class MpfsOppsCap(_Release):
@@ -173,6 +184,7 @@ TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "mpfs_gpci": MpfsGpci,
     "mpfs_locality_counties": MpfsLocalityCounties,
     "mpfs_anesthesia_cf": MpfsAnesthesiaCf,
+    "mpfs_anesthesia_base_units": MpfsAnesthesiaBaseUnits,
     "mpfs_opps_cap": MpfsOppsCap,
     "mpfs_zip5": MpfsZip5,
     "mpfs_zip9": MpfsZip9,

@@ -31,6 +31,7 @@ MODELS = {
     "mpfs_gpci": "fee_schedules.tables:MpfsGpci",
     "mpfs_locality_counties": "fee_schedules.tables:MpfsLocalityCounties",
     "mpfs_anesthesia_cf": "fee_schedules.tables:MpfsAnesthesiaCf",
+    "mpfs_anesthesia_base_units": "fee_schedules.tables:MpfsAnesthesiaBaseUnits",
     "mpfs_opps_cap": "fee_schedules.tables:MpfsOppsCap",
     "mpfs_zip5": "fee_schedules.tables:MpfsZip5",
     "mpfs_zip9": "fee_schedules.tables:MpfsZip9",

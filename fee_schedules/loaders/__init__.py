@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fee_schedules.loaders import anes, gpci, locco, oppscap, rvu, zipcodes
+from fee_schedules.loaders import anes, anes_base, gpci, locco, oppscap, rvu, zipcodes
 
 LOADERS = {
     "rvu": rvu.load,
@@ -12,4 +12,5 @@ LOADERS = {
     "oppscap": oppscap.load,
     "zip5": zipcodes.load_zip5,
     "zip9": zipcodes.load_zip9,
+    "anes_base": anes_base.load,
 }

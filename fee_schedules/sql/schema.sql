@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS mpfs_releases (
 CREATE TABLE IF NOT EXISTS mpfs_release_files (
     year            INTEGER NOT NULL,
     release         VARCHAR NOT NULL,
-    kind            VARCHAR NOT NULL,            -- rvu | gpci | locco | anes | oppscap | zip5 | zip9
+    kind            VARCHAR NOT NULL,            -- rvu | gpci | locco | anes | oppscap | zip5 | zip9 | anes_base
     file_name       VARCHAR NOT NULL,            -- e.g. GPCI2025.csv
     sha256          VARCHAR NOT NULL,
     bytes           BIGINT NOT NULL,
@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS mpfs_rvu (
     mp_rvu            DECIMAL(9,2) NOT NULL,
     pctc              VARCHAR NOT NULL,
     global_days       VARCHAR NOT NULL,
+    pre_op            DECIMAL(5,2),              -- share of the global package: PRE OP (27447: 0.10)
+    intra_op          DECIMAL(5,2),              -- INTRA OP (27447: 0.69); NULL only in rows imported before these columns
+    post_op           DECIMAL(5,2),              -- POST OP (27447: 0.21)
     mult_proc         VARCHAR NOT NULL,
     bilat_surg        VARCHAR NOT NULL,
     asst_surg         VARCHAR NOT NULL,
@@ -93,6 +96,19 @@ CREATE TABLE IF NOT EXISTS mpfs_anesthesia_cf (
     locality_name VARCHAR NOT NULL,
     anesthesia_cf DECIMAL(9,2) NOT NULL,
     PRIMARY KEY (year, release, carrier, locality)
+);
+
+-- Anesthesia base units (CMS "Anesthesia Base Units by CPT Code"): one row per (year, release, hcpcs).
+-- Not shipped with the RVU release: found beside it (extra/anesthesia/<year>/, else the latest earlier
+-- year there). source_year is the CY of the CMS file the rows came from (2022 for the only one we have);
+-- a code absent here has unknown base units (never zero).
+CREATE TABLE IF NOT EXISTS mpfs_anesthesia_base_units (
+    year          INTEGER NOT NULL,
+    release       VARCHAR NOT NULL,
+    hcpcs         VARCHAR NOT NULL,              -- 5 characters, leading zeros kept: '00790'
+    base_units    INTEGER NOT NULL,
+    source_year   INTEGER NOT NULL,
+    PRIMARY KEY (year, release, hcpcs)
 );
 
 -- OPPSCAP: CMS's own capped amounts, one row per (year, release, hcpcs, modifier, file carrier, locality).

@@ -120,3 +120,24 @@ class AlreadyRunning(UnderpayError):
     """Another run (nightly, monthly) holds the warehouse lock (pipelines.core.lock)."""
 
     exit_code = 2
+
+
+BRIEF_CHARS = 40  # the most of a file's value a message repeats
+
+
+def brief(value, limit: int = BRIEF_CHARS) -> str:
+    """``repr(value)`` when short, else its start and its size: a message never repeats a huge value."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    if isinstance(value, dict):
+        if len(value) > 8:
+            return f"a mapping of {len(value)} keys"
+    elif isinstance(value, (list, tuple, set, frozenset)) and len(value) > 8:
+        return f"a list of {len(value)} items"
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        kind = "mapping of" if isinstance(value, dict) else "list of"
+        return f"a {kind} {len(value)} {'keys' if isinstance(value, dict) else 'items'} ({len(text)} characters)"
+    return f"{text[:limit]}... ({len(text)} characters)"

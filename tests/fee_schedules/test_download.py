@@ -59,6 +59,17 @@ def test_download_from_http_mirror_then_import(mirror_url, tmp_path):
     assert verify_cache(folder) == []
     assert (folder / "SHA256SUMS").read_text().count("\n") == len(result.files)
     assert con.execute("SELECT count(*) FROM mpfs_rvu").fetchall()[0][0] == 18865 + 19090
+    # the base units come from the mirror's extra/anesthesia/2022/ (no 2025 file there), cached as laid out
+    assert sorted(n for n, _, _ in result.anes_base) == [
+        "extra/anesthesia/2022/CY_2022_Anesthesia_Base_Units_110921.xlsx",
+        "extra/anesthesia/2022/Section 508 compliant version of CY_2022_Anesthesia_Base_Units_110921.txt",
+    ]
+    assert verify_cache(tmp_path / "cache" / "extra" / "anesthesia" / "2022") == []
+    assert not (tmp_path / "cache" / "extra" / "anesthesia" / "2025").exists()  # the CF workbook is not fetched
+    assert con.execute(
+        "SELECT release, count(*), min(source_year) FROM mpfs_anesthesia_base_units GROUP BY 1 ORDER BY 1"
+    ).fetchall() == [("A", 276, 2022), ("D", 276, 2022)]
+    assert "CY_2022_Anesthesia_Base_Units_110921.xlsx" in str(result)
     con.close()
 
 
@@ -216,3 +227,126 @@ def test_a_silent_cms_gov_fails_after_the_probe_timeout_not_the_transfer_timeout
         assert time.perf_counter() - t0 < 5
     finally:
         silent.close()
+
+
+# ---------------------------------------------------------------- anesthesia base units: mirror and cms.gov
+
+
+def base_unit_txt(year: int, *rows: str) -> bytes:
+    """An INVENTED base-unit file in CMS's 508 .txt layout (tab-delimited, 3-row header)."""
+    return "".join(f"{r}\r\n" for r in (f"CODE\t{year}", "\tBASE", "\tUNIT", *rows)).encode("ascii")
+
+
+def test_folder_mirror_base_units_from_the_latest_earlier_year(tmp_path):
+    from tests.tiny_mpfs import write_release
+
+    mirror = tmp_path / "mirror"
+    write_release(mirror)  # the tests' own invented 2025 release in mirror/2025/
+    for year, rows in ((2022, ("00100\t5",)), (2023, ("00100\t5", "00790\t7")), (2026, ("00100\t9",))):
+        folder = mirror / "extra" / "anesthesia" / str(year)
+        folder.mkdir(parents=True)
+        (folder / f"CY_{year}_Anesthesia_Base_Units.txt").write_bytes(base_unit_txt(year, *rows))
+    con = connect(tmp_path / "w.duckdb")
+    result = download_and_import(con, 2025, mirror=mirror, cache_dir=tmp_path / "cache")
+    assert [n for n, _, _ in result.anes_base] == ["extra/anesthesia/2023/CY_2023_Anesthesia_Base_Units.txt"]
+    assert con.execute(
+        "SELECT hcpcs, base_units, source_year FROM mpfs_anesthesia_base_units ORDER BY 1"
+    ).fetchall() == [
+        ("00100", 5, 2023),
+        ("00790", 7, 2023),
+    ]
+    con.close()
+
+
+def test_mirror_without_base_units_still_downloads(tmp_path):
+    from tests.tiny_mpfs import write_release
+
+    write_release(tmp_path / "mirror")
+    con = connect(tmp_path / "w.duckdb")
+    result = download_and_import(con, 2025, mirror=tmp_path / "mirror", cache_dir=tmp_path / "cache")
+    assert result.anes_base == [] and "none for 2025 or an earlier year" in result.anes_base_note
+    assert "anes_base" in result.releases[0].missing and "anesthesia base units not found" in str(result)
+    con.close()
+
+
+@pytest.fixture()
+def fake_cms(tmp_path, monkeypatch):
+    """A local server laid out like cms.gov: the RVU page linking rvu25a.zip (the tests' invented release),
+    an empty ZIP-code page, and /files/zip/<yyyy>-anesthesia-base-units-cpt-code.zip for the years the
+    test puts there (others answer 404)."""
+    import zipfile
+
+    from tests.tiny_mpfs import write_release
+
+    site = tmp_path / "site"
+    (site / "files" / "zip").mkdir(parents=True)
+    top = write_release(tmp_path / "release")
+    with zipfile.ZipFile(site / "files" / "zip" / "rvu25a.zip", "w") as zf:
+        for p in sorted(top.iterdir()):
+            zf.write(p, p.name)
+    (site / "rvu-page.html").write_text('<a href="/files/zip/rvu25a.zip">RVU25A</a>')
+    (site / "zip-page.html").write_text("<p>no zip code files</p>")
+    with serving(site) as url:
+        monkeypatch.setattr(download_mod, "CMS_RVU_PAGE", url + "rvu-page.html")
+        monkeypatch.setattr(download_mod, "CMS_ZIP_PAGE", url + "zip-page.html")
+        monkeypatch.setattr(
+            download_mod, "CMS_ANES_BASE_URL", url + "files/zip/{yyyy}-anesthesia-base-units-cpt-code.zip"
+        )
+        yield site
+
+
+def put_cms_zip(site, year: int, members: dict[str, bytes]):
+    import zipfile
+
+    with zipfile.ZipFile(site / "files" / "zip" / f"{year}-anesthesia-base-units-cpt-code.zip", "w") as zf:
+        for name, data in members.items():
+            zf.writestr(f"{year}-anesthesia-base-units/{name}", data)
+
+
+def test_cms_base_units_tried_from_the_year_down(fake_cms, tmp_path):
+    """2025 and 2024 answer 404, 2023 answers an HTML page (not a zip): passed over; 2022 is the file."""
+    (fake_cms / "files" / "zip" / "2023-anesthesia-base-units-cpt-code.zip").write_text("<html>moved</html>")
+    put_cms_zip(
+        fake_cms,
+        2022,
+        {
+            "Anesthesia Base Units readme.pdf": b"%PDF not a table",  # not a table: not fetched
+            "CY_2022_Anesthesia_Base_Units.txt": base_unit_txt(2022, "00100\t5", "01967\t5"),
+        },
+    )
+    con = connect(tmp_path / "w.duckdb")
+    result = download_and_import(con, 2025, cache_dir=tmp_path / "cache")
+    assert sorted(n for n, _, _ in result.files) == [
+        "25LOCCO.csv",
+        "ANES2025.csv",
+        "GPCI2025.csv",
+        "PPRRVU25_JAN.csv",
+        "ZIP5_JAN2025.txt",
+    ]
+    assert [n for n, _, _ in result.anes_base] == ["extra/anesthesia/2022/CY_2022_Anesthesia_Base_Units.txt"]
+    assert (tmp_path / "cache" / "extra" / "anesthesia" / "2022" / "SHA256SUMS").exists()
+    got = con.execute("SELECT hcpcs, base_units, source_year FROM mpfs_anesthesia_base_units ORDER BY 1").fetchall()
+    assert got == [("00100", 5, 2022), ("01967", 5, 2022)]
+    con.close()
+
+
+def test_cms_without_any_base_unit_zip_still_downloads(fake_cms, tmp_path):
+    result = download(2025, cache_dir=tmp_path / "cache")
+    assert (result / "PPRRVU25_JAN.csv").exists()
+    assert not (tmp_path / "cache" / "extra").exists()
+
+
+def test_corrupt_cached_base_units_make_find_release_download_again(places, monkeypatch):
+    from tests.tiny_mpfs import write_release
+
+    seed = places / "seed"
+    write_release(seed)
+    folder = seed / "extra" / "anesthesia" / "2022"
+    folder.mkdir(parents=True)
+    (folder / "CY_2022_Anesthesia_Base_Units.txt").write_bytes(base_unit_txt(2022, "00100\t5"))
+    cache = places / "data" / "underpay" / "cms"
+    download(2025, mirror=seed, cache_dir=cache)
+    assert find_release(2025, fetch=False) == cache / "2025"
+    (cache / "extra" / "anesthesia" / "2022" / "CY_2022_Anesthesia_Base_Units.txt").write_text("changed\n")
+    with pytest.raises(ReleaseNotFound, match="not in the cache"):
+        find_release(2025, fetch=False)

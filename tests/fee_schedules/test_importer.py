@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+from decimal import Decimal
 
+import duckdb
 import pytest
 
 from fee_schedules.importer import import_release, list_releases
 from pipelines.core.errors import InputFileError
+from pipelines.core.sql import read_sql
 from pipelines.core.warehouse import connect
 
 TABLES = (
@@ -15,6 +19,7 @@ TABLES = (
     "mpfs_gpci",
     "mpfs_locality_counties",
     "mpfs_anesthesia_cf",
+    "mpfs_anesthesia_base_units",
     "mpfs_opps_cap",
     "mpfs_zip5",
     "mpfs_zip9",
@@ -44,6 +49,9 @@ def test_template_has_every_release(mpfs_con):
         ).fetchall()
     }
     assert files[(2025, "D", "gpci")] == ("GPCI2025.csv", "A")
+    # the base units sit beside the releases (../shared/cms/extra/anesthesia/2022/), found by each import
+    for key in ((2025, "A", "anes_base"), (2025, "D", "anes_base"), (2026, "C", "anes_base")):
+        assert files[key] == ("CY_2022_Anesthesia_Base_Units_110921.xlsx", None)
     assert files[(2025, "D", "rvu")] == ("PPRRVU2025_Oct.csv", None)
     assert (2026, "C", "gpci") not in files and files[(2026, "C", "rvu")][1] is None
     sha = mpfs_con.execute("SELECT sha256 FROM mpfs_release_files WHERE year = 2026 AND kind = 'rvu'").fetchall()[0][0]
@@ -91,8 +99,9 @@ def test_inheritance_follows_import_order(tmp_path, cms_dir):
     )
     assert got["gpci"] == "A" and got["zip5"] == "A" and got["rvu"] is None and got["oppscap"] is None
     assert con.execute("SELECT count(*) FROM mpfs_gpci WHERE release = 'D'").fetchall()[0][0] == 109
+    assert got["anes_base"] is None  # D found the base units beside it (extra/anesthesia/2022/) itself
     listing = list_releases(con)
-    assert listing.height == 12 and set(listing["origin"]) == {"shipped", "inherited from A"}
+    assert listing.height == 14 and set(listing["origin"]) == {"shipped", "inherited from A"}
     con.close()
 
 
@@ -127,4 +136,35 @@ def test_qpp_rvu_file_gives_the_qp_conversion_factor(tmp_path, cms_dir):
         True: "CONV FACTOR column of PPRRVU2026_Jul_QPP.csv",
     }
     assert con.execute("SELECT count(*) FROM mpfs_rvu").fetchall()[0][0] == 19356
+    con.close()
+
+
+def test_a_warehouse_without_the_op_shares_and_base_units_is_migrated(tmp_path, cms_dir):
+    """A warehouse made before mpfs_rvu had PRE/INTRA/POST OP and before the base-unit table: opening it
+    adds the columns (nullable: its rows hold NULL there) and the table; re-importing fills them."""
+    ddl = read_sql("fee_schedules.sql", "schema.sql")
+    old_ddl = re.sub(r"\n    (pre_op|intra_op|post_op) [^\n]*", "", ddl)
+    old_ddl = re.sub(r"CREATE TABLE IF NOT EXISTS mpfs_anesthesia_base_units \(.*?\);", "", old_ddl, flags=re.S)
+    assert "pre_op" not in old_ddl and "mpfs_anesthesia_base_units" not in old_ddl
+    db = tmp_path / "old.duckdb"
+    old = duckdb.connect(str(db))
+    old.execute(old_ddl)
+    old.execute(
+        "INSERT INTO mpfs_rvu (year, release, hcpcs, modifier, status_code, work_rvu, nf_pe_rvu, nf_na, f_pe_rvu, "
+        "f_na, mp_rvu, pctc, global_days, mult_proc, bilat_surg, asst_surg, co_surg, team_surg, conversion_factor, "
+        "opps_nf_pe_rvu, opps_f_pe_rvu, opps_mp_rvu) VALUES (2024, 'A', '27447', '', 'A', 19.60, 15.30, true, "
+        "15.30, false, 3.98, '0', '090', '2', '1', '2', '1', '0', 32.3562, 0, 0, 0)"
+    )
+    old.close()
+    con = connect(db)
+    cols = {r[0]: (r[1], r[2]) for r in con.execute("DESCRIBE mpfs_rvu").fetchall()}
+    assert cols["pre_op"] == cols["intra_op"] == cols["post_op"] == ("DECIMAL(5,2)", "YES")
+    assert con.execute("SELECT hcpcs, work_rvu, pre_op, intra_op, post_op FROM mpfs_rvu").fetchall() == [
+        ("27447", Decimal("19.60"), None, None, None)
+    ]
+    assert con.execute("SELECT count(*) FROM mpfs_anesthesia_base_units").fetchall() == [(0,)]
+    import_release(con, cms_dir / "2025", 2025, "A")
+    assert con.execute(
+        "SELECT year, pre_op, intra_op, post_op FROM mpfs_rvu WHERE hcpcs = '27447' ORDER BY year"
+    ).fetchall() == [(2024, None, None, None), (2025, Decimal("0.10"), Decimal("0.69"), Decimal("0.21"))]
     con.close()

@@ -171,3 +171,45 @@ def test_not_a_release(tmp_path):
     bogus.write_text("hello")
     with pytest.raises(InputFileError, match="not a CMS release"):
         find_release_files(bogus)
+
+
+# ---------------------------------------------------------------- PRE OP / INTRA OP / POST OP (global package shares)
+
+
+def _shares(frame, code):
+    row = frame.filter((frame["hcpcs"] == code) & (frame["modifier"] == "")).row(0, named=True)
+    return tuple(str(row[c]) for c in ("global_days", "pre_op", "intra_op", "post_op"))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "2025/PPRRVU25_JAN.csv",
+        "2025/PPRRVU25_JAN.txt",  # fixed width: positions 107-109, 110-112, 113-115, written ".10"
+        "2025/RVU25D/PPRRVU2025_Oct.csv",
+        "2026/PPRRVU2026_Jul_nonQPP.csv",
+    ],
+)
+def test_rvu_global_package_shares(cms_dir, path):
+    frame = rvu.load(src("rvu", cms_dir / path))
+    assert str(frame.schema["pre_op"]) == str(frame.schema["post_op"]) == "Decimal(precision=5, scale=2)"
+    assert _shares(frame, "27447") == ("090", "0.10", "0.69", "0.21")  # total knee arthroplasty
+    assert _shares(frame, "66984") == ("090", "0.10", "0.70", "0.20")
+    assert _shares(frame, "10060") == ("010", "0.10", "0.80", "0.10")
+    assert _shares(frame, "99213") == ("XXX", "0.00", "0.00", "0.00")
+    assert frame.select(["pre_op", "intra_op", "post_op"]).null_count().row(0) == (0, 0, 0)
+    # every row's shares add up to the whole package (1.00) or are all zero (no global package)
+    total = frame["pre_op"] + frame["intra_op"] + frame["post_op"]
+    assert {str(t) for t in total.unique()} == {"0.00", "1.00"}
+    assert frame.filter((total == 1) & ~frame["global_days"].is_in(["010", "090"])).height == 0
+
+
+def test_bad_rvu_share_cell_names_its_column(cms_dir):
+    data = (cms_dir / "2025/PPRRVU25_JAN.csv").read_bytes()
+    lines = data.split(b"\r\n")
+    fields = lines[30].split(b",")
+    fields[16] = b"69%"  # INTRA OP of file row 31
+    lines[30] = b",".join(fields)
+    with pytest.raises(InputFileError) as err:
+        rvu.load(src("rvu", cms_dir / "2025/PPRRVU25_JAN.csv", data=b"\r\n".join(lines)))
+    assert err.value.row == 31 and err.value.column == "INTRA OP" and "'69%'" in str(err.value)

@@ -22,11 +22,13 @@ def check(folder: Path | None, db: Path | None) -> None:
     """Validate every contract under FOLDER [default: paths.contracts, else contracts/].
 
     Prints `file:line: what is wrong, expected ...` for each problem: malformed files,
-    overlapping versions of one payer's contract, terms that can never match, and codes the
-    imported Medicare fee schedule does not know (when the warehouse exists).
+    overlapping versions of one payer's contract, terms that can never match, codes the
+    imported Medicare fee schedule does not know (when the warehouse exists), and rows of the
+    provider roster (providers.csv) with a bad NPI, name or type.
     """
     from contracts.check import check_folder
     from contracts.model import contract_files
+    from contracts.providers import roster_files
     from pipelines.core.warehouse import connect
 
     folder = resolve_contracts(folder)
@@ -49,6 +51,8 @@ def check(folder: Path | None, db: Path | None) -> None:
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     files = len(contract_files(folder))
-    click.echo(f"{files} contract file(s) checked: {errors} error(s), {warnings} warning(s)", err=bool(errors))
+    rosters = len(roster_files(folder))
+    roster = f" and {rosters} provider roster(s)" if rosters else ""
+    click.echo(f"{files} contract file(s){roster} checked: {errors} error(s), {warnings} warning(s)", err=bool(errors))
     if errors:
         sys.exit(1)

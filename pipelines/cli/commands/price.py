@@ -1,4 +1,5 @@
-"""`underpay price`: the Medicare allowed amount of one code (with its derivation), or of a CSV of lines."""
+"""`underpay price`: the Medicare allowed amount of one code (with its derivation), of a CSV of lines
+(--batch, each line alone), or of a CSV of whole claims (--claims, claim-level payment policy)."""
 
 from __future__ import annotations
 
@@ -36,32 +37,76 @@ from pipelines.cli.commands.common import db_option, resolve_db
     help="CSV with columns code, modifier, year, zip or locality, facility (true/false).",
 )
 @click.option(
+    "--claims",
+    "claims",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV of whole claims (claim_id, line, code, modifiers, units, minutes, charge, zip or locality, "
+    "facility, provider, year or date), priced claim by claim with Medicare's claim-level rules.",
+)
+@click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="With --batch: the CSV to write (input rows + amount, status, derivation).",
+    help="With --batch or --claims: the CSV to write (input rows + amounts, status, derivation).",
 )
 @db_option
 def command(
-    code, modifiers, year, service_date, zip_code, locality, facility, national, qp, apply_policy, batch, out, db
+    code,
+    modifiers,
+    year,
+    service_date,
+    zip_code,
+    locality,
+    facility,
+    national,
+    qp,
+    apply_policy,
+    batch,
+    claims,
+    out,
+    db,
 ):
-    """Price CODE (e.g. `underpay price 99213 --year 2025 --zip 10001`), or a CSV with --batch IN --out OUT.
+    """Price CODE (e.g. `underpay price 99213 --year 2025 --zip 10001`), a CSV of lines with
+    --batch IN --out OUT, or a CSV of whole claims with --claims IN --out OUT.
 
     Prints the allowed amount, its derivation (RVUs x GPCIs x CF, OPPS cap) and what Medicare pays
-    (80% less 2% sequestration; deductible ignored).
+    (80% less 2% sequestration; deductible ignored). --claims applies the claim-level rules
+    (multiple procedures, bilateral, split care, anesthesia, lesser of charge) and writes
+    allowed, status, reason and derivation after the input's own columns.
     """
     from fee_schedules.quote import price_csv, price_one
     from pipelines.core.warehouse import connect
 
-    if batch is not None:
+    if claims is not None:
+        if code or batch is not None:
+            raise click.UsageError("give one of CODE, --batch or --claims")
+        if out is None:
+            raise click.UsageError("--claims needs --out OUT.csv")
+        per_line = {
+            "--modifier": bool(modifiers),
+            "--year": year is not None,
+            "--date": service_date is not None,
+            "--zip": bool(zip_code),
+            "--locality": bool(locality),
+            "--facility": facility,
+            "--policy": apply_policy,
+        }
+        given = [name for name, on in per_line.items() if on]
+        if given:
+            raise click.UsageError(
+                f"{', '.join(given)} cannot be used with --claims: each line's values come from its columns "
+                "(claim-level policy always applies)"
+            )
+    elif batch is not None:
         if out is None:
             raise click.UsageError("--batch needs --out OUT.csv")
         if code:
             raise click.UsageError("give either CODE or --batch, not both")
     else:
         if not code:
-            raise click.UsageError("give a CODE (or --batch IN.csv --out OUT.csv)")
+            raise click.UsageError("give a CODE (or --batch IN.csv --out OUT.csv, or --claims IN.csv --out OUT.csv)")
         if year is None and service_date is None:
             raise click.UsageError("give --year YYYY (or --date YYYY-MM-DD)")
         if not national and not (zip_code or locality):
@@ -71,7 +116,11 @@ def command(
     db_path = resolve_db(db)
     con = connect(db_path)
     try:
-        if batch is not None:
+        if claims is not None:
+            from fee_schedules.claims_csv import price_claims_csv
+
+            click.echo(str(price_claims_csv(con, claims, out, national=national, qp=qp)))
+        elif batch is not None:
             click.echo(str(price_csv(con, batch, out, national=national, qp=qp, apply_policy=apply_policy)))
         else:
             click.echo(
