@@ -574,12 +574,18 @@ def load_contracts(folder: Path) -> list[Contract]:
         problems.extend(p for p in found if p.severity == "error")
         if contract is not None:
             out.append(contract)
-    if problems:
-        listing = "\n".join(str(p) for p in problems[:MAX_LISTED])
-        if len(problems) > MAX_LISTED:
-            listing += f"\n... and {len(problems) - MAX_LISTED} more"
-        raise ContractError(
-            f"{len(problems)} contract problem(s):\n{listing}\n"
-            f"Fix them (see docs/contracts.md) and run `underpay contracts check {folder}`"
-        )
+    raise_problems("contract", problems, folder)
     return out
+
+
+def raise_problems(what: str, problems: list[Problem], folder) -> None:
+    """ContractError listing each ``file:line`` problem (the first MAX_LISTED) and what to run next."""
+    if not problems:
+        return
+    listing = "\n".join(str(p) for p in problems[:MAX_LISTED])
+    if len(problems) > MAX_LISTED:
+        listing += f"\n... and {len(problems) - MAX_LISTED} more"
+    raise ContractError(
+        f"{len(problems)} {what} problem(s):\n{listing}\n"
+        f"Fix them (see docs/contracts.md) and run `underpay contracts check {folder}`"
+    )

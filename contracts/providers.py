@@ -23,10 +23,9 @@ from pathlib import Path
 import polars as pl
 
 from contracts.files import FileRefused, brief, decode_utf8, read_limited
-from contracts.model import MAX_LISTED, ROSTER_FILE_NAMES, Problem, contracts_root
+from contracts.model import ROSTER_FILE_NAMES, Problem, contracts_root, raise_problems
 from contracts.yamlfile import LineDict, LineList, YamlSyntaxError, load_yaml
 from fee_schedules.providers import PROVIDER_TYPES
-from pipelines.core.errors import ContractError
 
 ROSTER_NAMES = ROSTER_FILE_NAMES  # file names, any case (contract_files skips them)
 ROSTER_SCHEMA = {"npi": pl.Utf8, "name": pl.Utf8, "provider_type": pl.Utf8}
@@ -293,12 +292,5 @@ def load_roster(folder: Path) -> pl.DataFrame:
     """The roster of ``folder`` (npi, name, provider_type); an empty frame when there is no roster
     file. ContractError listing each ``file:line`` problem when a roster has any."""
     frame, problems = read_roster(folder)
-    if problems:
-        listing = "\n".join(str(p) for p in problems[:MAX_LISTED])
-        if len(problems) > MAX_LISTED:
-            listing += f"\n... and {len(problems) - MAX_LISTED} more"
-        raise ContractError(
-            f"{len(problems)} provider roster problem(s):\n{listing}\n"
-            f"Fix them (see docs/contracts.md) and run `underpay contracts check {folder}`"
-        )
+    raise_problems("provider roster", problems, folder)
     return frame

@@ -236,24 +236,8 @@ def _download(year: int, mirror, cache_dir) -> DownloadResult:
             f"{where}: no {year} fee schedule files found "
             f"(expected a {year}/ folder with PPRRVU*/GPCI*/… files, or rvu{year % 100:02d}a.zip)"
         )
-    manifest = _manifest(year_dir)
     result = DownloadResult(year, year_dir)
-    for rel, data, expected_sha in wanted:
-        sha = hashlib.sha256(data).hexdigest()
-        if expected_sha and expected_sha != sha:
-            raise DownloadError(
-                f"{rel}: sha256 {sha} does not match the mirror's SHA256SUMS ({expected_sha}); "
-                f"the mirror copy is corrupt, fetch it again"
-            )
-        _write(year_dir / rel, data)
-        manifest[rel] = (sha, len(data))
-        result.files.append((rel, len(data), sha))
-    _save_manifest(year_dir, manifest)
-    bad = verify_cache(year_dir)
-    if bad:
-        raise DownloadError(
-            f"{year_dir}: cached file(s) {', '.join(bad)} do not match {MANIFEST}; delete them and download again"
-        )
+    result.files.extend(_store(year_dir, wanted))
     _cache_anes_base(result, year_dir.parent, mirror)
     result.seconds = time.perf_counter() - t0
     return result
@@ -274,7 +258,16 @@ def _cache_anes_base(result: DownloadResult, cache_root: Path, mirror) -> None:
         return
     src_year, files = found
     folder = cache_root.joinpath(*ANES_BASE_DIR, str(src_year))
+    for name, size, sha in _store(folder, files):
+        result.anes_base.append(("/".join((*ANES_BASE_DIR, str(src_year), name)), size, sha))
+
+
+def _store(folder: Path, files) -> list[tuple[str, int, str]]:
+    """Write fetched ``(name, data, expected_sha)`` files into a cache folder, check each against the
+    mirror's sha256 when it gave one, record them in the folder's SHA256SUMS and verify the folder.
+    Returns ``(name, bytes, sha256)`` per file."""
     manifest = _manifest(folder)
+    stored = []
     for name, data, expected_sha in files:
         sha = hashlib.sha256(data).hexdigest()
         if expected_sha and expected_sha != sha:
@@ -284,13 +277,14 @@ def _cache_anes_base(result: DownloadResult, cache_root: Path, mirror) -> None:
             )
         _write(folder / name, data)
         manifest[name] = (sha, len(data))
-        result.anes_base.append(("/".join((*ANES_BASE_DIR, str(src_year), name)), len(data), sha))
+        stored.append((name, len(data), sha))
     _save_manifest(folder, manifest)
     bad = verify_cache(folder)
     if bad:
         raise DownloadError(
             f"{folder}: cached file(s) {', '.join(bad)} do not match {MANIFEST}; delete them and download again"
         )
+    return stored
 
 
 def _bad_anes_base(cache_root: Path) -> list[str]:
