@@ -25,8 +25,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from fee_schedules.claims import price_claims
 from fee_schedules.providers import PROVIDER_TYPES
-from pipelines.core.errors import ConfigError, InputFileError, UnderpayError, brief
+from pipelines.core.errors import ConfigError, InputFileError, brief
 from pipelines.core.money import MONEY, ZERO
 from pipelines.core.outputs import private_open
 from pipelines.core.spreadsheet import csv_bytes
@@ -486,16 +487,6 @@ def price_claims_csv(
     if _same_file(in_path, out_path):
         raise ConfigError(f"{out_path}: --out is the input file; choose another path so the input stays as it is")
     original, lines = read_claims(in_path, national=national)
-    try:
-        from fee_schedules.claims import price_claims  # the claim pricer (imported when there is something to price)
-    except ModuleNotFoundError as exc:  # issue 13 lands the pricer; until then the file is only checked
-        if exc.name != "fee_schedules.claims":
-            raise
-        raise UnderpayError(
-            f"{in_path}: the file is valid ({lines.height} lines), but claim-level pricing is not in this "
-            "version yet; price single lines with `underpay price --batch` meanwhile"
-        ) from None
-
     priced = price_claims(con, lines, national=national, qp=qp, on_missing="mark")
     by_row = lines.select("row_id").join(
         priced.select("row_id", "allowed", "status", "reason", "derivation"), on="row_id", how="left"

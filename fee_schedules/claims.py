@@ -1,0 +1,329 @@
+"""Medicare allowed amounts claim by claim: the MAC's claim-level payment policy over whole claims.
+
+``price_claims(con, lines)`` prices every line of a frame of claim lines (one claim = one rendering
+provider on one date; lines group by ``claim_key`` and service date, else year). The rules, their
+sources and every open question with the choice made are in docs/fee-schedules.md ("Pricing whole
+claims"); the order is the note's:
+
+1. the line amount per unit (the 26/TC/53 row, the OPPS cap): :func:`fee_schedules.pricing.price_lines`,
+   once per distinct key, with the TC and 26 rows of global imaging/cardiovascular/ophthalmology codes
+   and the endoscopy base codes priced beside them;
+2. line percentages (split care 54/55/56, 78, 62, 80/81/82/AS, NPP, CQ/CO) and by-report lines;
+3. bilateral (-50, RT/LT pairs, two units);
+4. the multiple-procedure families 2/3 (surgery, endoscopy), 4 (imaging sessions), 5 (therapy),
+   6 (cardiovascular), 7 (ophthalmology);
+5. lesser of the actual charge (an RT/LT pair's charges together); 6. status T;
+7. anesthesia: (base + time units) x the locality's anesthesia conversion factor.
+
+Steps 2-7 are one DuckDB statement (fee_schedules/sql/price_claims.sql), set-based and in exact
+DECIMAL arithmetic, each amount rounded half-up to the cent where the note rounds it.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from fee_schedules.importer import missing_help
+from fee_schedules.pricing import price_lines
+from fee_schedules.providers import NPP_TYPES, THERAPY_ASSISTANT_TYPES
+from pipelines.core.money import MONEY
+from pipelines.core.sql import bind, read_sql
+
+INPUT_SCHEMA: dict[str, pl.DataType] = {
+    "row_id": pl.Int64(),
+    "claim_key": pl.String(),
+    "line": pl.Int64(),
+    "procedure_code": pl.String(),
+    "modifiers": pl.List(pl.String()),
+    "units": pl.Decimal(14, 3),
+    "minutes": pl.Decimal(14, 3),
+    "charge": pl.Decimal(14, 2),
+    "zip": pl.String(),
+    "locality": pl.String(),
+    "facility": pl.Boolean(),
+    "provider_type": pl.String(),
+    "year": pl.Int32(),
+    "service_date": pl.Date(),
+}
+REQUIRED = ("row_id", "claim_key", "procedure_code")
+
+# Modifiers that send a line to individual consideration (by report), checked in this order.
+BY_REPORT = ("52", "66", "73", "74")
+MEDICAL_DIRECTION = ("QK", "QX", "QY")
+# The CPT anesthesia add-on codes (01953 with 01952; 01968/01969 with 01967): priced alone with their
+# own minutes (the RVU file gives every status J code GLOB DAYS XXX, so ZZZ cannot be read from it).
+ANESTHESIA_ADDONS = ("01953", "01968", "01969")
+NO_TIME_UNITS = ("01995", "01996")  # daily management: base units only
+MAX_UNITS = 9999  # more units on one line are not believed (priced by no schedule, checked by a person)
+
+OUTPUT_COLUMNS: dict[str, pl.DataType] = {
+    "allowed": MONEY,
+    "status": pl.String(),
+    "reason": pl.String(),
+    "derivation": pl.String(),
+    "full_amount": MONEY,
+    "fee": MONEY,
+    "claim_step": pl.String(),
+    "mpfs_year": pl.Int32(),
+    "mpfs_release": pl.String(),
+    "locality_code": pl.String(),
+    "mult_proc": pl.String(),
+    "formula": pl.String(),
+}
+# The price_lines columns the claim statement reads for each key.
+_KEY_COLUMNS = (
+    "status",
+    "not_priced_reason",
+    "amount",
+    "status_code",
+    "pctc",
+    "global_days",
+    "mult_proc",
+    "bilat_surg",
+    "asst_surg",
+    "co_surg",
+    "rvu_modifier",
+    "work_rvu",
+    "pe_rvu",
+    "mp_rvu",
+    "work_gpci",
+    "pe_gpci",
+    "mp_gpci",
+    "conversion_factor",
+    "mpfs_year",
+    "mpfs_release",
+    "carrier",
+    "locality_code",
+    "formula",
+)
+_KEY_FIELDS = ("code", "row", "zip", "locality", "facility", "year", "service_date")
+
+
+def _prepare(lines: pl.DataFrame) -> pl.DataFrame:
+    missing = [c for c in REQUIRED if c not in lines.columns]
+    if missing:
+        raise ValueError(f"price_claims: input frame lacks column(s) {missing}")
+    if "service_date" not in lines.columns and "year" not in lines.columns:
+        raise ValueError("price_claims: input frame needs service_date or year")
+    cols = []
+    for name, dtype in INPUT_SCHEMA.items():
+        if name not in lines.columns:
+            cols.append(pl.lit(None, dtype).alias(name))
+        elif name == "modifiers" and lines.schema[name] == pl.String:
+            cols.append(pl.col(name).str.split(" ").alias(name))
+        else:
+            cols.append(pl.col(name).cast(dtype).alias(name))
+    out = lines.select(cols)
+    if out["row_id"].n_unique() != out.height:
+        raise ValueError("price_claims: row_id must be unique")
+    return out
+
+
+# Every modifier a rule reads, as one bit of a per-line mask (one pass over the modifier lists).
+_MODIFIER_BITS = {
+    m: 1 << i
+    for i, m in enumerate(
+        ("26", "TC", "53", "50", "RT", "LT", "59", "XE", "54", "55", "56", "78", "62", "80", "81", "82", "AS",
+         "CQ", "CO", "QK", "QX", "QY", "AD", "23", "52", "66", "73", "74")
+    )
+}  # fmt: skip
+
+
+def _flags(prepared: pl.DataFrame) -> pl.DataFrame:
+    """One row per line: normalized code, the RVU row its modifiers ask for, modifier flags, claim group."""
+    mask = (
+        pl.col("modifiers")
+        .fill_null([])
+        .list.eval(
+            pl.element()
+            .str.strip_chars()
+            .str.to_uppercase()
+            .replace_strict(_MODIFIER_BITS, default=0, return_dtype=pl.Int64)
+            .unique()
+            .sum()
+        )
+        .list.first()
+        .fill_null(0)
+    )
+    df = prepared.with_columns(_mask=mask, _pos=pl.int_range(pl.len(), dtype=pl.Int64))
+
+    def has(*codes: str) -> pl.Expr:
+        bits = 0
+        for c in codes:
+            bits |= _MODIFIER_BITS[c]
+        return (pl.col("_mask") & bits) != 0
+
+    by_report = pl.lit(None, pl.String)
+    for code in reversed(BY_REPORT):
+        by_report = pl.when(has(code)).then(pl.lit(code)).otherwise(by_report)
+    ptype = pl.col("provider_type").str.strip_chars().str.to_uppercase()
+    group = pl.struct(
+        pl.col("claim_key"), pl.coalesce(pl.col("service_date").cast(pl.String), pl.col("year").cast(pl.String))
+    )
+    return df.select(
+        "row_id",
+        "_pos",
+        group.rank("dense").cast(pl.Int64).alias("grp"),
+        pl.col("line").fill_null(0).alias("line_no"),
+        pl.col("procedure_code").str.strip_chars().str.to_uppercase().alias("code"),
+        pl.when(has("26") & has("TC"))
+        .then(pl.lit("26+TC"))
+        .when(has("26"))
+        .then(pl.lit("26"))
+        .when(has("TC"))
+        .then(pl.lit("TC"))
+        .when(has("53"))
+        .then(pl.lit("53"))
+        .otherwise(pl.lit(""))
+        .alias("row"),
+        has("50").alias("m50"),
+        (has("RT") & ~has("LT")).alias("m_rt"),
+        (has("LT") & ~has("RT")).alias("m_lt"),
+        has("RT", "LT").alias("m_side"),
+        has("59", "XE").alias("m59"),
+        has("54").alias("m54"),
+        has("55").alias("m55"),
+        has("56").alias("m56"),
+        has("78").alias("m78"),
+        has("62").alias("m62"),
+        has("80", "81", "82").alias("m_asst"),
+        has("AS").alias("m_as"),
+        has("CQ", "CO").alias("m_cq"),
+        has(*MEDICAL_DIRECTION).alias("m_md"),
+        has("AD").alias("m_ad"),
+        has("23").alias("m23"),
+        by_report.alias("by_report"),
+        pl.col("units").fill_null(pl.lit(1, pl.Decimal(14, 3))).alias("units_n"),
+        "minutes",
+        "charge",
+        ptype.is_in(list(NPP_TYPES)).fill_null(False).alias("npp"),
+        ptype.is_in(list(THERAPY_ASSISTANT_TYPES)).fill_null(False).alias("assistant"),
+        ptype.alias("ptype"),
+        "zip",
+        "locality",
+        pl.col("facility").fill_null(False),
+        "year",
+        "service_date",
+    )
+
+
+_PLACE = ("zip", "locality", "facility", "year", "service_date")
+
+
+def _companions(con: duckdb.DuckDBPyConnection, codes: pl.Series) -> tuple[list[str], pl.DataFrame]:
+    """Codes whose TC and 26 rows are priced beside them (global PCTC 1 codes of families 4/6/7), and
+    each endoscopy family member's base code, in any imported release."""
+    cur = con.cursor()
+    try:
+        cur.register("_pc_codes", pl.DataFrame({"code": codes.unique()}).to_arrow())
+        rows = cur.sql(read_sql("fee_schedules.sql", "claim_companions.sql")).pl()
+    finally:
+        cur.close()
+    split = rows.filter(pl.col("kind") == "tc_pc")["hcpcs"].to_list()
+    bases = rows.filter(pl.col("kind") == "endo").select(pl.col("hcpcs").alias("code"), "base")
+    return split, bases
+
+
+def _keys(con: duckdb.DuckDBPyConnection, flags: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The distinct step-1 keys (code, RVU row, place) and each line's key ids (its own row, the TC and
+    26 rows of a global family 4/6/7 code, the endoscopy base)."""
+    split, bases = _companions(con, flags["code"])
+    places = flags.select(_PLACE).unique().with_row_index("place_id")
+    lines = (
+        flags.select("row_id", "code", "row", *_PLACE)
+        .join(places, on=list(_PLACE), how="left", nulls_equal=True)
+        .join(bases, on="code", how="left")
+        .with_columns((pl.col("code").is_in(split) & (pl.col("row") == "")).alias("_split"))
+    )
+    wanted = pl.concat(
+        [
+            lines.select("code", "row", "place_id"),
+            lines.filter("_split").select("code", pl.lit("TC").alias("row"), "place_id"),
+            lines.filter("_split").select("code", pl.lit("26").alias("row"), "place_id"),
+            lines.filter(pl.col("base").is_not_null()).select(
+                pl.col("base").alias("code"), pl.lit("").alias("row"), "place_id"
+            ),
+        ]
+    )
+    keys = wanted.unique().with_row_index("key_id").with_columns(pl.col("key_id").cast(pl.Int64))
+    ids = lines.join(keys.rename({"key_id": "k_line_id"}), on=["code", "row", "place_id"], how="left")
+    for name, row in (("k_tc_id", "TC"), ("k_pc_id", "26")):
+        part = keys.filter(pl.col("row") == row).select("code", "place_id", pl.col("key_id").alias(name))
+        ids = ids.join(part, on=["code", "place_id"], how="left").with_columns(
+            pl.when(pl.col("_split")).then(pl.col(name)).alias(name)
+        )
+    base_ids = keys.filter(pl.col("row") == "").select(
+        pl.col("code").alias("base"), "place_id", pl.col("key_id").alias("k_base_id")
+    )
+    ids = ids.join(base_ids, on=["base", "place_id"], how="left")
+    keys = keys.join(places, on="place_id", how="left").drop("place_id")
+    return keys, ids.select("row_id", "k_line_id", "k_tc_id", "k_pc_id", "k_base_id")
+
+
+def _price_keys(con, keys: pl.DataFrame, *, national: bool, qp: bool, on_missing: str) -> pl.DataFrame:
+    frame = keys.select(
+        pl.col("key_id").alias("row_id"),
+        pl.col("code").alias("procedure_code"),
+        pl.when(pl.col("row") == "26+TC")
+        .then(pl.lit(["26", "TC"]))
+        .when(pl.col("row") != "")
+        .then(pl.concat_list(pl.col("row")))
+        .otherwise(pl.lit([], pl.List(pl.String)))
+        .alias("modifiers"),
+        "zip",
+        "locality",
+        "facility",
+        "year",
+        "service_date",
+    )
+    priced = price_lines(con, frame, national=national, qp=qp, on_missing=on_missing)
+    return priced.select(pl.col("row_id").alias("key_id"), pl.col("procedure_code").alias("code"), *_KEY_COLUMNS)
+
+
+def price_claims(
+    con: duckdb.DuckDBPyConnection,
+    lines: pl.DataFrame,
+    *,
+    national: bool = False,
+    qp: bool = False,
+    on_missing: str = "mark",
+) -> pl.DataFrame:
+    """Every input column plus allowed (the line's total, all units, after every claim-level rule;
+    null when not priced), status, reason, derivation, full_amount (the line alone), fee (step 1 per
+    unit), claim_step (the claim-level step that changed the line), mpfs_year, mpfs_release,
+    locality_code, mult_proc and formula. The output keeps the input order."""
+    prepared = _prepare(lines)
+    empty = {name: pl.lit(None, dtype).alias(name) for name, dtype in OUTPUT_COLUMNS.items()}
+    if prepared.height == 0:
+        return lines.with_columns(**{k: v for k, v in empty.items() if k not in lines.columns})
+    flags = _flags(prepared)
+    keys, line_ids = _keys(con, flags)
+    priced = _price_keys(con, keys, national=national, qp=qp, on_missing=on_missing)
+    claim_lines = flags.drop("zip", "locality", "year", "service_date").join(line_ids, on="row_id", how="left")
+    years = priced["mpfs_year"].drop_nulls().unique().to_list()
+    values = {
+        "national": bool(national),
+        "qp": bool(qp),
+        "max_units": MAX_UNITS,
+        "addons": list(ANESTHESIA_ADDONS),
+        "no_time": list(NO_TIME_UNITS),
+    }
+    sql = read_sql("fee_schedules.sql", "price_claims.sql")
+    cur = con.cursor()
+    try:
+        cur.register("_pc_lines", claim_lines.to_arrow())
+        cur.register("_pc_keys", priced.to_arrow())
+        cur.register(
+            "_pc_base_help",
+            pl.DataFrame(
+                {"year": years, "help": [missing_help("anes_base", int(y)) for y in years]},
+                schema={"year": pl.Int32, "help": pl.String},
+            ).to_arrow(),
+        )
+        out = cur.sql(sql, params=bind(sql, values)).pl()
+    finally:
+        cur.close()
+    out = out.sort("_pos").select([pl.col(c).cast(t) for c, t in OUTPUT_COLUMNS.items()])
+    keep = [c for c in lines.columns if c not in out.columns]
+    return pl.concat([lines.select(keep), out], how="horizontal")

@@ -1,0 +1,448 @@
+-- Purpose: Medicare allowed amounts claim by claim (fee_schedules.claims.price_claims): steps 2-7 of the
+-- MAC's claim-level policy over lines already priced one by one (step 1, price_lines, per key).
+-- Grain: one row per input line (_pc_lines); a claim group is `grp` (claim_key | date or year).
+-- Inputs: _pc_lines (fee_schedules.claims._flags: code, RVU row, modifier flags, units, minutes, charge,
+--   provider flags, key ids), _pc_keys (price_lines per key: step-1 amount, indicators, RVUs, GPCIs, CF),
+--   _pc_base_help (how to get the base-unit file, per year), mpfs_rvu (ENDO BASE, pre/intra/post-op shares,
+--   the code's own status), mpfs_release_files, mpfs_anesthesia_base_units, mpfs_anesthesia_cf,
+--   mpfs_conversion_factors (national anesthesia CF).
+-- Parameters: $national, $qp, $max_units (more units on a line are not believed), $addons (anesthesia
+--   add-on codes, priced alone), $no_time (anesthesia codes with base units only).
+-- Money: exact DECIMAL; instance values keep every digit (DECIMAL(38,15)); an amount is rounded half-up
+-- to the cent where the rules say (per instance, per cut, the therapy 50%-PE amount, the anesthesia total).
+-- The rules and every choice are in docs/fee-schedules.md ("Pricing whole claims").
+WITH keyed AS (        -- step 1 per key, with the row's ENDO BASE and global shares and the code's own status
+    SELECT k.*, r.endo_base, r.pre_op, r.intra_op, r.post_op, r0.status_code AS code_status
+    FROM _pc_keys k
+    LEFT JOIN mpfs_rvu r
+           ON r.year = k.mpfs_year AND r.release = k.mpfs_release AND r.hcpcs = k.code
+          AND r.modifier = coalesce(k.rvu_modifier, '')
+    LEFT JOIN mpfs_rvu r0
+           ON r0.year = k.mpfs_year AND r0.release = k.mpfs_release AND r0.hcpcs = k.code AND r0.modifier = ''
+),
+lines AS (             -- each line with its row's price, its TC/26 components and its endoscopy base
+    SELECT l.*,
+           coalesce(k.code_status = 'J', false)                AS anesthesia,
+           k.not_priced_reason                                 AS key_reason,
+           k.amount                                            AS fee,
+           k.status_code, k.pctc, k.global_days, k.mult_proc, k.bilat_surg, k.asst_surg, k.co_surg,
+           coalesce(k.rvu_modifier, '')                        AS rvu_row,
+           coalesce(k.endo_base, '')                           AS endo_base,
+           coalesce(k.pre_op, 0)                               AS pre_op,
+           coalesce(k.intra_op, 0)                             AS intra_op,
+           coalesce(k.post_op, 0)                              AS post_op,
+           k.work_rvu, k.pe_rvu, k.mp_rvu, k.work_gpci, k.pe_gpci, k.mp_gpci, k.conversion_factor,
+           tc.amount                                           AS tc_fee,
+           pc.amount                                           AS pc_fee,
+           coalesce(b.amount, 0)                               AS base_fee
+    FROM _pc_lines l
+    JOIN keyed k ON k.key_id = l.k_line_id
+    LEFT JOIN keyed tc ON tc.key_id = l.k_tc_id
+    LEFT JOIN keyed pc ON pc.key_id = l.k_pc_id
+    LEFT JOIN keyed b ON b.key_id = l.k_base_id
+),
+judged AS (            -- step 2: by report and the line percentages' conditions (fee-schedule lines)
+    SELECT *,
+           CASE
+             WHEN anesthesia THEN NULL
+             WHEN key_reason IS NOT NULL THEN key_reason
+             WHEN by_report IS NOT NULL
+               THEN 'by report: modifier ' || by_report || CASE by_report
+                      WHEN '52' THEN ' (reduced service)' WHEN '66' THEN ' (team surgery)'
+                      WHEN '73' THEN ' (discontinued before anesthesia)'
+                      ELSE ' (discontinued after anesthesia)' END
+                    || ' is priced by the MAC by individual consideration'
+             WHEN (m54 OR m55 OR m56) AND (global_days NOT IN ('010', '090') OR pre_op + intra_op + post_op = 0)
+               THEN 'split care 54/55/56 applies only to 010/090-day codes with pre/intra/post-op shares ('
+                    || code || ': GLOB DAYS ' || global_days || ')'
+             WHEN m62 AND co_surg = '0' THEN 'co-surgery (62) not permitted for ' || code || ' (CO-SURG 0)'
+             WHEN m62 AND co_surg NOT IN ('1', '2')
+               THEN 'co-surgery (62): the concept does not apply to ' || code || ' (CO-SURG ' || co_surg || ')'
+             WHEN (m_asst OR m_as) AND asst_surg = '1'
+               THEN 'assistant at surgery not payable for ' || code || ' (ASST SURG 1, statutory restriction)'
+             WHEN (m_asst OR m_as) AND asst_surg NOT IN ('0', '2')
+               THEN 'assistant at surgery: the concept does not apply to ' || code || ' (ASST SURG ' || asst_surg || ')'
+             WHEN m50 AND bilat_surg = '9'
+               THEN 'bilateral (50): the concept does not apply to ' || code || ' (BILAT SURG 9)'
+             WHEN units_n < 1 OR units_n <> trunc(units_n)
+               THEN 'units ' || units_n || ': a whole number of 1 or more was expected'
+             WHEN units_n > $max_units
+               THEN 'units ' || units_n || ' above ' || $max_units || ': not believed, check the line'
+           END AS line_reason,
+           CAST(CASE
+             WHEN m54 OR m55 OR m56
+               THEN CASE WHEN m54 THEN pre_op + intra_op ELSE 0 END + CASE WHEN m55 THEN post_op ELSE 0 END
+                    + CASE WHEN m56 THEN pre_op ELSE 0 END
+             WHEN m78 AND global_days IN ('010', '090') AND intra_op > 0 THEN intra_op
+             ELSE 1 END AS DECIMAL(20, 12)) AS split_share
+    FROM lines
+),
+percent AS (           -- step 2: the line percentage, exact (products of 2-3 decimal factors)
+    SELECT *,
+           CAST(CAST(CAST(CAST(split_share * CASE WHEN m62 THEN 0.625 ELSE 1 END AS DECIMAL(20, 12))
+                * CASE WHEN m_as THEN 0.136 WHEN m_asst THEN 0.16 ELSE 1 END AS DECIMAL(20, 12))
+                * CASE WHEN npp AND NOT m_as THEN 0.85 ELSE 1 END AS DECIMAL(20, 12))
+                * CASE WHEN m_cq OR assistant THEN 0.85 ELSE 1 END AS DECIMAL(20, 12)) AS pct,
+           concat_ws('; ',
+             CASE WHEN m54 OR m55 OR m56
+                  THEN 'split care ' || concat_ws('/', CASE WHEN m54 THEN '54' END, CASE WHEN m55 THEN '55' END,
+                                                  CASE WHEN m56 THEN '56' END) || ' x ' || CAST(split_share AS DECIMAL(5, 2))
+                  WHEN m78 AND split_share <> 1 THEN '78 intra-op share x ' || CAST(split_share AS DECIMAL(5, 2)) END,
+             CASE WHEN m62 THEN 'co-surgeon 62 x 62.5%' END,
+             CASE WHEN m_as THEN 'assistant AS x 13.6%' WHEN m_asst THEN 'assistant 80/81/82 x 16%' END,
+             CASE WHEN npp AND NOT m_as THEN 'NPP ' || ptype || ' x 85%' END,
+             CASE WHEN m_cq OR assistant THEN 'therapy assistant ' || CASE WHEN m_cq THEN 'CQ/CO' ELSE ptype END || ' x 85%' END
+           ) AS pct_text
+    FROM judged
+),
+pfs AS (               -- fee-schedule lines still priced after step 2
+    SELECT * FROM percent WHERE NOT anesthesia AND line_reason IS NULL
+),
+pair_sides AS (        -- step 3: RT and LT lines that can pair (units 1, no 50, BILAT 0/1/2, no family cut)
+    SELECT row_id, grp, code, rvu_row, line_no, m_rt,
+           row_number() OVER (PARTITION BY grp, code, rvu_row, m_rt ORDER BY line_no, row_id) AS side_rank
+    FROM pfs
+    WHERE (m_rt OR m_lt) AND NOT m50 AND units_n = 1 AND bilat_surg IN ('0', '1', '2')
+      AND mult_proc IN ('0', '1', '2', '9', '')
+),
+pairs AS (             -- the lowest RT with the lowest LT, and so on; the lower line is the first side
+    SELECT CASE WHEN r.line_no < l.line_no THEN r.row_id ELSE l.row_id END AS first_id,
+           CASE WHEN r.line_no < l.line_no THEN l.row_id ELSE r.row_id END AS second_id
+    FROM pair_sides r
+    JOIN pair_sides l
+      ON l.grp = r.grp AND l.code = r.code AND l.rvu_row = r.rvu_row AND l.side_rank = r.side_rank AND NOT l.m_rt
+    WHERE r.m_rt
+),
+shared AS (            -- step 3: how many ranked instances a line makes, and each one's bilateral share
+    SELECT p.*,
+           f.second_id IS NOT NULL                       AS pair_first,
+           s.first_id IS NOT NULL                        AS pair_second,
+           coalesce(f.second_id, s.first_id)             AS partner_id,
+           CASE WHEN f.second_id IS NOT NULL OR s.first_id IS NOT NULL THEN 1
+                WHEN m50 AND mult_proc = '4' THEN 2
+                WHEN m50 THEN 1
+                WHEN units_n = 2 AND bilat_surg IN ('1', '2') AND NOT m_side THEN 1
+                ELSE CAST(units_n AS BIGINT) END         AS n_inst,
+           CAST(CASE WHEN f.second_id IS NOT NULL THEN 1
+                     WHEN s.first_id IS NOT NULL
+                       THEN CASE bilat_surg WHEN '1' THEN 0.5 WHEN '3' THEN 1 ELSE 0 END
+                     WHEN m50 AND mult_proc = '4' THEN 1
+                     WHEN m50 THEN CASE bilat_surg WHEN '1' THEN 1.5 WHEN '3' THEN 2 ELSE 1 END
+                     WHEN units_n = 2 AND bilat_surg IN ('1', '2') AND NOT m_side
+                       THEN CASE bilat_surg WHEN '1' THEN 1.5 ELSE 1 END
+                     ELSE 1 END AS DECIMAL(3, 1))        AS share,
+           CASE WHEN mult_proc IN ('1', '2', '3') THEN 'S' WHEN mult_proc = '4' THEN 'I'
+                WHEN mult_proc = '5' THEN 'T' WHEN mult_proc = '6' THEN 'C' WHEN mult_proc = '7' THEN 'O'
+                ELSE 'N' END                             AS fam
+    FROM pfs p
+    LEFT JOIN pairs f ON f.first_id = p.row_id
+    LEFT JOIN pairs s ON s.second_id = p.row_id
+),
+endo_bases AS (        -- step 4, family 3: the base codes of the endoscopy families billed on each claim
+    SELECT DISTINCT grp, endo_base FROM shared WHERE mult_proc = '3'
+),
+flagged AS (
+    SELECT s.*,
+           s.mult_proc IN ('1', '2') AND e.endo_base IS NOT NULL AS bundled,
+           CAST(round(s.fee * s.pct * s.share, 2) AS DECIMAL(18, 2)) AS inst_full,
+           CASE WHEN s.pair_first OR s.pair_second
+                THEN 'bilateral RT/LT pair (BILAT SURG ' || s.bilat_surg || '): '
+                     || CASE WHEN s.pair_first THEN 'first side 100%'
+                             ELSE 'second side ' || CAST(s.share * 100 AS INTEGER) || '%' END
+           END AS pair_text,
+           CASE WHEN s.m50 AND s.mult_proc = '4' THEN 'bilateral 50 on imaging: two studies'
+                WHEN s.m50 THEN 'bilateral 50 (BILAT SURG ' || s.bilat_surg || ') x ' || CAST(s.share * 100 AS INTEGER) || '%'
+                WHEN s.units_n = 2 AND s.bilat_surg IN ('1', '2') AND NOT s.m_side AND NOT (s.pair_first OR s.pair_second)
+                  THEN '2 units = one bilateral procedure (BILAT SURG ' || s.bilat_surg || ') x '
+                       || CAST(s.share * 100 AS INTEGER) || '%'
+           END AS bilateral_text
+    FROM shared s
+    LEFT JOIN endo_bases e ON e.grp = s.grp AND e.endo_base = s.code
+),
+inst AS (              -- the instances the ranked families rank: one row per (line, instance)
+    SELECT row_id, grp, fam, line_no, mult_proc, endo_base, pair_first, partner_id, m59, fee, pct, share,
+           tc_fee, pc_fee, base_fee, rvu_row, pctc, pe_rvu, work_rvu, mp_rvu, work_gpci, pe_gpci, mp_gpci,
+           conversion_factor, (CASE WHEN fam = 'T' THEN units_n ELSE n_inst END) > 1 AS multi,
+           unnest(range(CASE WHEN fam = 'T' THEN CAST(units_n AS BIGINT) ELSE n_inst END)) AS u
+    FROM flagged
+    WHERE fam <> 'N' AND NOT bundled
+),
+surg AS (              -- families 2/3: each line instance, RT/LT pair or endoscopy family is one procedure
+    SELECT *,
+           CASE WHEN mult_proc = '3' THEN 'E' || endo_base
+                WHEN partner_id IS NOT NULL THEN 'P' || CASE WHEN pair_first THEN row_id ELSE partner_id END
+                ELSE 'L' || row_id || ':' || u END AS proc_key,
+           CAST(fee * pct * share AS DECIMAL(38, 15)) AS v
+    FROM inst WHERE fam = 'S'
+),
+surg_parts AS (        -- within an endoscopy family the highest member is whole, the others less the base
+    SELECT *,
+           CAST(CASE WHEN mult_proc = '3'
+                      AND row_number() OVER (PARTITION BY grp, proc_key ORDER BY v DESC, line_no, u) > 1
+                     THEN greatest(CAST(0 AS DECIMAL(38, 15)), (fee - base_fee) * pct * share)
+                     ELSE v END AS DECIMAL(38, 15)) AS part_value
+    FROM surg
+),
+surg_procs AS (
+    SELECT grp, proc_key, sum(part_value) AS proc_value, min(line_no) AS first_line, min(u) AS first_u
+    FROM surg_parts GROUP BY grp, proc_key
+),
+surg_ranked AS (       -- ranked by the exact amount; ties: the lower line
+    SELECT *, row_number() OVER (PARTITION BY grp ORDER BY proc_value DESC, first_line, first_u) AS proc_rank
+    FROM surg_procs
+),
+surg_amounts AS (
+    SELECT p.row_id, p.u, p.multi, r.proc_rank AS mp_rank, false AS pctc_denied,
+           CAST(round(p.part_value * CASE WHEN r.proc_rank = 1 THEN 1 ELSE 0.5 END, 2) AS DECIMAL(18, 2)) AS amount,
+           'multiple procedure rank ' || r.proc_rank || ': ' || CASE WHEN r.proc_rank = 1 THEN '100%' ELSE '50%' END
+             || CASE WHEN p.mult_proc = '3' AND p.part_value <> p.v
+                     THEN ' of (fee - base ' || p.endo_base || ' $' || p.base_fee || ')' ELSE '' END
+             || ' = $' || CAST(round(p.part_value * CASE WHEN r.proc_rank = 1 THEN 1 ELSE 0.5 END, 2) AS DECIMAL(18, 2))
+             AS note
+    FROM surg_parts p JOIN surg_ranked r ON r.grp = p.grp AND r.proc_key = p.proc_key
+),
+tcpc AS (              -- families 4 (imaging, by session), 6 and 7 (by day): TC and PC of each instance
+    SELECT *,
+           grp || '|' || fam || CASE WHEN fam = 'I' AND m59 THEN '|' || row_id ELSE '' END AS session,
+           CASE WHEN rvu_row = 'TC' OR pctc = '3' THEN fee WHEN rvu_row = '26' OR pctc = '2' THEN 0
+                WHEN pctc = '1' THEN tc_fee END AS tc,
+           CASE WHEN rvu_row = 'TC' OR pctc = '3' THEN 0 WHEN rvu_row = '26' OR pctc = '2' THEN fee
+                WHEN pctc = '1' THEN pc_fee END AS pc,
+           CASE fam WHEN 'I' THEN 0.50 WHEN 'C' THEN 0.25 ELSE 0.20 END AS tc_rate
+    FROM inst WHERE fam IN ('I', 'C', 'O')
+),
+tcpc_ranked AS (       -- the highest TC (PC) of a session is whole; each other one is cut
+    SELECT *,
+           tc IS NULL AND count(*) FILTER (WHERE tc IS NULL OR tc > 0) OVER (PARTITION BY session) > 1 AS pctc_denied,
+           CASE WHEN tc > 0 THEN row_number() OVER (PARTITION BY session, tc > 0 ORDER BY tc * pct DESC, line_no, u) END AS tc_rank,
+           CASE WHEN fam = 'I' AND pc > 0
+                THEN row_number() OVER (PARTITION BY session, pc > 0 ORDER BY pc * pct DESC, line_no, u) END AS pc_rank
+    FROM tcpc
+),
+tcpc_amounts AS (
+    SELECT row_id, u, multi, NULL::BIGINT AS mp_rank, pctc_denied,
+           CAST(round(fee * pct * share, 2) - tc_cut - pc_cut AS DECIMAL(18, 2)) AS amount,
+           concat_ws('; ',
+             CASE WHEN tc_cut > 0 THEN 'TC $' || tc || ' not the highest of the ' || CASE fam WHEN 'I' THEN 'session' ELSE 'day' END
+                  || ': -' || CAST(tc_rate * 100 AS INTEGER) || '% = -$' || tc_cut END,
+             CASE WHEN pc_cut > 0 THEN 'PC $' || pc || ' not the highest of the session: -5% = -$' || pc_cut END) AS note
+    FROM (SELECT *,
+                 CAST(CASE WHEN tc_rank > 1 THEN round(tc * pct * tc_rate, 2) ELSE 0 END AS DECIMAL(18, 2)) AS tc_cut,
+                 CAST(CASE WHEN pc_rank > 1 THEN round(pc * pct * 0.05, 2) ELSE 0 END AS DECIMAL(18, 2)) AS pc_cut
+          FROM tcpc_ranked)
+),
+therapy AS (           -- family 5: per unit, the highest PE RVU whole, every other unit 50% of its PE
+    SELECT *,
+           row_number() OVER (PARTITION BY grp ORDER BY pe_rvu DESC, fee * pct DESC, line_no, u) AS t_rank,
+           CAST(round((work_rvu * work_gpci + 0.5 * pe_rvu * pe_gpci + mp_rvu * mp_gpci) * conversion_factor, 2)
+                AS DECIMAL(18, 2)) AS reduced
+    FROM inst WHERE fam = 'T'
+),
+therapy_amounts AS (
+    SELECT row_id, u, multi, NULL::BIGINT AS mp_rank, false AS pctc_denied,
+           CAST(CASE WHEN t_rank = 1 THEN round(fee * pct, 2) ELSE round(reduced * pct, 2) END AS DECIMAL(18, 2)) AS amount,
+           CASE WHEN t_rank = 1 THEN 'therapy unit ' || (u + 1) || ': highest PE, whole'
+                ELSE 'therapy unit ' || (u + 1) || ': 50% of PE $' || reduced
+                     || CASE WHEN pct <> 1 THEN ' x line % = $' || CAST(round(reduced * pct, 2) AS DECIMAL(18, 2)) ELSE '' END
+           END AS note
+    FROM therapy
+),
+instance_amounts AS (
+    SELECT * FROM surg_amounts UNION ALL SELECT * FROM tcpc_amounts UNION ALL SELECT * FROM therapy_amounts
+),
+family_lines AS (      -- step 4 per line: the sum of its instances (a line of one instance is that instance)
+    SELECT row_id, amount AS family_amount, coalesce(mp_rank, 0) >= 6 AS rank6, pctc_denied,
+           note AS family_text
+    FROM instance_amounts WHERE NOT multi
+    UNION ALL
+    SELECT row_id, sum(amount), coalesce(max(mp_rank), 0) >= 6, bool_or(pctc_denied), string_agg(note, '; ' ORDER BY u)
+    FROM instance_amounts WHERE multi
+    GROUP BY row_id
+),
+pfs_amounts AS (
+    SELECT f.*,
+           CASE WHEN f.bundled THEN CAST(0 AS DECIMAL(18, 2))
+                WHEN f.fam = 'N' THEN f.n_inst * f.inst_full ELSE fl.family_amount END AS amount0,
+           CASE WHEN f.bundled THEN CAST(0 AS DECIMAL(18, 2)) ELSE f.n_inst * f.inst_full END AS full_amount,
+           CASE WHEN fl.rank6 THEN 'by report: multiple procedure rank 6 or later is priced by the MAC by individual consideration'
+                WHEN fl.pctc_denied
+                  THEN 'global-only code (PCTC ' || f.pctc || ') billed with other family ' || f.mult_proc
+                       || ' services: its technical component is unknown, so the family cut cannot be applied'
+           END AS family_reason,
+           CASE WHEN f.bundled THEN 'endoscopy base ' || f.code || ' bundled with its family member(s): $0'
+                WHEN f.fam <> 'N' THEN fl.family_text END AS family_text
+    FROM flagged f LEFT JOIN family_lines fl ON fl.row_id = f.row_id
+),
+pair_totals AS (       -- step 5: an RT/LT pair's amounts and charges together
+    SELECT a.row_id AS first_id, b.row_id AS second_id, a.amount0 AS first_amount,
+           a.charge + b.charge AS charges,
+           least(a.amount0 + b.amount0, a.charge + b.charge) AS total
+    FROM pfs_amounts a JOIN pfs_amounts b ON b.row_id = a.partner_id
+    WHERE a.pair_first AND a.family_reason IS NULL AND b.family_reason IS NULL
+),
+pfs_capped AS (        -- step 5: lesser of the actual charge (a pair: allocated to the first side first)
+    SELECT p.*,
+           CAST(CASE WHEN t1.first_id IS NOT NULL THEN coalesce(least(p.amount0, t1.total), p.amount0)
+                     WHEN t2.second_id IS NOT NULL THEN coalesce(t2.total - least(t2.first_amount, t2.total), p.amount0)
+                     WHEN p.charge IS NOT NULL THEN least(p.amount0, p.charge)
+                     ELSE p.amount0 END AS DECIMAL(18, 2)) AS amount1,
+           coalesce(t1.charges, t2.charges) AS pair_charges
+    FROM pfs_amounts p
+    LEFT JOIN pair_totals t1 ON t1.first_id = p.row_id
+    LEFT JOIN pair_totals t2 ON t2.second_id = p.row_id
+),
+anes AS (              -- step 7: anesthesia lines with their base units and conversion factor
+    SELECT p.*,
+           bu.base_units,
+           CAST(CASE WHEN $national THEN ncf.anesthesia_cf ELSE acf.anesthesia_cf END AS DECIMAL(9, 4)) AS anes_cf,
+           EXISTS (SELECT 1 FROM mpfs_release_files f
+                   WHERE f.year = p.mpfs_year AND f.release = p.mpfs_release AND f.kind = 'anes_base') AS has_base_file,
+           list_contains($addons, p.code) AS addon,
+           list_contains($no_time, p.code) AS no_time,
+           CAST(CAST(p.minutes * 1000 AS DECIMAL(18, 0)) AS BIGINT) AS minutes_1000
+    FROM (SELECT q.*, k.mpfs_year, k.mpfs_release, k.carrier, k.locality_code
+          FROM percent q JOIN keyed k ON k.key_id = q.k_line_id WHERE q.anesthesia) p
+    LEFT JOIN mpfs_anesthesia_base_units bu
+           ON bu.year = p.mpfs_year AND bu.release = p.mpfs_release AND bu.hcpcs = p.code
+    LEFT JOIN mpfs_anesthesia_cf acf
+           ON acf.year = p.mpfs_year AND acf.release = p.mpfs_release AND acf.carrier = p.carrier
+          AND acf.locality = substr(p.locality_code, 6)
+    LEFT JOIN mpfs_conversion_factors ncf
+           ON ncf.year = p.mpfs_year AND ncf.release = p.mpfs_release AND ncf.qp = $qp
+),
+anes_judged AS (
+    SELECT a.*,
+           CASE
+             WHEN base_units IS NULL AND NOT has_base_file
+               THEN (SELECT h.help FROM _pc_base_help h WHERE h.year = a.mpfs_year)
+             WHEN base_units IS NULL
+               THEN 'anesthesia base units unknown for ' || code || ' (not in the CMS base-unit file imported for '
+                    || mpfs_year || '): priced by the MAC'
+             WHEN anes_cf IS NULL AND NOT $national AND locality_code IS NULL
+               THEN 'no locality for the line: give a ZIP code in the ' || mpfs_year
+                    || ' ZIP file or a 7-digit carrier+locality (or price with --national)'
+             WHEN anes_cf IS NULL
+               THEN 'no anesthesia conversion factor for ' || CASE WHEN $national THEN 'the nation' ELSE 'locality ' || locality_code END
+                    || ' in ' || mpfs_year || ' release ' || mpfs_release || ' (ANES file): import it'
+             WHEN NOT m_ad AND NOT no_time AND minutes IS NULL
+               THEN 'anesthesia minutes missing: time units cannot be counted (units are not minutes)'
+           END AS anes_reason,
+           CASE WHEN m_ad THEN 3 ELSE base_units END AS base_n,
+           CASE WHEN m_ad THEN CASE WHEN m23 THEN 10 ELSE 0 END WHEN no_time THEN 0
+                ELSE (minutes_1000 + 750) // 1500 END AS time_tenths,
+           CASE WHEN m_md THEN 0.5 ELSE 1 END AS md_pct
+    FROM anes a
+),
+anes_alone AS (        -- each anesthesia line alone: (base + time units) x CF x medical direction %
+    SELECT *,
+           CAST(round(CAST(base_n * 10 + time_tenths AS DECIMAL(18, 0)) * 0.1 * anes_cf * md_pct, 2) AS DECIMAL(18, 2)) AS alone
+    FROM anes_judged WHERE anes_reason IS NULL
+),
+anes_case AS (         -- several anesthesia codes on one case: the highest base units takes the total time
+    SELECT *,
+           row_number() OVER (PARTITION BY grp, addon ORDER BY base_units DESC, line_no, row_id) AS case_rank,
+           sum(CASE WHEN NOT m_ad AND NOT no_time THEN minutes_1000 ELSE 0 END) OVER (PARTITION BY grp, addon) AS case_minutes_1000,
+           count(*) OVER (PARTITION BY grp, addon) AS case_codes,
+           CASE WHEN count(*) FILTER (WHERE charge IS NULL) OVER (PARTITION BY grp, addon) = 0
+                THEN sum(charge) OVER (PARTITION BY grp, addon) END AS case_charges
+    FROM anes_alone
+),
+anes_priced AS (
+    SELECT *,
+           CAST(CASE WHEN addon THEN least(alone, coalesce(charge, alone))
+                     WHEN case_rank > 1 THEN 0
+                     ELSE least(case_amount, coalesce(case_charges, case_amount)) END AS DECIMAL(18, 2)) AS anes_allowed
+    FROM (SELECT *,
+                 CAST(round(CAST(base_n * 10 + CASE WHEN m_ad OR no_time THEN time_tenths
+                                                    ELSE (case_minutes_1000 + 750) // 1500 END AS DECIMAL(18, 0))
+                            * 0.1 * anes_cf * md_pct, 2) AS DECIMAL(18, 2)) AS case_amount
+          FROM anes_case)
+),
+anes_out AS (
+    SELECT a.row_id, a.grp, a.status_code, true AS anesthesia,
+           coalesce(a.anes_reason, '') AS reason0,
+           p.anes_allowed AS allowed0,
+           p.alone AS full_amount,
+           NULL::VARCHAR AS line_text,
+           'anesthesia (' || a.base_n || ' base' || CASE WHEN a.m_ad THEN ' (AD)' ELSE '' END || ' + '
+             || CAST(CAST(a.time_tenths AS DECIMAL(18, 0)) * 0.1 AS DECIMAL(18, 1)) || ' time units'
+             || CASE WHEN a.minutes IS NOT NULL AND NOT a.m_ad AND NOT a.no_time
+                     THEN ' from ' || CASE WHEN a.minutes = trunc(a.minutes) THEN CAST(CAST(a.minutes AS BIGINT) AS VARCHAR)
+                                           ELSE CAST(a.minutes AS VARCHAR) END || ' min / 15' ELSE '' END
+             || ') x CF $' || a.anes_cf || CASE WHEN a.m_md THEN ' x 50% (medical direction)' ELSE '' END
+             || ' = $' || p.alone AS step1_text,
+           CASE WHEN p.addon THEN NULL
+                WHEN p.case_rank > 1
+                  THEN 'anesthesia case: base and time paid on the code with the highest base units: $0'
+                WHEN p.case_codes > 1
+                  THEN 'anesthesia case of ' || p.case_codes || ' codes: this code (highest base units) with the total time '
+                       || CAST(CAST((p.case_minutes_1000 + 750) // 1500 AS DECIMAL(18, 0)) * 0.1 AS DECIMAL(18, 1))
+                       || ' units = $' || p.case_amount END AS case_text,
+           CASE WHEN p.addon AND p.charge < p.alone THEN 'lesser of charge $' || p.charge
+                WHEN NOT p.addon AND p.case_rank = 1 AND p.case_charges < p.case_amount
+                  THEN 'lesser of the case''s charges $' || p.case_charges END AS charge_text
+    FROM anes_judged a LEFT JOIN anes_priced p ON p.row_id = a.row_id
+),
+pfs_out AS (
+    SELECT row_id, grp, status_code, false AS anesthesia,
+           coalesce(family_reason, '') AS reason0,
+           CASE WHEN family_reason IS NULL THEN amount1 END AS allowed0,
+           full_amount,
+           CASE WHEN n_inst <> 1 OR units_n <> 1 THEN ' per unit' ELSE '' END AS step1_text,
+           concat_ws('; ', nullif(pct_text, ''), bilateral_text,
+                     CASE WHEN fam = 'N' AND n_inst > 1 THEN n_inst || ' x $' || inst_full END) AS line_text,
+           nullif(concat_ws('; ', pair_text, family_text), '') AS case_text,
+           CASE WHEN pair_charges IS NOT NULL AND amount1 <> amount0
+                  THEN 'lesser of the pair''s charges $' || pair_charges || ', first side first'
+                WHEN pair_charges IS NULL AND charge IS NOT NULL AND amount1 < amount0
+                  THEN 'lesser of charge $' || charge END AS charge_text
+    FROM pfs_capped
+),
+unpriced AS (          -- fee-schedule lines not priced at step 1 or 2
+    SELECT row_id, grp, status_code, false AS anesthesia, line_reason AS reason0, NULL::DECIMAL(18, 2) AS allowed0,
+           NULL::DECIMAL(18, 2) AS full_amount, '' AS step1_text, NULL::VARCHAR AS line_text,
+           NULL::VARCHAR AS case_text, NULL::VARCHAR AS charge_text
+    FROM percent WHERE NOT anesthesia AND line_reason IS NOT NULL
+),
+priced AS (            -- every line with its amount before status T
+    SELECT row_id, grp, status_code, anesthesia, nullif(reason0, '') AS reason, allowed0, full_amount, step1_text,
+           line_text, case_text, charge_text
+    FROM (SELECT * FROM pfs_out UNION ALL BY NAME SELECT * FROM anes_out UNION ALL BY NAME SELECT * FROM unpriced)
+),
+t_lines AS (           -- step 6: status T lines still priced
+    SELECT row_id, grp FROM priced WHERE NOT anesthesia AND status_code = 'T' AND reason IS NULL
+),
+t_paid AS (            -- claims with a T line where another (non-T) service is paid: the T lines are $0
+    SELECT DISTINCT p.grp
+    FROM priced p SEMI JOIN t_lines t ON t.grp = p.grp
+    WHERE p.reason IS NULL AND p.allowed0 > 0 AND (p.anesthesia OR p.status_code <> 'T')
+),
+status_t AS (
+    SELECT p.*, l._pos, l.k_line_id, b.row_id IS NOT NULL AS t_bundled
+    FROM priced p
+    JOIN _pc_lines l ON l.row_id = p.row_id
+    LEFT JOIN (SELECT t.row_id FROM t_lines t SEMI JOIN t_paid USING (grp)) b ON b.row_id = p.row_id
+)
+SELECT _pos,
+       row_id,
+       CASE WHEN reason IS NULL THEN CASE WHEN t_bundled THEN CAST(0 AS DECIMAL(18, 2)) ELSE allowed0 END END AS allowed,
+       CASE WHEN reason IS NULL THEN 'priced' ELSE 'not_priced' END AS status,
+       reason,
+       CASE WHEN reason IS NULL THEN
+         concat_ws('; ', CASE WHEN anesthesia THEN step1_text ELSE k.formula || step1_text END,
+                   nullif(line_text, ''), case_text, charge_text,
+                   CASE WHEN t_bundled THEN 'status T: another service on the claim is paid, $0' END)
+         || ' = $' || CASE WHEN t_bundled THEN CAST(0 AS DECIMAL(18, 2)) ELSE allowed0 END
+       ELSE CASE WHEN anesthesia THEN step1_text ELSE k.formula END END AS derivation,
+       CASE WHEN reason IS NULL THEN full_amount END AS full_amount,
+       k.amount AS fee,
+       CASE WHEN reason IS NULL THEN
+         nullif(concat_ws('; ', case_text, charge_text,
+                          CASE WHEN t_bundled THEN 'status T: another service on the claim is paid, $0' END), '') END AS claim_step,
+       k.mpfs_year,
+       k.mpfs_release,
+       k.locality_code,
+       k.mult_proc,
+       k.formula
+FROM status_t s
+JOIN keyed k ON k.key_id = s.k_line_id
