@@ -38,7 +38,7 @@ INPUT_SCHEMA: dict[str, pl.DataType] = {
     "modifiers": pl.List(pl.String()),
     "units": pl.Decimal(14, 3),
     "minutes": pl.Decimal(14, 3),
-    "charge": pl.Decimal(14, 2),
+    "charge": MONEY,
     "zip": pl.String(),
     "locality": pl.String(),
     "facility": pl.Boolean(),
@@ -158,13 +158,18 @@ def _flags(prepared: pl.DataFrame) -> pl.DataFrame:
     for code in reversed(BY_REPORT):
         by_report = pl.when(has(code)).then(pl.lit(code)).otherwise(by_report)
     ptype = pl.col("provider_type").str.strip_chars().str.to_uppercase()
-    group = pl.struct(
-        pl.col("claim_key"), pl.coalesce(pl.col("service_date").cast(pl.String), pl.col("year").cast(pl.String))
+    # The claim group as one exact integer: the claim_key's category id, then the date (even) or, with no
+    # date, the year (odd), so no two (claim_key, date or year) share a number.
+    when = (
+        pl.when(pl.col("service_date").is_not_null())
+        .then(pl.col("service_date").cast(pl.Int32).cast(pl.Int64) * 2)
+        .otherwise(pl.col("year").cast(pl.Int64).fill_null(0) * 2 + 1)
     )
+    group = pl.col("claim_key").fill_null("").cast(pl.Categorical).to_physical().cast(pl.Int64) * 2**34 + when + 2**33
     return df.select(
         "row_id",
         "_pos",
-        group.rank("dense").cast(pl.Int64).alias("grp"),
+        group.alias("grp"),
         pl.col("line").fill_null(0).alias("line_no"),
         pl.col("procedure_code").str.strip_chars().str.to_uppercase().alias("code"),
         pl.when(has("26") & has("TC"))
@@ -225,40 +230,109 @@ def _companions(con: duckdb.DuckDBPyConnection, codes: pl.Series) -> tuple[list[
     return split, bases
 
 
-def _keys(con: duckdb.DuckDBPyConnection, flags: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The distinct step-1 keys (code, RVU row, place) and each line's key ids (its own row, the TC and
-    26 rows of a global family 4/6/7 code, the endoscopy base)."""
+def _key_dates(con: duckdb.DuckDBPyConnection, flags: pl.DataFrame) -> pl.DataFrame:
+    """Per distinct (year, service_date): key_date, the first day of the release in force (a key per
+    release, not per day; sql/claim_key_dates.sql)."""
+    cur = con.cursor()
+    try:
+        cur.register("_pc_dates", flags.select("year", "service_date").unique().to_arrow())
+        out = cur.sql(read_sql("fee_schedules.sql", "claim_key_dates.sql")).pl()
+    finally:
+        cur.close()
+    return out.select(
+        pl.col("year").cast(pl.Int32), pl.col("service_date").cast(pl.Date), pl.col("key_date").cast(pl.Date)
+    )
+
+
+def _key_places(con: duckdb.DuckDBPyConnection, flags: pl.DataFrame) -> pl.DataFrame:
+    """Per distinct (zip, year, key date) of lines without a locality: the locality the ZIP5 file
+    places it in, when only one (sql/claim_key_places.sql)."""
+    zips = flags.filter(pl.col("locality").is_null() & pl.col("zip").is_not_null())
+    cur = con.cursor()
+    try:
+        cur.register(
+            "_pc_zips", zips.select("zip", "year", pl.col("service_date").alias("key_date")).unique().to_arrow()
+        )
+        out = cur.sql(read_sql("fee_schedules.sql", "claim_key_places.sql")).pl()
+    finally:
+        cur.close()
+    return out.select(
+        pl.col("zip").cast(pl.String),
+        pl.col("year").cast(pl.Int32),
+        pl.col("key_date").cast(pl.Date).alias("service_date"),
+        pl.col("key_locality").cast(pl.String),
+    )
+
+
+def _keys(
+    con: duckdb.DuckDBPyConnection, flags: pl.DataFrame, *, national: bool = False
+) -> tuple[pl.DataFrame, pl.Series]:
+    """The distinct step-1 keys (code, RVU row, place), each with the key ids of its companions (the
+    TC and 26 rows of a global family 4/6/7 code, the endoscopy base), and each line's key id (in
+    the order of ``flags``)."""
     split, bases = _companions(con, flags["code"])
+    flags = flags.join(
+        _key_dates(con, flags), on=["year", "service_date"], how="left", nulls_equal=True, maintain_order="left"
+    )
+    flags = flags.with_columns(pl.col("key_date").alias("service_date"))
+    if not national:
+        flags = flags.join(
+            _key_places(con, flags),
+            on=["zip", "year", "service_date"],
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        ).with_columns(
+            pl.when(pl.col("key_locality").is_not_null() & pl.col("locality").is_null())
+            .then(pl.lit(None, pl.String))
+            .otherwise(pl.col("zip"))
+            .alias("zip"),
+            pl.coalesce(pl.col("locality"), pl.col("key_locality")).alias("locality"),
+        )
     places = flags.select(_PLACE).unique().with_row_index("place_id")
-    lines = (
-        flags.select("row_id", "code", "row", *_PLACE)
-        .join(places, on=list(_PLACE), how="left", nulls_equal=True)
+    line_place = flags.select("code", "row", *_PLACE).join(
+        places, on=list(_PLACE), how="left", nulls_equal=True, maintain_order="left"
+    )
+    own = (
+        line_place.select("code", "row", "place_id")
+        .unique()
         .join(bases, on="code", how="left")
         .with_columns((pl.col("code").is_in(split) & (pl.col("row") == "")).alias("_split"))
     )
     wanted = pl.concat(
         [
-            lines.select("code", "row", "place_id"),
-            lines.filter("_split").select("code", pl.lit("TC").alias("row"), "place_id"),
-            lines.filter("_split").select("code", pl.lit("26").alias("row"), "place_id"),
-            lines.filter(pl.col("base").is_not_null()).select(
+            own.select("code", "row", "place_id"),
+            own.filter("_split").select("code", pl.lit("TC").alias("row"), "place_id"),
+            own.filter("_split").select("code", pl.lit("26").alias("row"), "place_id"),
+            own.filter(pl.col("base").is_not_null()).select(
                 pl.col("base").alias("code"), pl.lit("").alias("row"), "place_id"
             ),
         ]
-    )
-    keys = wanted.unique().with_row_index("key_id").with_columns(pl.col("key_id").cast(pl.Int64))
-    ids = lines.join(keys.rename({"key_id": "k_line_id"}), on=["code", "row", "place_id"], how="left")
-    for name, row in (("k_tc_id", "TC"), ("k_pc_id", "26")):
-        part = keys.filter(pl.col("row") == row).select("code", "place_id", pl.col("key_id").alias(name))
-        ids = ids.join(part, on=["code", "place_id"], how="left").with_columns(
-            pl.when(pl.col("_split")).then(pl.col(name)).alias(name)
+    ).unique()
+    ids = wanted.with_row_index("key_id").with_columns(pl.col("key_id").cast(pl.Int64))
+    on = ["code", "row", "place_id"]
+
+    def companion(code: str, row: str | None, name: str, when: pl.Expr) -> pl.DataFrame:
+        found = own.filter(when).select(
+            *on, pl.col(code).alias("_code"), (pl.lit(row) if row is not None else pl.col("row")).alias("_row")
         )
-    base_ids = keys.filter(pl.col("row") == "").select(
-        pl.col("code").alias("base"), "place_id", pl.col("key_id").alias("k_base_id")
-    )
-    ids = ids.join(base_ids, on=["base", "place_id"], how="left")
+        return found.join(
+            ids.select(
+                pl.col("code").alias("_code"), pl.col("row").alias("_row"), "place_id", pl.col("key_id").alias(name)
+            ),
+            on=["_code", "_row", "place_id"],
+        ).select(*on, name)
+
+    keys = ids
+    for part in (
+        companion("code", "TC", "k_tc_id", pl.col("_split")),
+        companion("code", "26", "k_pc_id", pl.col("_split")),
+        companion("base", "", "k_base_id", pl.col("base").is_not_null()),
+    ):
+        keys = keys.join(part, on=on, how="left")
+    line_ids = line_place.join(ids, on=on, how="left", maintain_order="left")["key_id"]
     keys = keys.join(places, on="place_id", how="left").drop("place_id")
-    return keys, ids.select("row_id", "k_line_id", "k_tc_id", "k_pc_id", "k_base_id")
+    return keys, line_ids.alias("k_line_id")
 
 
 def _price_keys(con, keys: pl.DataFrame, *, national: bool, qp: bool, on_missing: str) -> pl.DataFrame:
@@ -298,9 +372,11 @@ def price_claims(
     if prepared.height == 0:
         return lines.with_columns(**{k: v for k, v in empty.items() if k not in lines.columns})
     flags = _flags(prepared)
-    keys, line_ids = _keys(con, flags)
-    priced = _price_keys(con, keys, national=national, qp=qp, on_missing=on_missing)
-    claim_lines = flags.drop("zip", "locality", "year", "service_date").join(line_ids, on="row_id", how="left")
+    keys, line_ids = _keys(con, flags, national=national)
+    priced = _price_keys(con, keys, national=national, qp=qp, on_missing=on_missing).join(
+        keys.select("key_id", "k_tc_id", "k_pc_id", "k_base_id"), on="key_id", how="left"
+    )
+    claim_lines = flags.drop("zip", "locality", "year", "service_date").with_columns(line_ids)
     years = priced["mpfs_year"].drop_nulls().unique().to_list()
     values = {
         "national": bool(national),

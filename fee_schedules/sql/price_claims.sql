@@ -11,7 +11,7 @@
 -- Money: exact DECIMAL; instance values keep every digit (DECIMAL(38,15)); an amount is rounded half-up
 -- to the cent where the rules say (per instance, per cut, the therapy 50%-PE amount, the anesthesia total).
 -- The rules and every choice are in docs/fee-schedules.md ("Pricing whole claims").
-WITH keyed AS (        -- step 1 per key, with the row's ENDO BASE and global shares and the code's own status
+WITH rows AS (         -- step 1 per key, with the row's ENDO BASE and global shares and the code's own status
     SELECT k.*, r.endo_base, r.pre_op, r.intra_op, r.post_op, r0.status_code AS code_status
     FROM _pc_keys k
     LEFT JOIN mpfs_rvu r
@@ -19,6 +19,13 @@ WITH keyed AS (        -- step 1 per key, with the row's ENDO BASE and global sh
           AND r.modifier = coalesce(k.rvu_modifier, '')
     LEFT JOIN mpfs_rvu r0
            ON r0.year = k.mpfs_year AND r0.release = k.mpfs_release AND r0.hcpcs = k.code AND r0.modifier = ''
+),
+keyed AS (             -- with the step-1 amounts of its TC and 26 rows and of its endoscopy base
+    SELECT k.*, tc.amount AS tc_fee, pc.amount AS pc_fee, coalesce(b.amount, 0) AS base_fee
+    FROM rows k
+    LEFT JOIN rows tc ON tc.key_id = k.k_tc_id
+    LEFT JOIN rows pc ON pc.key_id = k.k_pc_id
+    LEFT JOIN rows b ON b.key_id = k.k_base_id
 ),
 lines AS (             -- each line with its row's price, its TC/26 components and its endoscopy base
     SELECT l.*,
@@ -32,14 +39,9 @@ lines AS (             -- each line with its row's price, its TC/26 components a
            coalesce(k.intra_op, 0)                             AS intra_op,
            coalesce(k.post_op, 0)                              AS post_op,
            k.work_rvu, k.pe_rvu, k.mp_rvu, k.work_gpci, k.pe_gpci, k.mp_gpci, k.conversion_factor,
-           tc.amount                                           AS tc_fee,
-           pc.amount                                           AS pc_fee,
-           coalesce(b.amount, 0)                               AS base_fee
+           k.tc_fee, k.pc_fee, k.base_fee
     FROM _pc_lines l
     JOIN keyed k ON k.key_id = l.k_line_id
-    LEFT JOIN keyed tc ON tc.key_id = l.k_tc_id
-    LEFT JOIN keyed pc ON pc.key_id = l.k_pc_id
-    LEFT JOIN keyed b ON b.key_id = l.k_base_id
 ),
 judged AS (            -- step 2: by report and the line percentages' conditions (fee-schedule lines)
     SELECT *,
@@ -79,24 +81,19 @@ judged AS (            -- step 2: by report and the line percentages' conditions
 ),
 percent AS (           -- step 2: the line percentage, exact (products of 2-3 decimal factors)
     SELECT *,
-           CAST(CAST(CAST(CAST(split_share * CASE WHEN m62 THEN 0.625 ELSE 1 END AS DECIMAL(20, 12))
-                * CASE WHEN m_as THEN 0.136 WHEN m_asst THEN 0.16 ELSE 1 END AS DECIMAL(20, 12))
-                * CASE WHEN npp AND NOT m_as THEN 0.85 ELSE 1 END AS DECIMAL(20, 12))
-                * CASE WHEN m_cq OR assistant THEN 0.85 ELSE 1 END AS DECIMAL(20, 12)) AS pct,
-           concat_ws('; ',
-             CASE WHEN m54 OR m55 OR m56
-                  THEN 'split care ' || concat_ws('/', CASE WHEN m54 THEN '54' END, CASE WHEN m55 THEN '55' END,
-                                                  CASE WHEN m56 THEN '56' END) || ' x ' || CAST(split_share AS DECIMAL(5, 2))
-                  WHEN m78 AND split_share <> 1 THEN '78 intra-op share x ' || CAST(split_share AS DECIMAL(5, 2)) END,
-             CASE WHEN m62 THEN 'co-surgeon 62 x 62.5%' END,
-             CASE WHEN m_as THEN 'assistant AS x 13.6%' WHEN m_asst THEN 'assistant 80/81/82 x 16%' END,
-             CASE WHEN npp AND NOT m_as THEN 'NPP ' || ptype || ' x 85%' END,
-             CASE WHEN m_cq OR assistant THEN 'therapy assistant ' || CASE WHEN m_cq THEN 'CQ/CO' ELSE ptype END || ' x 85%' END
-           ) AS pct_text
+           CASE WHEN NOT (m54 OR m55 OR m56 OR m78 OR m62 OR m_as OR m_asst OR npp OR m_cq OR assistant)
+                THEN CAST(1 AS DECIMAL(20, 12))   -- most lines: no percentage (skips the products below)
+                ELSE CAST(CAST(CAST(CAST(split_share * CASE WHEN m62 THEN 0.625 ELSE 1 END AS DECIMAL(20, 12))
+                     * CASE WHEN m_as THEN 0.136 WHEN m_asst THEN 0.16 ELSE 1 END AS DECIMAL(20, 12))
+                     * CASE WHEN npp AND NOT m_as THEN 0.85 ELSE 1 END AS DECIMAL(20, 12))
+                     * CASE WHEN m_cq OR assistant THEN 0.85 ELSE 1 END AS DECIMAL(20, 12)) END AS pct
     FROM judged
 ),
-pfs AS (               -- fee-schedule lines still priced after step 2
-    SELECT * FROM percent WHERE NOT anesthesia AND line_reason IS NULL
+pfs AS (               -- fee-schedule lines still priced after step 2 (narrow: what steps 3-6 read)
+    SELECT row_id, grp, line_no, code, rvu_row, status_code, pctc, mult_proc, bilat_surg, endo_base,
+           m_rt, m_lt, m_side, m50, m59, units_n, charge, fee, pct, tc_fee, pc_fee, base_fee,
+           pe_rvu, work_rvu, mp_rvu, work_gpci, pe_gpci, mp_gpci, conversion_factor
+    FROM percent WHERE NOT anesthesia AND line_reason IS NULL
 ),
 pair_sides AS (        -- step 3: RT and LT lines that can pair (units 1, no 50, BILAT 0/1/2, no family cut)
     SELECT row_id, grp, code, rvu_row, line_no, m_rt,
@@ -144,18 +141,8 @@ endo_bases AS (        -- step 4, family 3: the base codes of the endoscopy fami
 flagged AS (
     SELECT s.*,
            s.mult_proc IN ('1', '2') AND e.endo_base IS NOT NULL AS bundled,
-           CAST(round(s.fee * s.pct * s.share, 2) AS DECIMAL(18, 2)) AS inst_full,
-           CASE WHEN s.pair_first OR s.pair_second
-                THEN 'bilateral RT/LT pair (BILAT SURG ' || s.bilat_surg || '): '
-                     || CASE WHEN s.pair_first THEN 'first side 100%'
-                             ELSE 'second side ' || CAST(s.share * 100 AS INTEGER) || '%' END
-           END AS pair_text,
-           CASE WHEN s.m50 AND s.mult_proc = '4' THEN 'bilateral 50 on imaging: two studies'
-                WHEN s.m50 THEN 'bilateral 50 (BILAT SURG ' || s.bilat_surg || ') x ' || CAST(s.share * 100 AS INTEGER) || '%'
-                WHEN s.units_n = 2 AND s.bilat_surg IN ('1', '2') AND NOT s.m_side AND NOT (s.pair_first OR s.pair_second)
-                  THEN '2 units = one bilateral procedure (BILAT SURG ' || s.bilat_surg || ') x '
-                       || CAST(s.share * 100 AS INTEGER) || '%'
-           END AS bilateral_text
+           CAST(CASE WHEN s.pct = 1 AND s.share = 1 THEN s.fee ELSE round(s.fee * s.pct * s.share, 2) END
+                AS DECIMAL(18, 2)) AS inst_full
     FROM shared s
     LEFT JOIN endo_bases e ON e.grp = s.grp AND e.endo_base = s.code
 ),
@@ -169,41 +156,52 @@ inst AS (              -- the instances the ranked families rank: one row per (l
 ),
 surg AS (              -- families 2/3: each line instance, RT/LT pair or endoscopy family is one procedure
     SELECT *,
-           CASE WHEN mult_proc = '3' THEN 'E' || endo_base
-                WHEN partner_id IS NOT NULL THEN 'P' || CASE WHEN pair_first THEN row_id ELSE partner_id END
-                ELSE 'L' || row_id || ':' || u END AS proc_key,
+           CASE WHEN mult_proc = '3' THEN 2 WHEN partner_id IS NOT NULL THEN 1 ELSE 0 END AS proc_kind,
+           CASE WHEN mult_proc = '3' THEN 0
+                WHEN partner_id IS NOT NULL THEN CASE WHEN pair_first THEN row_id ELSE partner_id END
+                ELSE row_id * 10000 + u END AS proc_id,
+           CASE WHEN mult_proc = '3' THEN endo_base ELSE '' END AS proc_base,
            CAST(fee * pct * share AS DECIMAL(38, 15)) AS v
     FROM inst WHERE fam = 'S'
 ),
-surg_parts AS (        -- within an endoscopy family the highest member is whole, the others less the base
-    SELECT *,
-           CAST(CASE WHEN mult_proc = '3'
-                      AND row_number() OVER (PARTITION BY grp, proc_key ORDER BY v DESC, line_no, u) > 1
+endo_parts AS (        -- within an endoscopy family the highest member is whole, the others less the base
+    SELECT row_id, u,
+           CAST(CASE WHEN row_number() OVER (PARTITION BY grp, proc_base ORDER BY v DESC, line_no, u) > 1
                      THEN greatest(CAST(0 AS DECIMAL(38, 15)), (fee - base_fee) * pct * share)
                      ELSE v END AS DECIMAL(38, 15)) AS part_value
-    FROM surg
+    FROM surg WHERE proc_kind = 2
+),
+surg_parts AS (
+    SELECT s.*, coalesce(e.part_value, s.v) AS part_value
+    FROM surg s LEFT JOIN endo_parts e ON e.row_id = s.row_id AND e.u = s.u
 ),
 surg_procs AS (
-    SELECT grp, proc_key, sum(part_value) AS proc_value, min(line_no) AS first_line, min(u) AS first_u
-    FROM surg_parts GROUP BY grp, proc_key
+    SELECT grp, proc_kind, proc_id, proc_base, sum(part_value) AS proc_value, min(line_no) AS first_line,
+           min(u) AS first_u
+    FROM surg_parts GROUP BY grp, proc_kind, proc_id, proc_base
 ),
 surg_ranked AS (       -- ranked by the exact amount; ties: the lower line
-    SELECT *, row_number() OVER (PARTITION BY grp ORDER BY proc_value DESC, first_line, first_u) AS proc_rank
+    SELECT *, row_number() OVER (PARTITION BY grp ORDER BY proc_value DESC, first_line, first_u) AS proc_rank,
+           count(*) OVER (PARTITION BY grp) AS procs
     FROM surg_procs
 ),
 surg_amounts AS (
     SELECT p.row_id, p.u, p.multi, r.proc_rank AS mp_rank, false AS pctc_denied,
            CAST(round(p.part_value * CASE WHEN r.proc_rank = 1 THEN 1 ELSE 0.5 END, 2) AS DECIMAL(18, 2)) AS amount,
-           'multiple procedure rank ' || r.proc_rank || ': ' || CASE WHEN r.proc_rank = 1 THEN '100%' ELSE '50%' END
+           CASE WHEN r.procs = 1 AND p.mult_proc <> '3' THEN NULL ELSE  -- one procedure: nothing to rank
+           'multiple procedure rank ' || r.proc_rank || ' of ' || r.procs || ': ' || CASE WHEN r.proc_rank = 1 THEN '100%' ELSE '50%' END
              || CASE WHEN p.mult_proc = '3' AND p.part_value <> p.v
                      THEN ' of (fee - base ' || p.endo_base || ' $' || p.base_fee || ')' ELSE '' END
-             || ' = $' || CAST(round(p.part_value * CASE WHEN r.proc_rank = 1 THEN 1 ELSE 0.5 END, 2) AS DECIMAL(18, 2))
-             AS note
-    FROM surg_parts p JOIN surg_ranked r ON r.grp = p.grp AND r.proc_key = p.proc_key
+             || CASE WHEN p.multi  -- a line of several instances shows each one's amount
+                     THEN ' = $' || CAST(round(p.part_value * CASE WHEN r.proc_rank = 1 THEN 1 ELSE 0.5 END, 2) AS DECIMAL(18, 2))
+                     ELSE '' END END AS note
+    FROM surg_parts p
+    JOIN surg_ranked r
+      ON r.grp = p.grp AND r.proc_kind = p.proc_kind AND r.proc_id = p.proc_id AND r.proc_base = p.proc_base
 ),
 tcpc AS (              -- families 4 (imaging, by session), 6 and 7 (by day): TC and PC of each instance
     SELECT *,
-           grp || '|' || fam || CASE WHEN fam = 'I' AND m59 THEN '|' || row_id ELSE '' END AS session,
+           CASE WHEN fam = 'I' AND m59 THEN row_id ELSE 0 END AS own_session,  -- 59/XE: a session of its own
            CASE WHEN rvu_row = 'TC' OR pctc = '3' THEN fee WHEN rvu_row = '26' OR pctc = '2' THEN 0
                 WHEN pctc = '1' THEN tc_fee END AS tc,
            CASE WHEN rvu_row = 'TC' OR pctc = '3' THEN 0 WHEN rvu_row = '26' OR pctc = '2' THEN fee
@@ -213,10 +211,10 @@ tcpc AS (              -- families 4 (imaging, by session), 6 and 7 (by day): TC
 ),
 tcpc_ranked AS (       -- the highest TC (PC) of a session is whole; each other one is cut
     SELECT *,
-           tc IS NULL AND count(*) FILTER (WHERE tc IS NULL OR tc > 0) OVER (PARTITION BY session) > 1 AS pctc_denied,
-           CASE WHEN tc > 0 THEN row_number() OVER (PARTITION BY session, tc > 0 ORDER BY tc * pct DESC, line_no, u) END AS tc_rank,
+           tc IS NULL AND count(*) FILTER (WHERE tc IS NULL OR tc > 0) OVER (PARTITION BY grp, fam, own_session) > 1 AS pctc_denied,
+           CASE WHEN tc > 0 THEN row_number() OVER (PARTITION BY grp, fam, own_session, tc > 0 ORDER BY tc * pct DESC, line_no, u) END AS tc_rank,
            CASE WHEN fam = 'I' AND pc > 0
-                THEN row_number() OVER (PARTITION BY session, pc > 0 ORDER BY pc * pct DESC, line_no, u) END AS pc_rank
+                THEN row_number() OVER (PARTITION BY grp, fam, own_session, pc > 0 ORDER BY pc * pct DESC, line_no, u) END AS pc_rank
     FROM tcpc
 ),
 tcpc_amounts AS (
@@ -260,7 +258,8 @@ family_lines AS (      -- step 4 per line: the sum of its instances (a line of o
     GROUP BY row_id
 ),
 pfs_amounts AS (
-    SELECT f.*,
+    SELECT f.row_id, f.grp, f.status_code, f.charge, f.partner_id, f.pair_first, f.pair_second, f.share, f.n_inst,
+           f.fam, f.bundled, f.inst_full,
            CASE WHEN f.bundled THEN CAST(0 AS DECIMAL(18, 2))
                 WHEN f.fam = 'N' THEN f.n_inst * f.inst_full ELSE fl.family_amount END AS amount0,
            CASE WHEN f.bundled THEN CAST(0 AS DECIMAL(18, 2)) ELSE f.n_inst * f.inst_full END AS full_amount,
@@ -273,23 +272,27 @@ pfs_amounts AS (
                 WHEN f.fam <> 'N' THEN fl.family_text END AS family_text
     FROM flagged f LEFT JOIN family_lines fl ON fl.row_id = f.row_id
 ),
-pair_totals AS (       -- step 5: an RT/LT pair's amounts and charges together
-    SELECT a.row_id AS first_id, b.row_id AS second_id, a.amount0 AS first_amount,
-           a.charge + b.charge AS charges,
-           least(a.amount0 + b.amount0, a.charge + b.charge) AS total
-    FROM pfs_amounts a JOIN pfs_amounts b ON b.row_id = a.partner_id
-    WHERE a.pair_first AND a.family_reason IS NULL AND b.family_reason IS NULL
+pair_rows AS (         -- step 5: the RT/LT pairs' lines with their amounts after step 4
+    SELECT f.row_id, f.partner_id, f.pair_first, f.charge, fl.family_amount AS amount0
+    FROM flagged f JOIN family_lines fl ON fl.row_id = f.row_id
+    WHERE f.partner_id IS NOT NULL AND NOT fl.rank6 AND NOT fl.pctc_denied
 ),
-pfs_capped AS (        -- step 5: lesser of the actual charge (a pair: allocated to the first side first)
+pair_alloc AS (        -- a pair's charges together cap its amounts together, allocated to the first side first
+    SELECT row_id, charges AS pair_charges,
+           coalesce(CASE WHEN pair_first THEN least(amount0, total) ELSE total - least(other_amount, total) END, amount0)
+             AS pair_amount
+    FROM (SELECT a.row_id, a.pair_first, a.amount0, b.amount0 AS other_amount, a.charge + b.charge AS charges,
+                 least(a.amount0 + b.amount0, a.charge + b.charge) AS total
+          FROM pair_rows a JOIN pair_rows b ON b.row_id = a.partner_id)
+),
+pfs_capped AS (        -- step 5: lesser of the actual charge
     SELECT p.*,
-           CAST(CASE WHEN t1.first_id IS NOT NULL THEN coalesce(least(p.amount0, t1.total), p.amount0)
-                     WHEN t2.second_id IS NOT NULL THEN coalesce(t2.total - least(t2.first_amount, t2.total), p.amount0)
+           CAST(CASE WHEN pa.row_id IS NOT NULL THEN pa.pair_amount
                      WHEN p.charge IS NOT NULL THEN least(p.amount0, p.charge)
                      ELSE p.amount0 END AS DECIMAL(18, 2)) AS amount1,
-           coalesce(t1.charges, t2.charges) AS pair_charges
+           pa.pair_charges
     FROM pfs_amounts p
-    LEFT JOIN pair_totals t1 ON t1.first_id = p.row_id
-    LEFT JOIN pair_totals t2 ON t2.second_id = p.row_id
+    LEFT JOIN pair_alloc pa ON pa.row_id = p.row_id
 ),
 anes AS (              -- step 7: anesthesia lines with their base units and conversion factor
     SELECT p.*,
@@ -360,17 +363,16 @@ anes_priced AS (
 ),
 anes_out AS (
     SELECT a.row_id, a.grp, a.status_code, true AS anesthesia,
-           coalesce(a.anes_reason, '') AS reason0,
+           a.anes_reason AS reason,
            p.anes_allowed AS allowed0,
            p.alone AS full_amount,
-           NULL::VARCHAR AS line_text,
            'anesthesia (' || a.base_n || ' base' || CASE WHEN a.m_ad THEN ' (AD)' ELSE '' END || ' + '
              || CAST(CAST(a.time_tenths AS DECIMAL(18, 0)) * 0.1 AS DECIMAL(18, 1)) || ' time units'
              || CASE WHEN a.minutes IS NOT NULL AND NOT a.m_ad AND NOT a.no_time
                      THEN ' from ' || CASE WHEN a.minutes = trunc(a.minutes) THEN CAST(CAST(a.minutes AS BIGINT) AS VARCHAR)
                                            ELSE CAST(a.minutes AS VARCHAR) END || ' min / 15' ELSE '' END
              || ') x CF $' || a.anes_cf || CASE WHEN a.m_md THEN ' x 50% (medical direction)' ELSE '' END
-             || ' = $' || p.alone AS step1_text,
+             || ' = $' || p.alone AS anes_text,
            CASE WHEN p.addon THEN NULL
                 WHEN p.case_rank > 1
                   THEN 'anesthesia case: base and time paid on the code with the highest base units: $0'
@@ -380,69 +382,89 @@ anes_out AS (
                        || ' units = $' || p.case_amount END AS case_text,
            CASE WHEN p.addon AND p.charge < p.alone THEN 'lesser of charge $' || p.charge
                 WHEN NOT p.addon AND p.case_rank = 1 AND p.case_charges < p.case_amount
-                  THEN 'lesser of the case''s charges $' || p.case_charges END AS charge_text
+                  THEN 'lesser of the case''s charges $' || p.case_charges END AS charge_text,
+           NULL::BOOLEAN AS pair_first, NULL::BOOLEAN AS pair_second, NULL::DECIMAL(3, 1) AS share,
+           NULL::BIGINT AS n_inst, NULL::DECIMAL(18, 2) AS inst_full, NULL::VARCHAR AS fam
     FROM anes_judged a LEFT JOIN anes_priced p ON p.row_id = a.row_id
 ),
 pfs_out AS (
     SELECT row_id, grp, status_code, false AS anesthesia,
-           coalesce(family_reason, '') AS reason0,
+           family_reason AS reason,
            CASE WHEN family_reason IS NULL THEN amount1 END AS allowed0,
            full_amount,
-           CASE WHEN n_inst <> 1 OR units_n <> 1 THEN ' per unit' ELSE '' END AS step1_text,
-           concat_ws('; ', nullif(pct_text, ''), bilateral_text,
-                     CASE WHEN fam = 'N' AND n_inst > 1 THEN n_inst || ' x $' || inst_full END) AS line_text,
-           nullif(concat_ws('; ', pair_text, family_text), '') AS case_text,
+           NULL::VARCHAR AS anes_text,
+           nullif(concat_ws('; ',
+             CASE WHEN pair_first OR pair_second
+                  THEN 'bilateral RT/LT pair: ' || CASE WHEN pair_first THEN 'first side 100%'
+                                                        ELSE 'second side ' || CAST(share * 100 AS INTEGER) || '%' END END,
+             family_text), '') AS case_text,
            CASE WHEN pair_charges IS NOT NULL AND amount1 <> amount0
                   THEN 'lesser of the pair''s charges $' || pair_charges || ', first side first'
                 WHEN pair_charges IS NULL AND charge IS NOT NULL AND amount1 < amount0
-                  THEN 'lesser of charge $' || charge END AS charge_text
+                  THEN 'lesser of charge $' || charge END AS charge_text,
+           pair_first, pair_second, share, n_inst, inst_full, fam
     FROM pfs_capped
 ),
-unpriced AS (          -- fee-schedule lines not priced at step 1 or 2
-    SELECT row_id, grp, status_code, false AS anesthesia, line_reason AS reason0, NULL::DECIMAL(18, 2) AS allowed0,
-           NULL::DECIMAL(18, 2) AS full_amount, '' AS step1_text, NULL::VARCHAR AS line_text,
-           NULL::VARCHAR AS case_text, NULL::VARCHAR AS charge_text
-    FROM percent WHERE NOT anesthesia AND line_reason IS NOT NULL
-),
-priced AS (            -- every line with its amount before status T
-    SELECT row_id, grp, status_code, anesthesia, nullif(reason0, '') AS reason, allowed0, full_amount, step1_text,
-           line_text, case_text, charge_text
-    FROM (SELECT * FROM pfs_out UNION ALL BY NAME SELECT * FROM anes_out UNION ALL BY NAME SELECT * FROM unpriced)
+judged_lines AS (      -- every line that reached steps 3-7, with its amount before status T
+    SELECT * FROM pfs_out UNION ALL BY NAME SELECT * FROM anes_out
 ),
 t_lines AS (           -- step 6: status T lines still priced
-    SELECT row_id, grp FROM priced WHERE NOT anesthesia AND status_code = 'T' AND reason IS NULL
+    SELECT row_id, grp FROM judged_lines WHERE NOT anesthesia AND status_code = 'T' AND reason IS NULL
 ),
 t_paid AS (            -- claims with a T line where another (non-T) service is paid: the T lines are $0
     SELECT DISTINCT p.grp
-    FROM priced p SEMI JOIN t_lines t ON t.grp = p.grp
+    FROM judged_lines p SEMI JOIN t_lines t ON t.grp = p.grp
     WHERE p.reason IS NULL AND p.allowed0 > 0 AND (p.anesthesia OR p.status_code <> 'T')
 ),
-status_t AS (
-    SELECT p.*, l._pos, l.k_line_id, b.row_id IS NOT NULL AS t_bundled
-    FROM priced p
-    JOIN _pc_lines l ON l.row_id = p.row_id
-    LEFT JOIN (SELECT t.row_id FROM t_lines t SEMI JOIN t_paid USING (grp)) b ON b.row_id = p.row_id
+results AS (
+    SELECT j.*, b.row_id IS NOT NULL AS t_bundled,
+           CASE WHEN b.row_id IS NOT NULL THEN CAST(0 AS DECIMAL(18, 2)) ELSE j.allowed0 END AS allowed1
+    FROM judged_lines j
+    LEFT JOIN (SELECT t.row_id FROM t_lines t SEMI JOIN t_paid USING (grp)) b ON b.row_id = j.row_id
+),
+finished AS (          -- every input line: its reason or amount, and the texts of its steps
+    SELECT p._pos, p.row_id, k.amount AS fee, k.mpfs_year, k.mpfs_release, k.locality_code, k.mult_proc, k.formula,
+           coalesce(p.line_reason, r.reason) AS reason,
+           r.allowed1, r.full_amount, r.anesthesia,
+           CASE WHEN p.anesthesia THEN r.anes_text
+                ELSE k.formula || CASE WHEN r.n_inst <> 1 OR p.units_n <> 1 THEN ' per unit' ELSE '' END END AS step1_text,
+           nullif(concat_ws('; ',
+             CASE WHEN p.m54 OR p.m55 OR p.m56
+                  THEN 'split care ' || concat_ws('/', CASE WHEN p.m54 THEN '54' END, CASE WHEN p.m55 THEN '55' END,
+                                                  CASE WHEN p.m56 THEN '56' END) || ' x ' || CAST(p.split_share AS DECIMAL(5, 2))
+                  WHEN p.m78 AND p.split_share <> 1 THEN '78 intra-op share x ' || CAST(p.split_share AS DECIMAL(5, 2)) END,
+             CASE WHEN p.m62 THEN 'co-surgeon 62 x 62.5%' END,
+             CASE WHEN p.m_as THEN 'assistant AS x 13.6%' WHEN p.m_asst THEN 'assistant 80/81/82 x 16%' END,
+             CASE WHEN p.npp AND NOT p.m_as AND NOT p.anesthesia THEN 'NPP ' || p.ptype || ' x 85%' END,
+             CASE WHEN (p.m_cq OR p.assistant) AND NOT p.anesthesia
+                  THEN 'therapy assistant ' || CASE WHEN p.m_cq THEN 'CQ/CO' ELSE p.ptype END || ' x 85%' END,
+             CASE WHEN r.pair_first OR r.pair_second THEN NULL
+                  WHEN p.m50 AND p.mult_proc = '4' THEN 'bilateral 50 on imaging: two studies'
+                  WHEN p.m50 THEN 'bilateral 50 (BILAT SURG ' || p.bilat_surg || ') x ' || CAST(r.share * 100 AS INTEGER) || '%'
+                  WHEN p.units_n = 2 AND p.bilat_surg IN ('1', '2') AND NOT p.m_side AND r.n_inst = 1
+                    THEN '2 units = one bilateral procedure (BILAT SURG ' || p.bilat_surg || ') x '
+                         || CAST(r.share * 100 AS INTEGER) || '%' END,
+             CASE WHEN r.fam = 'N' AND r.n_inst > 1 THEN r.n_inst || ' x $' || r.inst_full END), '') AS line_text,
+           r.case_text, r.charge_text,
+           CASE WHEN r.t_bundled THEN 'status T: another service on the claim is paid, $0' END AS t_text
+    FROM percent p
+    JOIN keyed k ON k.key_id = p.k_line_id
+    LEFT JOIN results r ON r.row_id = p.row_id
 )
 SELECT _pos,
        row_id,
-       CASE WHEN reason IS NULL THEN CASE WHEN t_bundled THEN CAST(0 AS DECIMAL(18, 2)) ELSE allowed0 END END AS allowed,
+       CASE WHEN reason IS NULL THEN allowed1 END AS allowed,
        CASE WHEN reason IS NULL THEN 'priced' ELSE 'not_priced' END AS status,
        reason,
-       CASE WHEN reason IS NULL THEN
-         concat_ws('; ', CASE WHEN anesthesia THEN step1_text ELSE k.formula || step1_text END,
-                   nullif(line_text, ''), case_text, charge_text,
-                   CASE WHEN t_bundled THEN 'status T: another service on the claim is paid, $0' END)
-         || ' = $' || CASE WHEN t_bundled THEN CAST(0 AS DECIMAL(18, 2)) ELSE allowed0 END
-       ELSE CASE WHEN anesthesia THEN step1_text ELSE k.formula END END AS derivation,
+       CASE WHEN reason IS NULL
+            THEN concat_ws('; ', step1_text, line_text, case_text, charge_text, t_text) || ' = $' || allowed1
+            ELSE step1_text END AS derivation,
        CASE WHEN reason IS NULL THEN full_amount END AS full_amount,
-       k.amount AS fee,
-       CASE WHEN reason IS NULL THEN
-         nullif(concat_ws('; ', case_text, charge_text,
-                          CASE WHEN t_bundled THEN 'status T: another service on the claim is paid, $0' END), '') END AS claim_step,
-       k.mpfs_year,
-       k.mpfs_release,
-       k.locality_code,
-       k.mult_proc,
-       k.formula
-FROM status_t s
-JOIN keyed k ON k.key_id = s.k_line_id
+       fee,
+       CASE WHEN reason IS NULL THEN nullif(concat_ws('; ', case_text, charge_text, t_text), '') END AS claim_step,
+       mpfs_year,
+       mpfs_release,
+       locality_code,
+       mult_proc,
+       formula
+FROM finished

@@ -3,9 +3,14 @@
 ``compare(con, contracts_dir, month=..., payer=...)`` runs the declared chain :data:`CHAIN` of SQL
 files in pipelines/compare/sql/ (numbered in run order; sql/README.md lists each step's table, grain
 and inputs, and an auditor can read the rules there) over the contracts flattened to frames
-(contracts.terms), with the Medicare amounts of fee_schedules.pricing.price_lines priced in Python
-between steps 07 and 08; the last step replaces the variances rows of the lines it recomputed (a
-rerun never doubles anything). ``export_variances`` writes them to CSV / Parquet / XLSX, mode 0600.
+(contracts.terms), with the Medicare amounts priced in Python between steps 08 and 09:
+fee_schedules.pricing.price_lines per distinct pricing key, and fee_schedules.claims.price_claims
+per line for the lines Medicare's claim-level rules price (percent_of_medicare terms of contracts
+whose modifier_adjustments is `medicare`: multiple procedures, endoscopy families, imaging,
+bilateral pairs, anesthesia, each claim of one rendering provider as a whole; the provider roster
+of the contracts folder, contracts.providers, gives the rendering provider's type). The last step
+replaces the variances rows of the lines it recomputed (a rerun never doubles anything).
+``export_variances`` writes them to CSV / Parquet / XLSX, mode 0600.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import duckdb
 import polars as pl
 
 from contracts.model import load_contracts
+from contracts.providers import load_roster
 from contracts.terms import contract_frames
+from fee_schedules.claims import price_claims
 from fee_schedules.pricing import price_lines
 from pipelines.compare.model import CATEGORIES, VarianceRows, Variances
 from pipelines.core import places
@@ -55,7 +62,8 @@ MACROS = "00_macros.sql"
 class Step:
     """One link of the comparison chain: ``file`` makes ``table`` (a temp table, or the rows
     inserted into `variances` for the last step). ``price_first``: the Python pricing runs before
-    it (cmp_price_rows -> cmp_prices_raw). ``frees``: tables no later step reads, dropped after it."""
+    it (cmp_price_rows -> cmp_prices_raw, cmp_claim_lines -> cmp_claim_prices_raw). ``frees``:
+    tables no later step (nor the pricing) reads, dropped after it."""
 
     table: str
     file: str
@@ -71,14 +79,16 @@ CHAIN: tuple[Step, ...] = (
     Step("cmp_terms", "04_terms.sql"),
     Step("cmp_line_keys", "05_price_keys.sql"),
     Step("cmp_price_rows", "06_price_rows.sql"),
-    Step("cmp_line_price", "07_line_price.sql", frees=("cmp_line_keys",)),
-    Step("cmp_prices", "08_prices.sql", price_first=True),
-    Step("cmp_steps", "09_steps.sql", frees=("cmp_line_price", "cmp_match", "cmp_terms")),
-    Step("variances", "10_variances.sql"),
+    Step("cmp_line_price", "07_line_price.sql"),
+    Step("cmp_claim_lines", "08_claim_lines.sql", frees=("cmp_line_keys",)),
+    Step("cmp_prices", "09_prices.sql", price_first=True, frees=("cmp_claim_lines",)),
+    Step("cmp_claim_prices", "10_claim_prices.sql"),
+    Step("cmp_steps", "11_steps.sql", frees=("cmp_line_price", "cmp_match", "cmp_terms", "cmp_claim_prices")),
+    Step("variances", "12_variances.sql"),
 )
 TEMP_TABLES = tuple(s.table for s in CHAIN if s.table != "variances")
 
-# Columns of the price_lines output the chain reads (cmp_prices_raw -> 08_prices.sql).
+# Columns of the price_lines output the chain reads (cmp_prices_raw -> 09_prices.sql).
 _PRICE_OUT: dict[str, pl.DataType | type[pl.DataType]] = {
     "status": pl.Utf8,
     "not_priced_reason": pl.Utf8,
@@ -101,6 +111,22 @@ _PRICE_OUT: dict[str, pl.DataType | type[pl.DataType]] = {
     "mult_proc": pl.Utf8,
     "bilat_surg": pl.Utf8,
     "asst_surg": pl.Utf8,
+}
+# Columns of the price_claims output the chain reads (cmp_claim_prices_raw -> 10_claim_prices.sql).
+_CLAIM_OUT: dict[str, pl.DataType | type[pl.DataType]] = {
+    "row_id": pl.Int64,
+    "facility": pl.Boolean,
+    "status": pl.Utf8,
+    "reason": pl.Utf8,
+    "allowed": MONEY,
+    "full_amount": MONEY,
+    "fee": MONEY,
+    "claim_step": pl.Utf8,
+    "derivation": pl.Utf8,
+    "mpfs_year": pl.Int32,
+    "mpfs_release": pl.Utf8,
+    "locality_code": pl.Utf8,
+    "mult_proc": pl.Utf8,
 }
 COMPARE_MEMORY_LIMIT = "1200MB"
 
@@ -181,6 +207,27 @@ def _price(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str | None]:
     return pl.concat(out), None
 
 
+def _price_claims(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str | None]:
+    """The claim-level Medicare allowed of each line of cmp_claim_lines (one price_claims input row
+    per line; the pricer groups them into claims), with its claim step and derivation; and why
+    nothing could be priced (a fee schedule not imported), else None."""
+    lines = con.sql("SELECT * FROM cmp_claim_lines").pl()
+    empty = pl.DataFrame(schema=_CLAIM_OUT)
+    if lines.height == 0:
+        return empty, None
+    out = []
+    for qp in (False, True):
+        part = lines.filter(pl.col("qp") == qp).drop("qp")
+        if part.height == 0:
+            continue
+        try:
+            priced = price_claims(con, part, qp=qp, on_missing="mark")
+        except ReferenceDataMissing as exc:
+            return empty, str(exc)
+        out.append(priced.select([pl.col(c).cast(t, strict=False) for c, t in _CLAIM_OUT.items()]))
+    return pl.concat(out), None
+
+
 def _run_chain(con: duckdb.DuckDBPyConnection, values: dict, *, replace_all: bool) -> str | None:
     """Run :data:`CHAIN` in order; returns the pricing note (why nothing was priced, or None)."""
     con.execute(_sql(MACROS))
@@ -188,7 +235,10 @@ def _run_chain(con: duckdb.DuckDBPyConnection, values: dict, *, replace_all: boo
     for step in CHAIN:
         if step.price_first:
             prices, note = _price(con)
+            claim_prices, claim_note = _price_claims(con)
             con.register("cmp_prices_raw", prices)
+            con.register("cmp_claim_prices_raw", claim_prices)
+            note = note or claim_note
             values["pricing_note"] = note
         sql = _sql(step.file)
         params = bind(sql, values)
@@ -220,6 +270,7 @@ def compare(
     asked = _month(month)
     contracts = load_contracts(Path(contracts_dir))
     frames = contract_frames(contracts)
+    frames["cmp_roster"] = load_roster(Path(contracts_dir)).select("npi", "provider_type")
     for name, frame in frames.items():
         con.register(name, frame)
     values = {
@@ -255,7 +306,7 @@ def compare(
         con.execute("SET memory_limit = $limit", {"limit": keep_limit})
         for name in TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {name}")
-        for name in [*frames, "cmp_prices_raw"]:
+        for name in [*frames, "cmp_prices_raw", "cmp_claim_prices_raw"]:
             try:
                 con.unregister(name)
             except Exception:  # noqa: BLE001 - not registered when an earlier step failed

@@ -2,7 +2,7 @@
 its type and nullability (strict: no more, no fewer), and the rules every row obeys.
 
 ``Variances.validate(con.sql("SELECT * FROM variances").pl())`` checks a stored table; the
-comparison SQL (pipelines/compare/sql/09_variances.sql) writes exactly these columns.
+comparison SQL (pipelines/compare/sql/12_variances.sql) writes exactly these columns.
 """
 
 from __future__ import annotations

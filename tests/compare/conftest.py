@@ -36,12 +36,13 @@ class Builder:
         n1_id=None,
         ref_2u=None,
         trn03=None,
+        payee_npi=None,
     ) -> int:
         pid = next(self.ids)
         self.con.execute(
             """INSERT INTO payments (payment_id, file_id, transaction_index, segment_number, payment_date, payer_id,
-                   payer_n1_id, payer_ref_2u, originating_company_id, payer_name, payee_tin, total_paid)
-               VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)""",
+                   payer_n1_id, payer_ref_2u, originating_company_id, payer_name, payee_tin, payee_npi, total_paid)
+               VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)""",
             [
                 pid,
                 next(self.transactions),
@@ -53,16 +54,21 @@ class Builder:
                 trn03,
                 payer_name,
                 payee_tin,
+                payee_npi,
             ],
         )
         return pid
 
-    def claim(self, payment_id, *, status="1", pos="11", pcn=None, icn=None, charge=NO_CHARGE, reverses=None) -> int:
+    def claim(
+        self, payment_id, *, status="1", pos="11", pcn=None, icn=None, charge=NO_CHARGE, reverses=None, rendering=None
+    ) -> int:
+        """rendering: the rendering provider's NPI (NM1*82 09, qualifier XX), None when the claim has no NM1*82."""
         cid = next(self.ids)
         self.con.execute(
             """INSERT INTO claims (claim_id, payment_id, file_id, segment_number, status_code, charge, paid,
-                   place_of_service, patient_control_number, payer_claim_number, reverses_claim_id)
-               VALUES (?, ?, 1, ?, ?, ?, 0, ?, ?, ?, ?)""",
+                   place_of_service, patient_control_number, payer_claim_number, reverses_claim_id,
+                   rendering_provider_id, rendering_provider_qualifier)
+               VALUES (?, ?, 1, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)""",
             [
                 cid,
                 payment_id,
@@ -73,6 +79,8 @@ class Builder:
                 pcn or f"PCN{cid}",
                 icn or f"ICN{cid}",
                 reverses,
+                rendering,
+                None if rendering is None else "XX",
             ],
         )
         return cid

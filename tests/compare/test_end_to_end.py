@@ -175,10 +175,19 @@ def test_compare_finds_exactly_the_injected_underpayments(mpfs_db, tmp_path, cms
     )
 
     compared = both.filter(pl.col("category").is_in(["underpaid", "correct", "overpaid"]))
-    wrong = compared.filter(pl.col("expected_allowed") != pl.col("contract_allowed"))
+    # The writer halves the contract amount (round(round(fee x 110%) x 50%)); the comparison prices a
+    # medicare-rule contract's percent_of_medicare lines claim by claim and applies the contract
+    # percent to Medicare's reduced allowed (round(round(fee x 50%) x 110%)): the two orders may
+    # differ by one cent on a reduced line, and only there.
+    reduced_claim_level = pl.col("explanation").str.contains("claim-level allowed") & pl.col(
+        "explanation"
+    ).str.contains("multiple procedure rank [2-9]")
+    off = (pl.col("expected_allowed") - pl.col("contract_allowed")).abs()
+    wrong = compared.filter((off > 0) & ~(reduced_claim_level & (off <= D("0.01"))))
     assert wrong.height == 0, wrong.head(5).to_dicts()
     under = both.filter(pl.col("category") == "underpaid")
-    assert (under["variance"] == under["underpaid_by"]).all()
+    gap = (pl.col("variance") - pl.col("underpaid_by")).abs()
+    assert under.filter((gap > 0) & ~(reduced_claim_level & (gap <= D("0.01")))).height == 0
     assert (both.filter(pl.col("injected") == "denied")["category"] == "denied").all()
     assert (both.filter(pl.col("injected") == "secondary")["category"] == "secondary").all()
     assert (both.filter(pl.col("injected") == "reversed")["category"] == "reversed").all()
@@ -187,5 +196,5 @@ def test_compare_finds_exactly_the_injected_underpayments(mpfs_db, tmp_path, cms
     assert result.by_category["not_priced"] == 0
     assert result.by_category["correct"] > 10 * result.by_category["underpaid"] / 2
     if mppr_rate:  # second-ranked procedures were expected at 50%, not flagged
-        reduced = both.filter(pl.col("explanation").str.contains("multiple procedure rank 2 50%"))
+        reduced = both.filter(pl.col("explanation").str.contains("multiple procedure rank 2: 50%"))
         assert reduced.height > 10 and reduced.filter(pl.col("category") == "correct").height > 5

@@ -398,22 +398,26 @@ def test_carve_out_and_uncovered_code(wh, tmp_path):
 
 
 def test_medicare_mppr_ranks_by_full_expected_amount(mwh, tmp_path, cms):
-    # 11042 (cheaper at Medicare) is given a high contract rate, so it ranks first.
+    # Rate terms under Medicare's modifier rules are ranked by their contract amount (percent_of_medicare
+    # lines of such a contract are priced claim by claim instead: test_compare_claims.py).
+    # 20553 (cheaper at Medicare than 11042) is given the higher contract rate, so it ranks first.
     folder = contract(
         tmp_path,
-        '  - codes: ["11042"]\n    rate: 400\n  - codes: ["*"]\n    percent_of_medicare: 100\n',
+        '  - codes: ["20553"]\n    rate: 200\n  - codes: ["11042"]\n    rate: 100\n'
+        '  - codes: ["*"]\n    percent_of_medicare: 100\n',
         "modifier_adjustments: medicare\n",
     )
+    assert cms.amount("20553") < cms.amount("11042")
     c = mwh.claim(mwh.payment())
     a = mwh.line(c, "20553", 300, line_number=1)
     b = mwh.line(c, "11042", 500, line_number=2)
     visit = mwh.line(c, "99213", 300, line_number=3)  # mult_proc 0: never reduced
     run(mwh, folder)
     va, vb = variance(mwh.con, a), variance(mwh.con, b)
-    assert (vb["mppr_rank"], va["mppr_rank"]) == (1, 2)
-    assert vb["expected_allowed"] == D("400.00")
-    assert va["expected_allowed"] == cents(cms.amount("20553") * D("0.5"))
-    assert "multiple procedure rank 2 50%" in va["explanation"]
+    assert (va["mppr_rank"], vb["mppr_rank"]) == (1, 2)
+    assert va["expected_allowed"] == D("200.00")
+    assert vb["expected_allowed"] == D("50.00")
+    assert "multiple procedure rank 2 50%" in vb["explanation"]
     assert variance(mwh.con, visit)["mppr_rank"] is None
 
 
@@ -510,8 +514,15 @@ def test_co_surgeon_and_percent_of_medicare_over_units(mwh, tmp_path, cms):
     medicare = cms.amount("99213") * 2
     assert v["medicare_allowed"] == medicare
     assert v["percent_of_medicare"] == cents(D("150.00") / medicare * 100)
-    assert v["explanation"].startswith("100% of Medicare 2025 locality 13202-01 non-facility $101.06 [")
-    assert " = $101.06 x 2 units = $202.12; actual allowed $150.00; underpaid $52.12" in v["explanation"]
+    # priced claim by claim (modifier_adjustments: medicare): the claim pricer's allowed covers both units
+    assert v["explanation"].startswith(
+        "100% of Medicare 2025 locality 13202-01 non-facility claim-level allowed $202.12 ["
+    )
+    assert (
+        "= $101.06 per unit; 2 x $101.06 = $202.12] = $202.12; actual allowed $150.00; underpaid $52.12"
+        in v["explanation"]
+    )
+    assert v["step_base"] == v["step_units"] == D("202.12") and v["medicare_unit_amount"] == D("101.06")
 
 
 def test_terms_can_price_facility_and_office_separately(wh, tmp_path):

@@ -4,7 +4,7 @@
 -- Headroom: intermediate amounts are DECIMAL(38,2), so ANY amount the warehouse can hold
 -- (DECIMAL(14,2), up to 999999999999.99) times any percent or unit count computes; a result
 -- is stored into a DECIMAL(14,2) column only through cmp_in_money (NULL when it does not fit,
--- and such a line is left not priced as a data-quality problem, step 10).
+-- and such a line is left not priced as a data-quality problem, step 12).
 -- A number as text without trailing zeros: 62.500 -> '62.5', 150.000 -> '150'.
 CREATE OR REPLACE TEMP MACRO cmp_num(x) AS
     CASE WHEN contains(CAST(x AS VARCHAR), '.') THEN rtrim(rtrim(CAST(x AS VARCHAR), '0'), '.')

@@ -11,7 +11,7 @@
 -- NULL when a sum does not fit, and then the line is implausible, below).
 -- implausible_amount says which of the line's amounts (charge, paid, allowed, allowed computed,
 -- patient share) is first at or above $amount_ceiling in absolute value, and how much, in words:
--- such a line is not priced (step 09) but kept as a data-quality problem (step 10).
+-- such a line is not priced (step 11) but kept as a data-quality problem (step 12).
 WITH scope_payments AS (    -- payments of the month / payer asked for
     SELECT payment_id
     FROM payments p

@@ -1,7 +1,8 @@
 -- Step 07, cmp_line_price: which pricing key each line uses, as a narrow (line_id, price_row) pair.
 -- Grain: one row per line of cmp_line_keys.
--- Inputs: cmp_line_keys (05), cmp_price_rows (06). After this step cmp_line_keys is dropped and
--- Python prices the cmp_price_rows keys (fee_schedules.pricing.price_lines -> cmp_prices_raw).
+-- Inputs: cmp_line_keys (05), cmp_price_rows (06). Step 08 still reads cmp_line_keys (then it is
+-- dropped); before step 09 Python prices the cmp_price_rows keys (fee_schedules.pricing.price_lines
+-- -> cmp_prices_raw) and the cmp_claim_lines rows (fee_schedules.claims.price_claims -> cmp_claim_prices_raw).
 SELECT
     CAST(lk.line_id AS BIGINT)                 AS line_id,
     CAST(pr.price_row AS BIGINT)               AS price_row

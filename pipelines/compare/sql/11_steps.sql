@@ -1,31 +1,51 @@
--- Step 09, cmp_steps: the money of the comparison: expected allowed per line, each step rounded
+-- Step 11, cmp_steps: the money of the comparison: expected allowed per line, each step rounded
 -- half-up to the cent and kept.
 -- Grain: one row per line of cmp_lines. Narrow on purpose: the line's own columns stay in
 -- cmp_lines; this table holds the contract, the Medicare price and the derivation.
--- Inputs: cmp_lines (02), cmp_match (03), cmp_terms (04), cmp_line_price (07), cmp_prices (08),
--- ct_contracts.
+-- Inputs: cmp_lines (02), cmp_match (03), cmp_terms (04), cmp_line_price (07), cmp_prices (09),
+-- cmp_claim_prices (10), ct_contracts.
 -- Parameters: $tolerance_amount, $tolerance_percent (defaults when a contract states none),
 --             $pricing_note (why nothing could be priced, or NULL), $amount_ceiling
 --             (pipelines.core.money.LINE_AMOUNT_CEILING: an expected amount at or above it is not believed).
 -- Order of the money steps, each rounded half-up to the cent and kept:
 --   step_base      rate | Medicare unit amount (price_lines) | billed charge
+--                  | claim-level Medicare allowed of the line (claim_level, below: all units)
 --   step_percent   x contract percent (percent_of_medicare / percent_of_charges)
 --   step_modifier  x modifier / MPPR reduction_percent (bilateral, assistant, co-surgeon, rank)
 --   step_units     x units (not for percent_of_charges: the charge already covers every unit)
 --   step_lesser_of min(billed, step_units) when the contract says lesser_of_charges
+-- claim_level: a percent_of_medicare line of a contract whose modifier_adjustments is `medicare`
+-- is priced by Medicare's claim-level rules (fee_schedules.claims.price_claims, step 10): its base
+-- is the line's whole Medicare allowed after every claim-level rule, so no modifier, MPPR or units
+-- step follows (reduction_percent 100, units 1 in the arithmetic); reduction_reason names the
+-- claim step (claim_step) that reduced it.
 -- Every amount is computed in DECIMAL(38,2) (headroom: any stored amount x any percent x any
 -- units computes) and leaves this step through cmp_in_money as DECIMAL(14,2), so the steps after
 -- it work on 64-bit decimals; expected_implausible says when an amount was too big to believe.
 -- A line with an implausible amount (cmp_lines.implausible_amount) gets no step at all.
 -- MPPR: lines of one claim on one date whose RVU MULT PROC indicator is 2/3 (1/2/3 with a custom
--- `mppr` list) are ranked by their full expected amount (after bilateral/assistant/table percents),
--- whatever the payer did with them; rank 1 keeps 100%, the others 50% (or the contract's list).
-WITH line_medicare_price AS (   -- each priced line with its key's Medicare amount
-    SELECT lp.line_id, pr.status, pr.not_priced_reason, pr.amount, pr.opps_capped, pr.mpfs_year, pr.mpfs_release,
-           pr.locality_code, pr.setting, pr.work_rvu, pr.pe_rvu, pr.mp_rvu, pr.work_gpci, pr.pe_gpci, pr.mp_gpci,
-           pr.conversion_factor, pr.mult_proc, pr.bilat_surg, pr.asst_surg, pr.medicare_text
+-- `mppr` list) are ranked by their full expected amount (after bilateral/assistant/table percents;
+-- a claim_level line by its pricer full_amount x contract percent), whatever the payer did with
+-- them; rank 1 keeps 100%, the others 50% (or the contract's list). The rank reduces only the
+-- lines that are not claim_level (the claim pricer already ranked those among themselves).
+WITH line_medicare_price AS (   -- each priced line with its key's Medicare amount, or its claim-level one (cmp_claim_prices)
+    SELECT lp.line_id,
+           CASE WHEN cp.line_id IS NULL THEN pr.status ELSE cp.status END AS status,
+           CASE WHEN cp.line_id IS NULL THEN pr.not_priced_reason ELSE cp.not_priced_reason END AS not_priced_reason,
+           CASE WHEN cp.line_id IS NULL THEN pr.amount ELSE cp.fee END AS amount,
+           pr.opps_capped,
+           CASE WHEN cp.line_id IS NULL THEN pr.mpfs_year ELSE cp.mpfs_year END AS mpfs_year,
+           CASE WHEN cp.line_id IS NULL THEN pr.mpfs_release ELSE cp.mpfs_release END AS mpfs_release,
+           CASE WHEN cp.line_id IS NULL THEN pr.locality_code ELSE cp.locality_code END AS locality_code,
+           CASE WHEN cp.line_id IS NULL THEN pr.setting ELSE cp.setting END AS setting,
+           pr.work_rvu, pr.pe_rvu, pr.mp_rvu, pr.work_gpci, pr.pe_gpci, pr.mp_gpci, pr.conversion_factor,
+           CASE WHEN cp.line_id IS NULL THEN pr.mult_proc ELSE coalesce(cp.mult_proc, pr.mult_proc) END AS mult_proc,
+           pr.bilat_surg, pr.asst_surg,
+           CASE WHEN cp.line_id IS NULL THEN pr.medicare_text ELSE cp.medicare_text END AS medicare_text,
+           cp.allowed AS claim_allowed, cp.full_amount AS claim_full_amount, cp.claim_step
     FROM cmp_line_price lp
     JOIN cmp_prices pr ON pr.price_row = lp.price_row
+    LEFT JOIN cmp_claim_prices cp ON cp.line_id = lp.line_id
 ),
 line_inputs AS (            -- per line: what the arithmetic needs from the line, contract, term and price
     SELECT l.line_id, l.claim_id, l.line_number, l.claim_status, l.service_date,
@@ -42,7 +62,10 @@ line_inputs AS (            -- per line: what the arithmetic needs from the line
            coalesce(p.opps_capped, false) AS opps_capped,
            p.mpfs_year, p.mpfs_release, p.locality_code, p.setting,
            p.work_rvu, p.pe_rvu, p.mp_rvu, p.work_gpci, p.pe_gpci, p.mp_gpci, p.conversion_factor,
-           p.mult_proc, p.bilat_surg, p.asst_surg, p.medicare_text
+           p.mult_proc, p.bilat_surg, p.asst_surg, p.medicare_text,
+           coalesce(c.modifier_mode = 'medicare' AND t.method = 'percent_of_medicare', false) AS claim_level,
+           CAST(p.claim_allowed AS DECIMAL(14,2)) AS claim_allowed,
+           CAST(p.claim_full_amount AS DECIMAL(14,2)) AS claim_full_amount, p.claim_step
     FROM cmp_lines l
     JOIN cmp_match m ON m.line_id = l.line_id
     LEFT JOIN ct_contracts c ON c.contract_idx = m.contract_idx
@@ -56,16 +79,17 @@ base_amount AS (            -- step_base and the contract percent; which Medicar
            CAST(CASE WHEN implausible_amount IS NOT NULL THEN NULL   -- data quality: not priced
                      WHEN method = 'rate' THEN CAST(term_value AS DECIMAL(14,2))
                      WHEN method = 'rates_csv' THEN rate
+                     WHEN method = 'percent_of_medicare' AND claim_level THEN claim_allowed
                      WHEN method = 'percent_of_medicare' THEN medicare_unit_amount
                      WHEN method = 'percent_of_charges' THEN billed
                 END AS DECIMAL(38,2)) AS step_base,
            CASE WHEN method IN ('percent_of_medicare', 'percent_of_charges')
                 THEN CAST(term_value AS DECIMAL(9,3)) END AS contract_percent,
-           modifier_mode = 'medicare' AND list_contains(modifiers, '50')
+           modifier_mode = 'medicare' AND NOT claim_level AND list_contains(modifiers, '50')
                AND NOT list_contains(priced_modifiers, '50') AS has_bilateral,
-           modifier_mode = 'medicare' AND list_has_any(modifiers, ['80', '81', '82', 'AS'])
+           modifier_mode = 'medicare' AND NOT claim_level AND list_has_any(modifiers, ['80', '81', '82', 'AS'])
                AND NOT list_has_any(priced_modifiers, ['80', '81', '82', 'AS']) AS has_assistant,
-           modifier_mode = 'medicare' AND list_contains(modifiers, '62')
+           modifier_mode = 'medicare' AND NOT claim_level AND list_contains(modifiers, '62')
                AND NOT list_contains(priced_modifiers, '62') AS has_cosurgeon
     FROM line_inputs
 ),
@@ -91,13 +115,15 @@ pre_rank_reduction AS (     -- the modifier percents combined; whether the line 
 mppr_ranks AS (             -- narrow on purpose: a window over every column of every line is the slow way
     SELECT line_id,
            row_number() OVER (PARTITION BY claim_id, service_date
-                              ORDER BY cmp_pct_of(step_percent, pre_rank_percent) DESC, line_number, line_id) AS mppr_rank
+                              ORDER BY CASE WHEN claim_level THEN cmp_pct_of(claim_full_amount, contract_percent)
+                                            ELSE cmp_pct_of(step_percent, pre_rank_percent) END DESC,
+                                       line_number, line_id) AS mppr_rank
     FROM pre_rank_reduction
     WHERE mppr_eligible
 ),
 mppr_percents AS (          -- the rank's percent: 100 / 50, or the contract's mppr list
-    SELECT s.*, r.mppr_rank,
-           CASE WHEN r.mppr_rank IS NULL THEN NULL
+    SELECT s.*, CASE WHEN NOT s.claim_level THEN r.mppr_rank END AS mppr_rank,
+           CASE WHEN r.mppr_rank IS NULL OR s.claim_level THEN NULL
                 WHEN s.mppr IS NOT NULL THEN s.mppr[least(r.mppr_rank, len(s.mppr))]
                 WHEN r.mppr_rank = 1 THEN 100 ELSE 50 END AS mppr_percent
     FROM pre_rank_reduction s LEFT JOIN mppr_ranks r ON r.line_id = s.line_id
@@ -111,7 +137,8 @@ reductions AS (             -- reduction_percent and the reasons for it, in word
                CASE WHEN has_assistant THEN 'assistant at surgery ' || cmp_num(assistant_percent) || '%'
                                             || CASE WHEN asst_surg = '1' THEN ' (indicator 1: not payable)' ELSE '' END END,
                CASE WHEN has_cosurgeon THEN 'co-surgeon 62 62.5%' END,
-               CASE WHEN mppr_rank IS NOT NULL THEN 'multiple procedure rank ' || mppr_rank || ' ' || cmp_num(mppr_percent) || '%' END
+               CASE WHEN mppr_rank IS NOT NULL THEN 'multiple procedure rank ' || mppr_rank || ' ' || cmp_num(mppr_percent) || '%' END,
+               CASE WHEN claim_level THEN claim_step END
            ), '') AS reduction_reason
     FROM mppr_percents
 ),
@@ -121,7 +148,7 @@ reduction_applied AS (      -- step_modifier
 ),
 units_applied AS (          -- step_units
     SELECT *,
-           CASE WHEN method = 'percent_of_charges' THEN step_modifier
+           CASE WHEN method = 'percent_of_charges' OR claim_level THEN step_modifier
                 ELSE CAST(round(step_modifier * units, 2) AS DECIMAL(38,2)) END AS step_units
     FROM reduction_applied
 ),
@@ -130,8 +157,9 @@ lesser_of_applied AS (      -- step_lesser_of; the line's Medicare amount; why i
            coalesce(lesser_of_charges AND billed IS NOT NULL AND billed < step_units, false) AS lesser_applied,
            CASE WHEN coalesce(lesser_of_charges AND billed IS NOT NULL AND billed < step_units, false)
                 THEN billed ELSE step_units END AS step_lesser_of,
-           CAST(round(medicare_unit_amount * units, 2) AS DECIMAL(38,2)) AS medicare_allowed,
-           CASE WHEN method = 'percent_of_medicare' AND medicare_unit_amount IS NULL AND implausible_amount IS NULL THEN
+           CASE WHEN claim_level THEN CAST(claim_allowed AS DECIMAL(38,2))
+                ELSE CAST(round(medicare_unit_amount * units, 2) AS DECIMAL(38,2)) END AS medicare_allowed,
+           CASE WHEN method = 'percent_of_medicare' AND step_base IS NULL AND implausible_amount IS NULL THEN
                 coalesce(price_reason, $pricing_note,
                          'no Medicare locality: set medicare.zip or medicare.locality in the contract, or [practice] zip in underpay.toml')
            END AS not_priced_reason
@@ -150,6 +178,8 @@ SELECT
     CAST(term_text AS VARCHAR)                 AS term_text,
     CAST(rate_modifier AS VARCHAR)             AS rate_modifier,
     CAST(rate_row AS INTEGER)                  AS rate_row,
+    CAST(claim_level AS BOOLEAN)               AS claim_level,
+    CAST(claim_step AS VARCHAR)                AS claim_step,
     CAST(tolerance_amount AS DECIMAL(14,2))    AS tolerance_amount,
     CAST(tolerance_percent AS DECIMAL(9,3))    AS tolerance_percent,
     -- the Medicare price (cmp_prices)
@@ -183,7 +213,7 @@ SELECT
     CAST(lesser_applied AS BOOLEAN)            AS lesser_applied,
     CAST(cmp_in_money(step_lesser_of) AS DECIMAL(14,2)) AS step_lesser_of,
     -- an expected amount nobody would believe (absurd units or rates), or a step that does not fit
-    -- DECIMAL(14,2): worded here, where the exact DECIMAL(38,2) figures still are (step 10 screens it)
+    -- DECIMAL(14,2): worded here, where the exact DECIMAL(38,2) figures still are (step 12 screens it)
     CAST(CASE WHEN abs(step_lesser_of) >= CAST($amount_ceiling AS DECIMAL(14,2))
               THEN 'expected allowed ' || cmp_money(step_lesser_of) || ' (' || cmp_num(units) || ' units) is at or above '
                    || cmp_money(CAST($amount_ceiling AS DECIMAL(14,2))) || ', beyond what one service line plausibly carries'

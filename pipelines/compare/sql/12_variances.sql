@@ -1,9 +1,9 @@
--- Step 10, variances: category and explanation for each line, from its money steps.
+-- Step 12, variances: category and explanation for each line, from its money steps.
 -- Grain: one row per line of cmp_lines; columns = the variances table (pipelines/core/ddl/variances.sql,
 -- inserted BY NAME after the lines' old rows are deleted).
--- Inputs: cmp_lines (02), cmp_steps (09), ct_contracts.
+-- Inputs: cmp_lines (02), cmp_steps (11), ct_contracts.
 -- Parameters: $computed_at, $amount_ceiling (pipelines.core.money.LINE_AMOUNT_CEILING).
--- Amounts arrive as DECIMAL(14,2) (steps 02 and 09 computed them with headroom and stored them
+-- Amounts arrive as DECIMAL(14,2) (steps 02 and 11 computed them with headroom and stored them
 -- through cmp_in_money); a difference of two is stored through it too. `implausible` says which
 -- line amount is at or above $amount_ceiling, or that the expected amount is
 -- (cmp_steps.expected_implausible: absurd units), or that a claim that is no reversal has a negative charge:
@@ -19,7 +19,7 @@ WITH line_steps AS (        -- the line (cmp_lines), its derivation (cmp_steps) 
            l.procedure_code, l.modifiers, l.units, l.billed, l.paid, l.allowed_b6, l.actual_allowed,
            l.patient_responsibility, l.carc_codes, l.rarc_codes, l.pending, l.recoded,
            l.original_procedure_code, l.reversal_role, l.reversal_other_claim_id, l.segment_number,
-           coalesce(l.implausible_amount, s.expected_implausible,   -- worded by steps 02 and 09
+           coalesce(l.implausible_amount, s.expected_implausible,   -- worded by steps 02 and 11
                     CASE WHEN l.billed < 0 AND l.reversal_role IS NULL AND l.claim_status <> '22'
                          THEN 'negative charge (SVC02) ' || cmp_money(l.billed) || ' on a claim that is not a reversal (CLP02 '
                               || coalesce(l.claim_status, '?') || ')' END) AS implausible,
@@ -29,7 +29,7 @@ WITH line_steps AS (        -- the line (cmp_lines), its derivation (cmp_steps) 
            s.locality_code, s.setting, s.work_rvu, s.pe_rvu, s.mp_rvu, s.work_gpci, s.pe_gpci, s.mp_gpci,
            s.conversion_factor, s.medicare_text, s.medicare_allowed, s.not_priced_reason,
            s.step_base, s.contract_percent, s.step_percent, s.reduction_percent, s.reduction_reason,
-           s.mppr_rank, s.step_modifier, s.step_units, s.lesser_applied, s.step_lesser_of,
+           s.mppr_rank, s.step_modifier, s.step_units, s.lesser_applied, s.step_lesser_of, s.claim_level,
            c.contract_name, c.contract_file, c.effective AS contract_effective, c.rates_file
     FROM cmp_lines l
     JOIN cmp_steps s ON s.line_id = l.line_id
@@ -72,7 +72,7 @@ derivation AS (             -- how the expected amount was reached, in words (NU
            END
            || CASE WHEN reduction_percent <> 100 THEN ' x ' || cmp_num(reduction_percent) || '% ('
                    || reduction_reason || ') = ' || cmp_money(step_modifier) ELSE '' END
-           || CASE WHEN method <> 'percent_of_charges' AND units <> 1
+           || CASE WHEN method <> 'percent_of_charges' AND NOT claim_level AND units <> 1
                    THEN ' x ' || cmp_num(units) || ' units = ' || cmp_money(step_units) ELSE '' END
            || CASE WHEN lesser_applied THEN '; lesser of billed charge ' || cmp_money(billed) ELSE '' END
            AS derivation_text

@@ -1,4 +1,4 @@
--- Step 08, cmp_prices: Medicare amounts per pricing key, with the readable derivation built once
+-- Step 09, cmp_prices: Medicare amounts per pricing key, with the readable derivation built once
 -- per key rather than once per line.
 -- Grain: one row per cmp_price_rows key (price_row).
 -- Inputs: cmp_prices_raw (the fee_schedules.pricing.price_lines output registered from Python,
