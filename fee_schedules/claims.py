@@ -388,7 +388,6 @@ def price_claims(
     sql = read_sql("fee_schedules.sql", "price_claims.sql")
     cur = con.cursor()
     try:
-        cur.register("_pc_lines", claim_lines.to_arrow())
         cur.register("_pc_keys", priced.to_arrow())
         cur.register(
             "_pc_base_help",
@@ -397,6 +396,7 @@ def price_claims(
                 schema={"year": pl.Int32, "help": pl.String},
             ).to_arrow(),
         )
+        cur.register("_pc_lines", claim_lines.to_arrow())
         out = cur.sql(sql, params=bind(sql, values)).pl()
     finally:
         cur.close()

@@ -146,13 +146,11 @@ flagged AS (
     FROM shared s
     LEFT JOIN endo_bases e ON e.grp = s.grp AND e.endo_base = s.code
 ),
-inst AS (              -- the instances the ranked families rank: one row per (line, instance)
-    SELECT row_id, grp, fam, line_no, mult_proc, endo_base, pair_first, partner_id, m59, fee, pct, share,
-           tc_fee, pc_fee, base_fee, rvu_row, pctc, pe_rvu, work_rvu, mp_rvu, work_gpci, pe_gpci, mp_gpci,
-           conversion_factor, (CASE WHEN fam = 'T' THEN units_n ELSE n_inst END) > 1 AS multi,
-           unnest(range(CASE WHEN fam = 'T' THEN CAST(units_n AS BIGINT) ELSE n_inst END)) AS u
+inst AS (              -- families 2/3 rank instances: one row per (line, instance)
+    SELECT row_id, grp, line_no, mult_proc, endo_base, pair_first, partner_id, fee, pct, share, base_fee,
+           n_inst > 1 AS multi, unnest(range(n_inst)) AS u
     FROM flagged
-    WHERE fam <> 'N' AND NOT bundled
+    WHERE fam = 'S' AND NOT bundled
 ),
 surg AS (              -- families 2/3: each line instance, RT/LT pair or endoscopy family is one procedure
     SELECT *,
@@ -162,7 +160,7 @@ surg AS (              -- families 2/3: each line instance, RT/LT pair or endosc
                 ELSE row_id * 10000 + u END AS proc_id,
            CASE WHEN mult_proc = '3' THEN endo_base ELSE '' END AS proc_base,
            CAST(fee * pct * share AS DECIMAL(38, 15)) AS v
-    FROM inst WHERE fam = 'S'
+    FROM inst
 ),
 endo_parts AS (        -- within an endoscopy family the highest member is whole, the others less the base
     SELECT row_id, u,
@@ -188,61 +186,76 @@ surg_ranked AS (       -- ranked by the exact amount; ties: the lower line
 surg_amounts AS (
     SELECT p.row_id, p.u, p.multi, r.proc_rank AS mp_rank, false AS pctc_denied,
            CAST(round(p.part_value * CASE WHEN r.proc_rank = 1 THEN 1 ELSE 0.5 END, 2) AS DECIMAL(18, 2)) AS amount,
-           CASE WHEN r.procs = 1 AND p.mult_proc <> '3' THEN NULL ELSE  -- one procedure: nothing to rank
-           'multiple procedure rank ' || r.proc_rank || ' of ' || r.procs || ': ' || CASE WHEN r.proc_rank = 1 THEN '100%' ELSE '50%' END
-             || CASE WHEN p.mult_proc = '3' AND p.part_value <> p.v
-                     THEN ' of (fee - base ' || p.endo_base || ' $' || p.base_fee || ')' ELSE '' END
+           nullif(concat_ws(': ',
+             CASE WHEN p.mult_proc = '3'
+                  THEN 'endoscopy family ' || p.endo_base || ' '
+                       || CASE WHEN p.part_value <> p.v THEN '(fee - base $' || p.base_fee || ')' ELSE '(highest member, whole)' END END,
+             CASE WHEN r.procs > 1  -- one procedure: nothing to rank
+                  THEN 'multiple procedure rank ' || r.proc_rank || ' of ' || r.procs || ': '
+                       || CASE WHEN r.proc_rank = 1 THEN '100%' ELSE '50%' END END)
              || CASE WHEN p.multi  -- a line of several instances shows each one's amount
                      THEN ' = $' || CAST(round(p.part_value * CASE WHEN r.proc_rank = 1 THEN 1 ELSE 0.5 END, 2) AS DECIMAL(18, 2))
-                     ELSE '' END END AS note
+                     ELSE '' END, '') AS note
     FROM surg_parts p
     JOIN surg_ranked r
       ON r.grp = p.grp AND r.proc_kind = p.proc_kind AND r.proc_id = p.proc_id AND r.proc_base = p.proc_base
 ),
-tcpc AS (              -- families 4 (imaging, by session), 6 and 7 (by day): TC and PC of each instance
-    SELECT *,
+tcpc AS (              -- families 4 (imaging, by session), 6 and 7 (by day): each line's TC and PC per instance
+    SELECT row_id, grp, fam, line_no, n_inst AS n, fee, pct, share,
            CASE WHEN fam = 'I' AND m59 THEN row_id ELSE 0 END AS own_session,  -- 59/XE: a session of its own
            CASE WHEN rvu_row = 'TC' OR pctc = '3' THEN fee WHEN rvu_row = '26' OR pctc = '2' THEN 0
                 WHEN pctc = '1' THEN tc_fee END AS tc,
            CASE WHEN rvu_row = 'TC' OR pctc = '3' THEN 0 WHEN rvu_row = '26' OR pctc = '2' THEN fee
                 WHEN pctc = '1' THEN pc_fee END AS pc,
            CASE fam WHEN 'I' THEN 0.50 WHEN 'C' THEN 0.25 ELSE 0.20 END AS tc_rate
-    FROM inst WHERE fam IN ('I', 'C', 'O')
+    FROM flagged WHERE fam IN ('I', 'C', 'O')
 ),
-tcpc_ranked AS (       -- the highest TC (PC) of a session is whole; each other one is cut
-    SELECT *,
-           tc IS NULL AND count(*) FILTER (WHERE tc IS NULL OR tc > 0) OVER (PARTITION BY grp, fam, own_session) > 1 AS pctc_denied,
-           CASE WHEN tc > 0 THEN row_number() OVER (PARTITION BY grp, fam, own_session, tc > 0 ORDER BY tc * pct DESC, line_no, u) END AS tc_rank,
+tcpc_ranked AS (       -- the highest TC (PC) instance of a session is whole (unit 1 of the first line in
+    SELECT *,           -- the order); every other instance is cut, the other units of that line too
+           tc IS NULL AND sum(n) FILTER (WHERE tc IS NULL OR tc > 0) OVER (PARTITION BY grp, fam, own_session) > 1
+             AS pctc_denied,
+           CASE WHEN tc > 0
+                THEN n - CASE WHEN row_number() OVER (PARTITION BY grp, fam, own_session, tc > 0
+                                                       ORDER BY tc * pct DESC, line_no, row_id) = 1 THEN 1 ELSE 0 END
+                ELSE 0 END AS tc_cuts,
            CASE WHEN fam = 'I' AND pc > 0
-                THEN row_number() OVER (PARTITION BY grp, fam, own_session, pc > 0 ORDER BY pc * pct DESC, line_no, u) END AS pc_rank
+                THEN n - CASE WHEN row_number() OVER (PARTITION BY grp, fam, own_session, pc > 0
+                                                       ORDER BY pc * pct DESC, line_no, row_id) = 1 THEN 1 ELSE 0 END
+                ELSE 0 END AS pc_cuts
     FROM tcpc
 ),
 tcpc_amounts AS (
-    SELECT row_id, u, multi, NULL::BIGINT AS mp_rank, pctc_denied,
-           CAST(round(fee * pct * share, 2) - tc_cut - pc_cut AS DECIMAL(18, 2)) AS amount,
-           concat_ws('; ',
-             CASE WHEN tc_cut > 0 THEN 'TC $' || tc || ' not the highest of the ' || CASE fam WHEN 'I' THEN 'session' ELSE 'day' END
-                  || ': -' || CAST(tc_rate * 100 AS INTEGER) || '% = -$' || tc_cut END,
-             CASE WHEN pc_cut > 0 THEN 'PC $' || pc || ' not the highest of the session: -5% = -$' || pc_cut END) AS note
+    SELECT row_id, 0 AS u, false AS multi, NULL::BIGINT AS mp_rank, pctc_denied,
+           CAST(n * inst_amount - tc_cuts * tc_cut - pc_cuts * pc_cut AS DECIMAL(18, 2)) AS amount,
+           nullif(concat_ws('; ',
+             CASE WHEN tc_cuts > 0 THEN 'TC $' || tc || ' not the highest of the ' || CASE fam WHEN 'I' THEN 'session' ELSE 'day' END
+                  || ': -' || CAST(tc_rate * 100 AS INTEGER) || '% = -$' || tc_cut
+                  || CASE WHEN tc_cuts > 1 THEN ' (x ' || tc_cuts || ')' ELSE '' END END,
+             CASE WHEN pc_cuts > 0 THEN 'PC $' || pc || ' not the highest of the session: -5% = -$' || pc_cut
+                  || CASE WHEN pc_cuts > 1 THEN ' (x ' || pc_cuts || ')' ELSE '' END END), '') AS note
     FROM (SELECT *,
-                 CAST(CASE WHEN tc_rank > 1 THEN round(tc * pct * tc_rate, 2) ELSE 0 END AS DECIMAL(18, 2)) AS tc_cut,
-                 CAST(CASE WHEN pc_rank > 1 THEN round(pc * pct * 0.05, 2) ELSE 0 END AS DECIMAL(18, 2)) AS pc_cut
+                 CAST(round(fee * pct * share, 2) AS DECIMAL(18, 2)) AS inst_amount,
+                 CAST(CASE WHEN tc_cuts > 0 THEN round(tc * pct * tc_rate, 2) ELSE 0 END AS DECIMAL(18, 2)) AS tc_cut,
+                 CAST(CASE WHEN pc_cuts > 0 THEN round(pc * pct * 0.05, 2) ELSE 0 END AS DECIMAL(18, 2)) AS pc_cut
           FROM tcpc_ranked)
 ),
-therapy AS (           -- family 5: per unit, the highest PE RVU whole, every other unit 50% of its PE
-    SELECT *,
-           row_number() OVER (PARTITION BY grp ORDER BY pe_rvu DESC, fee * pct DESC, line_no, u) AS t_rank,
+therapy AS (           -- family 5: the unit with the highest PE RVU whole (the first line in the order),
+    SELECT row_id, CAST(units_n AS BIGINT) AS n, fee, pct,   -- every other unit 50% of its PE
+           CASE WHEN row_number() OVER (PARTITION BY grp ORDER BY pe_rvu DESC, fee * pct DESC, line_no, row_id) = 1
+                THEN 1 ELSE 0 END AS whole,
            CAST(round((work_rvu * work_gpci + 0.5 * pe_rvu * pe_gpci + mp_rvu * mp_gpci) * conversion_factor, 2)
                 AS DECIMAL(18, 2)) AS reduced
-    FROM inst WHERE fam = 'T'
+    FROM flagged WHERE fam = 'T'
 ),
 therapy_amounts AS (
-    SELECT row_id, u, multi, NULL::BIGINT AS mp_rank, false AS pctc_denied,
-           CAST(CASE WHEN t_rank = 1 THEN round(fee * pct, 2) ELSE round(reduced * pct, 2) END AS DECIMAL(18, 2)) AS amount,
-           CASE WHEN t_rank = 1 THEN 'therapy unit ' || (u + 1) || ': highest PE, whole'
-                ELSE 'therapy unit ' || (u + 1) || ': 50% of PE $' || reduced
-                     || CASE WHEN pct <> 1 THEN ' x line % = $' || CAST(round(reduced * pct, 2) AS DECIMAL(18, 2)) ELSE '' END
-           END AS note
+    SELECT row_id, 0 AS u, false AS multi, NULL::BIGINT AS mp_rank, false AS pctc_denied,
+           CAST(whole * round(fee * pct, 2) + (n - whole) * round(reduced * pct, 2) AS DECIMAL(18, 2)) AS amount,
+           concat_ws('; ',
+             CASE WHEN whole = 1 THEN 'therapy: 1 unit whole (highest PE)' END,
+             CASE WHEN n > whole
+                  THEN 'therapy: ' || (n - whole) || ' unit(s) at 50% of PE $' || reduced
+                       || CASE WHEN pct <> 1 THEN ' x line % = $' || CAST(round(reduced * pct, 2) AS DECIMAL(18, 2)) ELSE '' END
+             END) AS note
     FROM therapy
 ),
 instance_amounts AS (

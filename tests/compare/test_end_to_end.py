@@ -196,5 +196,5 @@ def test_compare_finds_exactly_the_injected_underpayments(mpfs_db, tmp_path, cms
     assert result.by_category["not_priced"] == 0
     assert result.by_category["correct"] > 10 * result.by_category["underpaid"] / 2
     if mppr_rate:  # second-ranked procedures were expected at 50%, not flagged
-        reduced = both.filter(pl.col("explanation").str.contains("multiple procedure rank 2: 50%"))
+        reduced = both.filter(pl.col("explanation").str.contains(r"multiple procedure rank 2( of \d+)?: 50%"))
         assert reduced.height > 10 and reduced.filter(pl.col("category") == "correct").height > 5
