@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 
 from fee_schedules.importer import missing_help
-from fee_schedules.pricing import price_lines
+from fee_schedules.pricing import conform_input, price_lines
 from fee_schedules.providers import NPP_TYPES, THERAPY_ASSISTANT_TYPES
 from pipelines.core.money import MONEY
 from pipelines.core.sql import bind, read_sql
@@ -97,27 +97,10 @@ _KEY_COLUMNS = (
     "locality_code",
     "formula",
 )
-_KEY_FIELDS = ("code", "row", "zip", "locality", "facility", "year", "service_date")
 
 
 def _prepare(lines: pl.DataFrame) -> pl.DataFrame:
-    missing = [c for c in REQUIRED if c not in lines.columns]
-    if missing:
-        raise ValueError(f"price_claims: input frame lacks column(s) {missing}")
-    if "service_date" not in lines.columns and "year" not in lines.columns:
-        raise ValueError("price_claims: input frame needs service_date or year")
-    cols = []
-    for name, dtype in INPUT_SCHEMA.items():
-        if name not in lines.columns:
-            cols.append(pl.lit(None, dtype).alias(name))
-        elif name == "modifiers" and lines.schema[name] == pl.String:
-            cols.append(pl.col(name).str.split(" ").alias(name))
-        else:
-            cols.append(pl.col(name).cast(dtype).alias(name))
-    out = lines.select(cols)
-    if out["row_id"].n_unique() != out.height:
-        raise ValueError("price_claims: row_id must be unique")
-    return out
+    return conform_input(lines, INPUT_SCHEMA, REQUIRED, "price_claims", " ")
 
 
 # Every modifier a rule reads, as one bit of a per-line mask (one pass over the modifier lists).

@@ -46,29 +46,35 @@ SEQUESTRATION = Decimal("0.02")
 is_facility_pos = places.is_facility_expr
 
 
-def _prepare(lines: pl.DataFrame) -> pl.DataFrame:
-    missing = [c for c in REQUIRED if c not in lines.columns]
+def conform_input(
+    lines: pl.DataFrame, schema: dict[str, pl.DataType], required: tuple[str, ...], who: str, modifier_sep: str
+) -> pl.DataFrame:
+    """``lines`` with exactly the columns of ``schema`` (missing ones null, others cast; modifiers given
+    as one string are split on ``modifier_sep``); ValueError naming ``who`` when a required column is
+    missing, there is neither service_date nor year, or row_id repeats."""
+    missing = [c for c in required if c not in lines.columns]
     if missing:
-        raise ValueError(f"price_lines: input frame lacks column(s) {missing}")
+        raise ValueError(f"{who}: input frame lacks column(s) {missing}")
     if "service_date" not in lines.columns and "year" not in lines.columns:
-        raise ValueError("price_lines: input frame needs service_date or year")
+        raise ValueError(f"{who}: input frame needs service_date or year")
     cols = []
-    for name, dtype in INPUT_SCHEMA.items():
-        if name in lines.columns:
-            expr = pl.col(name)
-            if name == "claim_key":
-                expr = expr.cast(pl.String)
-            elif name == "modifiers" and lines.schema[name] == pl.String:
-                expr = expr.str.split(",")
-            elif lines.schema[name] != dtype:
-                expr = expr.cast(dtype)
-            cols.append(expr.alias(name))
-        else:
+    for name, dtype in schema.items():
+        if name not in lines.columns:
             cols.append(pl.lit(None, dtype).alias(name))
+        elif name == "modifiers" and lines.schema[name] == pl.String:
+            cols.append(pl.col(name).str.split(modifier_sep).alias(name))
+        elif lines.schema[name] != dtype:
+            cols.append(pl.col(name).cast(dtype).alias(name))
+        else:
+            cols.append(pl.col(name))
     out = lines.select(cols)
     if out["row_id"].n_unique() != out.height:
-        raise ValueError("price_lines: row_id must be unique")
+        raise ValueError(f"{who}: row_id must be unique")
     return out
+
+
+def _prepare(lines: pl.DataFrame) -> pl.DataFrame:
+    return conform_input(lines, INPUT_SCHEMA, REQUIRED, "price_lines", ",")
 
 
 def _normalize(prepared: pl.DataFrame) -> pl.DataFrame:
