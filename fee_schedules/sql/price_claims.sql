@@ -469,9 +469,9 @@ SELECT _pos,
        CASE WHEN reason IS NULL THEN allowed1 END AS allowed,
        CASE WHEN reason IS NULL THEN 'priced' ELSE 'not_priced' END AS status,
        reason,
-       CASE WHEN reason IS NULL
-            THEN concat_ws('; ', step1_text, line_text, case_text, charge_text, t_text) || ' = $' || allowed1
-            ELSE step1_text END AS derivation,
+       CASE WHEN reason IS NOT NULL THEN step1_text
+            WHEN coalesce(line_text, case_text, charge_text, t_text) IS NULL THEN step1_text  -- step 1 is the amount
+            ELSE concat_ws('; ', step1_text, line_text, case_text, charge_text, t_text) || ' = $' || allowed1 END AS derivation,
        CASE WHEN reason IS NULL THEN full_amount END AS full_amount,
        fee,
        CASE WHEN reason IS NULL THEN nullif(concat_ws('; ', case_text, charge_text, t_text), '') END AS claim_step,
