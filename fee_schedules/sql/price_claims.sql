@@ -157,7 +157,8 @@ surg AS (              -- families 2/3: each line instance, RT/LT pair or endosc
            CASE WHEN mult_proc = '3' THEN 2 WHEN partner_id IS NOT NULL THEN 1 ELSE 0 END AS proc_kind,
            CASE WHEN mult_proc = '3' THEN 0
                 WHEN partner_id IS NOT NULL THEN CASE WHEN pair_first THEN row_id ELSE partner_id END
-                ELSE row_id * 10000 + u END AS proc_id,
+                ELSE row_id END AS proc_id,
+           CASE WHEN mult_proc = '3' OR partner_id IS NOT NULL THEN 0 ELSE u END AS proc_unit,
            CASE WHEN mult_proc = '3' THEN endo_base ELSE '' END AS proc_base,
            CAST(fee * pct * share AS DECIMAL(38, 15)) AS v
     FROM inst
@@ -174,9 +175,9 @@ surg_parts AS (
     FROM surg s LEFT JOIN endo_parts e ON e.row_id = s.row_id AND e.u = s.u
 ),
 surg_procs AS (
-    SELECT grp, proc_kind, proc_id, proc_base, sum(part_value) AS proc_value, min(line_no) AS first_line,
+    SELECT grp, proc_kind, proc_id, proc_unit, proc_base, sum(part_value) AS proc_value, min(line_no) AS first_line,
            min(u) AS first_u
-    FROM surg_parts GROUP BY grp, proc_kind, proc_id, proc_base
+    FROM surg_parts GROUP BY grp, proc_kind, proc_id, proc_unit, proc_base
 ),
 surg_ranked AS (       -- ranked by the exact amount; ties: the lower line
     SELECT *, row_number() OVER (PARTITION BY grp ORDER BY proc_value DESC, first_line, first_u) AS proc_rank,
@@ -198,11 +199,12 @@ surg_amounts AS (
                      ELSE '' END, '') AS note
     FROM surg_parts p
     JOIN surg_ranked r
-      ON r.grp = p.grp AND r.proc_kind = p.proc_kind AND r.proc_id = p.proc_id AND r.proc_base = p.proc_base
+      ON r.grp = p.grp AND r.proc_kind = p.proc_kind AND r.proc_id = p.proc_id AND r.proc_unit = p.proc_unit
+     AND r.proc_base = p.proc_base
 ),
 tcpc AS (              -- families 4 (imaging, by session), 6 and 7 (by day): each line's TC and PC per instance
     SELECT row_id, grp, fam, line_no, n_inst AS n, fee, pct, share,
-           CASE WHEN fam = 'I' AND m59 THEN row_id ELSE 0 END AS own_session,  -- 59/XE: a session of its own
+           CASE WHEN fam = 'I' AND m59 THEN row_id END AS own_session,  -- 59/XE: a session of its own (NULL: the claim's)
            CASE WHEN rvu_row = 'TC' OR pctc = '3' THEN fee WHEN rvu_row = '26' OR pctc = '2' THEN 0
                 WHEN pctc = '1' THEN tc_fee END AS tc,
            CASE WHEN rvu_row = 'TC' OR pctc = '3' THEN 0 WHEN rvu_row = '26' OR pctc = '2' THEN fee

@@ -227,3 +227,16 @@ def test_note_claims_in_one_frame_price_as_separate_claims(mpfs_con, price_claim
     want = [o["allowed"] for o in reference.price(lines)]
     out = price_claims(mpfs_con, claims_frame(lines)).sort("row_id")
     assert out["allowed"].to_list() == want
+
+
+def test_a_59_imaging_session_stays_its_own_whatever_its_row_id(mpfs_con, price_claims, reference):
+    """Regression: the 59/XE session was keyed by row_id with 0 meaning "the claim's session", so a
+    59 line with row_id 0 joined the others and cut their TC/PC. 70450-59 is its own session: the
+    second 70450 is the session's only study and is paid in full."""
+    lines = claim_lines(M, NF, None, [L("70450", "59"), L("10060"), L("70450")])
+    frame = claims_frame(lines)
+    assert frame["row_id"].to_list()[0] == 0
+    out = price_claims(mpfs_con, frame).sort("row_id")
+    want = [o["allowed"] for o in reference.price(lines)]
+    assert want[0] == want[2]  # two sessions of one study each
+    assert out["allowed"].to_list() == want
