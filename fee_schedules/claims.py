@@ -199,15 +199,22 @@ def _flags(prepared: pl.DataFrame) -> pl.DataFrame:
 _PLACE = ("zip", "locality", "facility", "year", "service_date")
 
 
+def _query(con: duckdb.DuckDBPyConnection, name: str, **frames: pl.DataFrame) -> pl.DataFrame:
+    """The result of the packaged statement ``name`` (fee_schedules/sql/) over the given frames,
+    registered under their keyword names on a cursor of its own."""
+    cur = con.cursor()
+    try:
+        for table, frame in frames.items():
+            cur.register(table, frame.to_arrow())
+        return cur.sql(read_sql("fee_schedules.sql", name)).pl()
+    finally:
+        cur.close()
+
+
 def _companions(con: duckdb.DuckDBPyConnection, codes: pl.Series) -> tuple[list[str], pl.DataFrame]:
     """Codes whose TC and 26 rows are priced beside them (global PCTC 1 codes of families 4/6/7), and
     each endoscopy family member's base code, in any imported release."""
-    cur = con.cursor()
-    try:
-        cur.register("_pc_codes", pl.DataFrame({"code": codes.unique()}).to_arrow())
-        rows = cur.sql(read_sql("fee_schedules.sql", "claim_companions.sql")).pl()
-    finally:
-        cur.close()
+    rows = _query(con, "claim_companions.sql", _pc_codes=pl.DataFrame({"code": codes.unique()}))
     split = rows.filter(pl.col("kind") == "tc_pc")["hcpcs"].to_list()
     bases = rows.filter(pl.col("kind") == "endo").select(pl.col("hcpcs").alias("code"), "base")
     return split, bases
@@ -216,12 +223,7 @@ def _companions(con: duckdb.DuckDBPyConnection, codes: pl.Series) -> tuple[list[
 def _key_dates(con: duckdb.DuckDBPyConnection, flags: pl.DataFrame) -> pl.DataFrame:
     """Per distinct (year, service_date): key_date, the first day of the release in force (a key per
     release, not per day; sql/claim_key_dates.sql)."""
-    cur = con.cursor()
-    try:
-        cur.register("_pc_dates", flags.select("year", "service_date").unique().to_arrow())
-        out = cur.sql(read_sql("fee_schedules.sql", "claim_key_dates.sql")).pl()
-    finally:
-        cur.close()
+    out = _query(con, "claim_key_dates.sql", _pc_dates=flags.select("year", "service_date").unique())
     return out.select(
         pl.col("year").cast(pl.Int32), pl.col("service_date").cast(pl.Date), pl.col("key_date").cast(pl.Date)
     )
@@ -231,14 +233,11 @@ def _key_places(con: duckdb.DuckDBPyConnection, flags: pl.DataFrame) -> pl.DataF
     """Per distinct (zip, year, key date) of lines without a locality: the locality the ZIP5 file
     places it in, when only one (sql/claim_key_places.sql)."""
     zips = flags.filter(pl.col("locality").is_null() & pl.col("zip").is_not_null())
-    cur = con.cursor()
-    try:
-        cur.register(
-            "_pc_zips", zips.select("zip", "year", pl.col("service_date").alias("key_date")).unique().to_arrow()
-        )
-        out = cur.sql(read_sql("fee_schedules.sql", "claim_key_places.sql")).pl()
-    finally:
-        cur.close()
+    out = _query(
+        con,
+        "claim_key_places.sql",
+        _pc_zips=zips.select("zip", "year", pl.col("service_date").alias("key_date")).unique(),
+    )
     return out.select(
         pl.col("zip").cast(pl.String),
         pl.col("year").cast(pl.Int32),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -188,22 +189,32 @@ def _price(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str | None]:
         pl.when(pl.col("k_zip") != "").then(pl.col("k_zip")).otherwise(None).alias("zip"),
         pl.when(pl.col("k_locality") != "").then(pl.col("k_locality")).otherwise(None).alias("locality"),
     )
+
+    def price(part: pl.DataFrame, qp: bool) -> pl.DataFrame:
+        priced = price_lines(con, part, qp=qp, on_missing="mark")
+        missing = [c for c in _PRICE_OUT if c not in priced.columns]
+        priced = priced.with_columns([pl.lit(None, dtype=_PRICE_OUT[c]).alias(c) for c in missing])
+        return priced.select(
+            [pl.col("price_row").cast(pl.Int64)] + [pl.col(c).cast(t, strict=False) for c, t in _PRICE_OUT.items()]
+        )
+
+    return _by_qp(keys, price, empty)
+
+
+def _by_qp(
+    frame: pl.DataFrame, price: Callable[[pl.DataFrame, bool], pl.DataFrame], empty: pl.DataFrame
+) -> tuple[pl.DataFrame, str | None]:
+    """``price`` run on the rows of each conversion factor (column qp: qualifying APM or not), the
+    parts stacked; or ``empty`` and why, when a fee schedule file is not imported."""
     out = []
     for qp in (False, True):
-        part = keys.filter(pl.col("qp") == qp)
+        part = frame.filter(pl.col("qp") == qp)
         if part.height == 0:
             continue
         try:
-            priced = price_lines(con, part, qp=qp, on_missing="mark")
+            out.append(price(part, qp))
         except ReferenceDataMissing as exc:
             return empty, str(exc)
-        missing = [c for c in _PRICE_OUT if c not in priced.columns]
-        priced = priced.with_columns([pl.lit(None, dtype=_PRICE_OUT[c]).alias(c) for c in missing])
-        out.append(
-            priced.select(
-                [pl.col("price_row").cast(pl.Int64)] + [pl.col(c).cast(t, strict=False) for c, t in _PRICE_OUT.items()]
-            )
-        )
     return pl.concat(out), None
 
 
@@ -215,17 +226,12 @@ def _price_claims(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str | N
     empty = pl.DataFrame(schema=_CLAIM_OUT)
     if lines.height == 0:
         return empty, None
-    out = []
-    for qp in (False, True):
-        part = lines.filter(pl.col("qp") == qp).drop("qp")
-        if part.height == 0:
-            continue
-        try:
-            priced = price_claims(con, part, qp=qp, on_missing="mark")
-        except ReferenceDataMissing as exc:
-            return empty, str(exc)
-        out.append(priced.select([pl.col(c).cast(t, strict=False) for c, t in _CLAIM_OUT.items()]))
-    return pl.concat(out), None
+
+    def price(part: pl.DataFrame, qp: bool) -> pl.DataFrame:
+        priced = price_claims(con, part.drop("qp"), qp=qp, on_missing="mark")
+        return priced.select([pl.col(c).cast(t, strict=False) for c, t in _CLAIM_OUT.items()])
+
+    return _by_qp(lines, price, empty)
 
 
 def _run_chain(con: duckdb.DuckDBPyConnection, values: dict, *, replace_all: bool) -> str | None:
