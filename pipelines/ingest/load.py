@@ -537,9 +537,13 @@ _FILE_DATA_ERRORS = (duckdb.DataError, duckdb.InvalidInputException, duckdb.Inte
 
 
 def _is_interrupt(exc: BaseException) -> bool:
-    """Ctrl-C as it arrives here: a KeyboardInterrupt in Python code, or DuckDB's own report of a
-    query it stopped (InterruptException; a COMMIT cut short gives RuntimeError "Query interrupted")."""
+    """Ctrl-C as it arrives here: a KeyboardInterrupt in Python code, DuckDB's own report of a
+    query it stopped (InterruptException; a COMMIT cut short gives RuntimeError "Query interrupted"),
+    or a KeyboardInterrupt raised while DuckDB read Python data (an arrow stream): DuckDB reports
+    that as an error of its own whose text ends with the Python traceback's last line."""
     if isinstance(exc, (KeyboardInterrupt, duckdb.InterruptException)):
+        return True
+    if isinstance(exc, duckdb.Error) and "\nKeyboardInterrupt" in str(exc):
         return True
     return type(exc) is RuntimeError and "interrupted" in str(exc).lower()
 

@@ -374,3 +374,27 @@ def test_positional_modifiers_keep_their_place(con, tmp_path):
         "SELECT modifiers, modifier_1, modifier_2, modifier_3 FROM service_lines ORDER BY line_id"
     ).fetchall()
     assert rows == [(["25"], None, "25", None), (["GP", "59"], "GP", "59", None)]
+
+
+def test_ctrl_c_inside_a_duckdb_read_of_python_data_is_an_interrupt():
+    """Regression (a SIGINT during `underpay nightly` rejected a good file): a KeyboardInterrupt raised
+    while DuckDB reads Python data reaches us as DuckDB's InvalidInputException, with the Python
+    traceback in its text. It is Ctrl-C (exit 130, the file not rejected), not a refused row."""
+    import duckdb
+    import pyarrow as pa
+
+    from pipelines.ingest.load import _is_interrupt
+
+    schema = pa.schema([("a", pa.int64())])
+
+    def batches():
+        yield pa.record_batch([pa.array([1, 2])], schema=schema)
+        raise KeyboardInterrupt
+
+    reader = pa.RecordBatchReader.from_batches(schema, batches())
+    con = duckdb.connect()
+    con.register("stream", reader)
+    with pytest.raises(duckdb.InvalidInputException) as caught:
+        con.execute("CREATE TABLE t AS SELECT * FROM stream")
+    assert _is_interrupt(caught.value)
+    assert not _is_interrupt(duckdb.InvalidInputException("Invalid Input Error: invalid UTF-8 in column b"))
