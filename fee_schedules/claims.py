@@ -15,8 +15,12 @@ claims"); the order is the note's:
 5. lesser of the actual charge (an RT/LT pair's charges together); 6. status T;
 7. anesthesia: (base + time units) x the locality's anesthesia conversion factor.
 
-Steps 2-7 are one DuckDB statement (fee_schedules/sql/price_claims.sql), set-based and in exact
-DECIMAL arithmetic, each amount rounded half-up to the cent where the note rounds it.
+What the rules read of the fee schedule is gathered once per key (sql/claim_keys.sql: indicators,
+shares, the TC/26/base amounts, anesthesia base units and CF). Steps 2-7 are one DuckDB statement
+(sql/price_claims.sql) that reads only the lines with their keys' columns, set-based and in exact
+DECIMAL arithmetic, each amount rounded half-up to the cent where the note rounds it. Whole claims go
+through it in chunks of about CHUNK_LINES lines (bounded memory at any size); the derivation gets its
+step-1 formula in front at the end (:func:`_render`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from fee_schedules.importer import missing_help
 from fee_schedules.pricing import conform_input, price_lines
 from fee_schedules.providers import NPP_TYPES, THERAPY_ASSISTANT_TYPES
 from pipelines.core.money import MONEY
-from pipelines.core.sql import bind, read_sql
+from pipelines.core.sql import arrow_view, bind, read_sql
 
 INPUT_SCHEMA: dict[str, pl.DataType] = {
     "row_id": pl.Int64(),
@@ -56,6 +60,7 @@ MEDICAL_DIRECTION = ("QK", "QX", "QY")
 ANESTHESIA_ADDONS = ("01953", "01968", "01969")
 NO_TIME_UNITS = ("01995", "01996")  # daily management: base units only
 MAX_UNITS = 9999  # more units on one line are not believed (priced by no schedule, checked by a person)
+CHUNK_LINES = 250_000  # lines per pass of the claim statement (whole claims; bounds its working memory)
 
 OUTPUT_COLUMNS: dict[str, pl.DataType] = {
     "allowed": MONEY,
@@ -141,14 +146,14 @@ def _flags(prepared: pl.DataFrame) -> pl.DataFrame:
     for code in reversed(BY_REPORT):
         by_report = pl.when(has(code)).then(pl.lit(code)).otherwise(by_report)
     ptype = pl.col("provider_type").str.strip_chars().str.to_uppercase()
-    # The claim group as one exact integer: the claim_key's category id, then the date (even) or, with no
+    # The claim group as one exact integer: the claim_key's dense rank, then the date (even) or, with no
     # date, the year (odd), so no two (claim_key, date or year) share a number.
     when = (
         pl.when(pl.col("service_date").is_not_null())
         .then(pl.col("service_date").cast(pl.Int32).cast(pl.Int64) * 2)
         .otherwise(pl.col("year").cast(pl.Int64).fill_null(0) * 2 + 1)
     )
-    group = pl.col("claim_key").fill_null("").cast(pl.Categorical).to_physical().cast(pl.Int64) * 2**34 + when + 2**33
+    group = pl.col("claim_key").fill_null("").rank("dense").cast(pl.Int64) * 2**34 + when + 2**33
     return df.select(
         "row_id",
         "_pos",
@@ -199,14 +204,17 @@ def _flags(prepared: pl.DataFrame) -> pl.DataFrame:
 _PLACE = ("zip", "locality", "facility", "year", "service_date")
 
 
-def _query(con: duckdb.DuckDBPyConnection, name: str, **frames: pl.DataFrame) -> pl.DataFrame:
-    """The result of the packaged statement ``name`` (fee_schedules/sql/) over the given frames,
-    registered under their keyword names on a cursor of its own."""
+def _query(
+    con: duckdb.DuckDBPyConnection, name: str, values: dict | None = None, **frames: pl.DataFrame
+) -> pl.DataFrame:
+    """The result of the packaged statement ``name`` (fee_schedules/sql/) with its parameters from
+    ``values``, over the given frames registered under their keyword names on a cursor of its own."""
     cur = con.cursor()
     try:
         for table, frame in frames.items():
-            cur.register(table, frame.to_arrow())
-        return cur.sql(read_sql("fee_schedules.sql", name)).pl()
+            cur.register(table, arrow_view(frame))
+        sql = read_sql("fee_schedules.sql", name)
+        return cur.sql(sql, params=bind(sql, values) if values else None).pl()
     finally:
         cur.close()
 
@@ -251,8 +259,9 @@ def _keys(
 ) -> tuple[pl.DataFrame, pl.Series]:
     """The distinct step-1 keys (code, RVU row, place), each with the key ids of its companions (the
     TC and 26 rows of a global family 4/6/7 code, the endoscopy base), and each line's key id (in
-    the order of ``flags``)."""
+    the order of ``flags``). Key ids are 0..n-1 and the keys come sorted by id."""
     split, bases = _companions(con, flags["code"])
+    flags = flags.select("code", "row", *_PLACE)
     flags = flags.join(
         _key_dates(con, flags), on=["year", "service_date"], how="left", nulls_equal=True, maintain_order="left"
     )
@@ -313,7 +322,7 @@ def _keys(
     ):
         keys = keys.join(part, on=on, how="left")
     line_ids = line_place.join(ids, on=on, how="left", maintain_order="left")["key_id"]
-    keys = keys.join(places, on="place_id", how="left").drop("place_id")
+    keys = keys.join(places, on="place_id", how="left").drop("place_id").sort("key_id")
     return keys, line_ids.alias("k_line_id")
 
 
@@ -337,6 +346,71 @@ def _price_keys(con, keys: pl.DataFrame, *, national: bool, qp: bool, on_missing
     return priced.select(pl.col("row_id").alias("key_id"), pl.col("procedure_code").alias("code"), *_KEY_COLUMNS)
 
 
+# What the claim statement reads of each line's key (sql/claim_keys.sql), and the step-1 columns shown.
+_RULE_KEY_COLUMNS = (
+    "anesthesia", "key_reason", "fee", "status_code", "pctc", "global_days", "mult_proc", "bilat_surg",
+    "asst_surg", "co_surg", "rvu_row", "endo_base", "pre_op", "intra_op", "post_op", "pe_rvu", "reduced",
+    "tc_fee", "pc_fee", "base_fee", "base_units", "anes_cf", "anes_key_reason", "addon", "no_time",
+)  # fmt: skip
+_SHOWN_KEY_COLUMNS = ("amount", "mpfs_year", "mpfs_release", "locality_code", "mult_proc", "formula")
+
+
+def _render(steps: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
+    """The output columns, in line order: the claim statement's results (``steps``, one row per line in
+    line order) with the key's step-1 columns (``shown``); the derivation is the step-1 formula (or
+    the anesthesia formula), then the texts of steps 2-7 ending in the amount."""
+    step1 = (
+        pl.when(pl.col("anesthesia"))
+        .then(pl.col("anes_text"))
+        .otherwise(pl.col("formula") + pl.when(pl.col("per_unit")).then(pl.lit(" per unit")).otherwise(pl.lit("")))
+    )
+    derivation = (
+        pl.when(pl.col("steps_text").is_null())
+        .then(step1)
+        .otherwise(pl.concat_str([step1, pl.col("steps_text")], separator="; ", ignore_nulls=True))
+    )
+    return pl.concat([steps, shown], how="horizontal").select(
+        pl.col("allowed").cast(MONEY),
+        pl.when(pl.col("reason").is_null()).then(pl.lit("priced")).otherwise(pl.lit("not_priced")).alias("status"),
+        pl.col("reason").cast(pl.String),
+        derivation.cast(pl.String).alias("derivation"),
+        pl.col("full_amount").cast(MONEY),
+        pl.col("amount").cast(MONEY).alias("fee"),
+        pl.col("claim_step").cast(pl.String),
+        pl.col("mpfs_year").cast(pl.Int32),
+        pl.col("mpfs_release").cast(pl.String),
+        pl.col("locality_code").cast(pl.String),
+        pl.col("mult_proc").cast(pl.String),
+        pl.col("formula").cast(pl.String),
+    )
+
+
+def _claim_steps(con: duckdb.DuckDBPyConnection, claim_lines: pl.DataFrame, claim_keys: pl.DataFrame) -> pl.DataFrame:
+    """Steps 2-7 (sql/price_claims.sql) for every line, one row per line in line order. Whole claims go
+    through the statement in chunks of about CHUNK_LINES lines, so that its working memory stays bounded
+    however many lines come. A line's key columns are a gather by key id (ids are 0..n-1), not a join."""
+    sql = read_sql("fee_schedules.sql", "price_claims.sql")
+    params = bind(sql, {"max_units": MAX_UNITS})
+    n = -(-claim_lines.height // CHUNK_LINES)
+    chunk = (pl.col("grp").hash(seed=13) % n) if n > 1 else pl.lit(0)
+    parts = []
+    cur = con.cursor()
+    try:
+        for i in range(n):
+            part = claim_lines.filter(chunk == i) if n > 1 else claim_lines
+            part = pl.concat(
+                [part.drop("k_line_id"), claim_keys.select(pl.col(_RULE_KEY_COLUMNS).gather(part["k_line_id"]))],
+                how="horizontal",
+            )
+            cur.register("_pc_lines", arrow_view(part))
+            parts.append(cur.sql(sql, params=params).pl())
+            cur.unregister("_pc_lines")
+            del part
+    finally:
+        cur.close()
+    return pl.concat(parts).sort("_pos")
+
+
 def price_claims(
     con: duckdb.DuckDBPyConnection,
     lines: pl.DataFrame,
@@ -358,30 +432,25 @@ def price_claims(
     priced = _price_keys(con, keys, national=national, qp=qp, on_missing=on_missing).join(
         keys.select("key_id", "k_tc_id", "k_pc_id", "k_base_id"), on="key_id", how="left"
     )
-    claim_lines = flags.drop("zip", "locality", "year", "service_date").with_columns(line_ids)
+    claim_lines = flags.drop("zip", "locality", "year", "service_date")
     years = priced["mpfs_year"].drop_nulls().unique().to_list()
-    values = {
+    base_help = pl.DataFrame(
+        {"year": years, "help": [missing_help("anes_base", int(y)) for y in years]},
+        schema={"year": pl.Int32, "help": pl.String},
+    )
+    key_values = {
         "national": bool(national),
         "qp": bool(qp),
-        "max_units": MAX_UNITS,
         "addons": list(ANESTHESIA_ADDONS),
         "no_time": list(NO_TIME_UNITS),
     }
-    sql = read_sql("fee_schedules.sql", "price_claims.sql")
-    cur = con.cursor()
-    try:
-        cur.register("_pc_keys", priced.to_arrow())
-        cur.register(
-            "_pc_base_help",
-            pl.DataFrame(
-                {"year": years, "help": [missing_help("anes_base", int(y)) for y in years]},
-                schema={"year": pl.Int32, "help": pl.String},
-            ).to_arrow(),
-        )
-        cur.register("_pc_lines", claim_lines.to_arrow())
-        out = cur.sql(sql, params=bind(sql, values)).pl()
-    finally:
-        cur.close()
-    out = out.sort("_pos").select([pl.col(c).cast(t) for c, t in OUTPUT_COLUMNS.items()])
+    claim_keys = _query(con, "claim_keys.sql", key_values, _pc_keys=priced, _pc_base_help=base_help).sort("key_id")
+    # priced is in key order (price_lines keeps its input's order; keys come sorted by key_id)
+    shown = priced.select(pl.col(_SHOWN_KEY_COLUMNS).gather(line_ids))
+    claim_lines = claim_lines.with_columns(line_ids)
+    del prepared, flags, keys, priced  # what is no longer needed goes before the big steps
+    steps = _claim_steps(con, claim_lines, claim_keys)
+    del claim_lines, claim_keys
+    out = _render(steps, shown)
     keep = [c for c in lines.columns if c not in out.columns]
     return pl.concat([lines.select(keep), out], how="horizontal")

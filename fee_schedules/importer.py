@@ -38,7 +38,7 @@ from fee_schedules.files import (
 from fee_schedules.loaders import LOADERS
 from fee_schedules.loaders.anes import national_cf
 from pipelines.core.errors import InputFileError
-from pipelines.core.sql import read_sql
+from pipelines.core.sql import arrow_view, read_sql
 from pipelines.core.transactions import transaction
 
 # kind -> the warehouse table(s) its rows live in (the CF rows come from the RVU file)
@@ -256,7 +256,7 @@ def import_release(con: duckdb.DuckDBPyConnection, path, year: int, release: str
         con.execute("DELETE FROM mpfs_release_files WHERE year = ? AND release = ?", [year, release])
         con.execute("DELETE FROM mpfs_releases WHERE year = ? AND release = ?", [year, release])
         for table, frame in tables.items():
-            con.register("_mpfs_frame", frame.to_arrow())
+            con.register("_mpfs_frame", arrow_view(frame))
             try:
                 con.execute(
                     f"INSERT INTO {table} BY NAME SELECT ?::INTEGER AS year, ?::VARCHAR AS release, * FROM _mpfs_frame",

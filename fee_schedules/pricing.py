@@ -17,7 +17,7 @@ import polars as pl
 from pipelines.core import places
 from pipelines.core.errors import ReferenceDataMissing
 from pipelines.core.money import MONEY, to_cent
-from pipelines.core.sql import read_sql
+from pipelines.core.sql import arrow_view, read_sql
 
 # The places of service priced with facility PE RVUs: one list, in pipelines.core.places (CMS POS
 # code set; POS 02 facility, POS 10 non-facility).
@@ -390,7 +390,7 @@ def price_lines(
     cur = con.cursor()
     try:
         cur.execute("BEGIN TRANSACTION")
-        cur.register("_price_lines_input", normalized.to_arrow())
+        cur.register("_price_lines_input", arrow_view(normalized))
         out = cur.sql(
             read_sql("fee_schedules.sql", "price_lines.sql"),
             params={"national": bool(national), "qp": bool(qp), "apply_policy": bool(apply_policy)},

@@ -2,48 +2,17 @@
 -- MAC's claim-level policy over lines already priced one by one (step 1, price_lines, per key).
 -- Grain: one row per input line (_pc_lines); a claim group is `grp` (claim_key | date or year).
 -- Inputs: _pc_lines (fee_schedules.claims._flags: code, RVU row, modifier flags, units, minutes, charge,
---   provider flags, key ids), _pc_keys (price_lines per key: step-1 amount, indicators, RVUs, GPCIs, CF),
---   _pc_base_help (how to get the base-unit file, per year), mpfs_rvu (ENDO BASE, pre/intra/post-op shares,
---   the code's own status), mpfs_release_files, mpfs_anesthesia_base_units, mpfs_anesthesia_cf,
---   mpfs_conversion_factors (national anesthesia CF).
--- Parameters: $national, $qp, $max_units (more units on a line are not believed), $addons (anesthesia
---   add-on codes, priced alone), $no_time (anesthesia codes with base units only).
+--   provider flags; with the columns of its key from sql/claim_keys.sql: the step-1 amount, indicators,
+--   shares, the TC/26/base amounts, anesthesia base units and CF).
+-- Output: per line its reason or amounts and the texts of steps 2-7 (`steps_text`, ending in ' = $' and the
+--   amount); fee_schedules.claims puts the step-1 formula in front (the derivation).
+-- Parameters: $max_units (more units on a line are not believed).
 -- Money: exact DECIMAL; instance values keep every digit (DECIMAL(38,15)); an amount is rounded half-up
 -- to the cent where the rules say (per instance, per cut, the therapy 50%-PE amount, the anesthesia total).
+-- Shape: each line goes down one branch (not priced at step 2, fee-schedule steps 3-6, anesthesia step 7)
+-- that ends in its output row; the branches meet once at the end.
 -- The rules and every choice are in docs/fee-schedules.md ("Pricing whole claims").
-WITH rows AS (         -- step 1 per key, with the row's ENDO BASE and global shares and the code's own status
-    SELECT k.*, r.endo_base, r.pre_op, r.intra_op, r.post_op, r0.status_code AS code_status
-    FROM _pc_keys k
-    LEFT JOIN mpfs_rvu r
-           ON r.year = k.mpfs_year AND r.release = k.mpfs_release AND r.hcpcs = k.code
-          AND r.modifier = coalesce(k.rvu_modifier, '')
-    LEFT JOIN mpfs_rvu r0
-           ON r0.year = k.mpfs_year AND r0.release = k.mpfs_release AND r0.hcpcs = k.code AND r0.modifier = ''
-),
-keyed AS (             -- with the step-1 amounts of its TC and 26 rows and of its endoscopy base
-    SELECT k.*, tc.amount AS tc_fee, pc.amount AS pc_fee, coalesce(b.amount, 0) AS base_fee
-    FROM rows k
-    LEFT JOIN rows tc ON tc.key_id = k.k_tc_id
-    LEFT JOIN rows pc ON pc.key_id = k.k_pc_id
-    LEFT JOIN rows b ON b.key_id = k.k_base_id
-),
-lines AS (             -- each line with its row's price, its TC/26 components and its endoscopy base
-    SELECT l.*,
-           coalesce(k.code_status = 'J', false)                AS anesthesia,
-           k.not_priced_reason                                 AS key_reason,
-           k.amount                                            AS fee,
-           k.status_code, k.pctc, k.global_days, k.mult_proc, k.bilat_surg, k.asst_surg, k.co_surg,
-           coalesce(k.rvu_modifier, '')                        AS rvu_row,
-           coalesce(k.endo_base, '')                           AS endo_base,
-           coalesce(k.pre_op, 0)                               AS pre_op,
-           coalesce(k.intra_op, 0)                             AS intra_op,
-           coalesce(k.post_op, 0)                              AS post_op,
-           k.work_rvu, k.pe_rvu, k.mp_rvu, k.work_gpci, k.pe_gpci, k.mp_gpci, k.conversion_factor,
-           k.tc_fee, k.pc_fee, k.base_fee
-    FROM _pc_lines l
-    JOIN keyed k ON k.key_id = l.k_line_id
-),
-judged AS (            -- step 2: by report and the line percentages' conditions (fee-schedule lines)
+WITH judged AS (            -- step 2: by report and the line percentages' conditions (fee-schedule lines)
     SELECT *,
            CASE
              WHEN anesthesia THEN NULL
@@ -77,22 +46,39 @@ judged AS (            -- step 2: by report and the line percentages' conditions
                     + CASE WHEN m56 THEN pre_op ELSE 0 END
              WHEN m78 AND global_days IN ('010', '090') AND intra_op > 0 THEN intra_op
              ELSE 1 END AS DECIMAL(20, 12)) AS split_share
-    FROM lines
+    FROM _pc_lines
 ),
-percent AS (           -- step 2: the line percentage, exact (products of 2-3 decimal factors)
+percent AS (           -- step 2: the line percentage, exact (products of 2-3 decimal factors), and its text
     SELECT *,
            CASE WHEN NOT (m54 OR m55 OR m56 OR m78 OR m62 OR m_as OR m_asst OR npp OR m_cq OR assistant)
                 THEN CAST(1 AS DECIMAL(20, 12))   -- most lines: no percentage (skips the products below)
                 ELSE CAST(CAST(CAST(CAST(split_share * CASE WHEN m62 THEN 0.625 ELSE 1 END AS DECIMAL(20, 12))
                      * CASE WHEN m_as THEN 0.136 WHEN m_asst THEN 0.16 ELSE 1 END AS DECIMAL(20, 12))
                      * CASE WHEN npp AND NOT m_as THEN 0.85 ELSE 1 END AS DECIMAL(20, 12))
-                     * CASE WHEN m_cq OR assistant THEN 0.85 ELSE 1 END AS DECIMAL(20, 12)) END AS pct
+                     * CASE WHEN m_cq OR assistant THEN 0.85 ELSE 1 END AS DECIMAL(20, 12)) END AS pct,
+           CASE WHEN m54 OR m55 OR m56 OR m78 OR m62 OR m_as OR m_asst OR npp OR m_cq OR assistant
+                THEN nullif(concat_ws('; ',
+                  CASE WHEN m54 OR m55 OR m56
+                       THEN 'split care ' || concat_ws('/', CASE WHEN m54 THEN '54' END, CASE WHEN m55 THEN '55' END,
+                                                       CASE WHEN m56 THEN '56' END) || ' x ' || CAST(split_share AS DECIMAL(5, 2))
+                       WHEN m78 AND split_share <> 1 THEN '78 intra-op share x ' || CAST(split_share AS DECIMAL(5, 2)) END,
+                  CASE WHEN m62 THEN 'co-surgeon 62 x 62.5%' END,
+                  CASE WHEN m_as THEN 'assistant AS x 13.6%' WHEN m_asst THEN 'assistant 80/81/82 x 16%' END,
+                  CASE WHEN npp AND NOT m_as AND NOT anesthesia THEN 'NPP ' || ptype || ' x 85%' END,
+                  CASE WHEN (m_cq OR assistant) AND NOT anesthesia
+                       THEN 'therapy assistant ' || CASE WHEN m_cq THEN 'CQ/CO' ELSE ptype END || ' x 85%' END), '')
+           END AS pct_text
     FROM judged
 ),
+reasoned_out AS (      -- fee-schedule lines not priced at steps 1-2: their reason
+    SELECT _pos, line_reason AS reason, NULL::DECIMAL(18, 2) AS allowed1, NULL::DECIMAL(18, 2) AS full_amount,
+           false AS anesthesia, NULL::VARCHAR AS anes_text, units_n <> 1 AS per_unit, NULL::VARCHAR AS line_text,
+           NULL::VARCHAR AS case_text, NULL::VARCHAR AS charge_text, false AS t_bundled
+    FROM percent WHERE NOT anesthesia AND line_reason IS NOT NULL
+),
 pfs AS (               -- fee-schedule lines still priced after step 2 (narrow: what steps 3-6 read)
-    SELECT row_id, grp, line_no, code, rvu_row, status_code, pctc, mult_proc, bilat_surg, endo_base,
-           m_rt, m_lt, m_side, m50, m59, units_n, charge, fee, pct, tc_fee, pc_fee, base_fee,
-           pe_rvu, work_rvu, mp_rvu, work_gpci, pe_gpci, mp_gpci, conversion_factor
+    SELECT _pos, row_id, grp, line_no, code, rvu_row, status_code, pctc, mult_proc, bilat_surg, endo_base,
+           m_rt, m_lt, m_side, m50, m59, units_n, charge, fee, pct, pct_text, tc_fee, pc_fee, base_fee, pe_rvu, reduced
     FROM percent WHERE NOT anesthesia AND line_reason IS NULL
 ),
 pair_sides AS (        -- step 3: RT and LT lines that can pair (units 1, no 50, BILAT 0/1/2, no family cut)
@@ -102,49 +88,50 @@ pair_sides AS (        -- step 3: RT and LT lines that can pair (units 1, no 50,
     WHERE (m_rt OR m_lt) AND NOT m50 AND units_n = 1 AND bilat_surg IN ('0', '1', '2')
       AND mult_proc IN ('0', '1', '2', '9', '')
 ),
-pairs AS (             -- the lowest RT with the lowest LT, and so on; the lower line is the first side
-    SELECT CASE WHEN r.line_no < l.line_no THEN r.row_id ELSE l.row_id END AS first_id,
+pairs AS (             -- the lowest RT with the lowest LT, and so on; the lower line is the first side:
+    SELECT CASE WHEN r.line_no < l.line_no THEN r.row_id ELSE l.row_id END AS first_id,   -- one row per pair
            CASE WHEN r.line_no < l.line_no THEN l.row_id ELSE r.row_id END AS second_id
     FROM pair_sides r
     JOIN pair_sides l
       ON l.grp = r.grp AND l.code = r.code AND l.rvu_row = r.rvu_row AND l.side_rank = r.side_rank AND NOT l.m_rt
     WHERE r.m_rt
 ),
-shared AS (            -- step 3: how many ranked instances a line makes, and each one's bilateral share
-    SELECT p.*,
-           f.second_id IS NOT NULL                       AS pair_first,
-           s.first_id IS NOT NULL                        AS pair_second,
-           coalesce(f.second_id, s.first_id)             AS partner_id,
-           CASE WHEN f.second_id IS NOT NULL OR s.first_id IS NOT NULL THEN 1
-                WHEN m50 AND mult_proc = '4' THEN 2
-                WHEN m50 THEN 1
-                WHEN units_n = 2 AND bilat_surg IN ('1', '2') AND NOT m_side THEN 1
-                ELSE CAST(units_n AS BIGINT) END         AS n_inst,
-           CAST(CASE WHEN f.second_id IS NOT NULL THEN 1
-                     WHEN s.first_id IS NOT NULL
-                       THEN CASE bilat_surg WHEN '1' THEN 0.5 WHEN '3' THEN 1 ELSE 0 END
-                     WHEN m50 AND mult_proc = '4' THEN 1
-                     WHEN m50 THEN CASE bilat_surg WHEN '1' THEN 1.5 WHEN '3' THEN 2 ELSE 1 END
-                     WHEN units_n = 2 AND bilat_surg IN ('1', '2') AND NOT m_side
-                       THEN CASE bilat_surg WHEN '1' THEN 1.5 ELSE 1 END
-                     ELSE 1 END AS DECIMAL(3, 1))        AS share,
-           CASE WHEN mult_proc IN ('1', '2', '3') THEN 'S' WHEN mult_proc = '4' THEN 'I'
-                WHEN mult_proc = '5' THEN 'T' WHEN mult_proc = '6' THEN 'C' WHEN mult_proc = '7' THEN 'O'
-                ELSE 'N' END                             AS fam
-    FROM pfs p
-    LEFT JOIN pairs f ON f.first_id = p.row_id
-    LEFT JOIN pairs s ON s.second_id = p.row_id
+pair_members AS (      -- one row per paired line: its partner and whether it is the first side
+    SELECT first_id AS row_id, second_id AS partner_id, true AS first_side FROM pairs
+    UNION ALL
+    SELECT second_id, first_id, false FROM pairs
 ),
 endo_bases AS (        -- step 4, family 3: the base codes of the endoscopy families billed on each claim
-    SELECT DISTINCT grp, endo_base FROM shared WHERE mult_proc = '3'
+    SELECT DISTINCT grp, endo_base FROM pfs WHERE mult_proc = '3'
 ),
-flagged AS (
-    SELECT s.*,
-           s.mult_proc IN ('1', '2') AND e.endo_base IS NOT NULL AS bundled,
-           CAST(CASE WHEN s.pct = 1 AND s.share = 1 THEN s.fee ELSE round(s.fee * s.pct * s.share, 2) END
+flagged AS (           -- step 3: how many ranked instances a line makes, each one's bilateral share and
+    SELECT *,           -- amount; step 4, family 3: a base code billed with its family's members is bundled
+           CAST(CASE WHEN pct = 1 AND share = 1 THEN fee ELSE round(fee * pct * share, 2) END
                 AS DECIMAL(18, 2)) AS inst_full
-    FROM shared s
-    LEFT JOIN endo_bases e ON e.grp = s.grp AND e.endo_base = s.code
+    FROM (SELECT p.*,
+                 coalesce(m.first_side, false)                 AS pair_first,
+                 coalesce(NOT m.first_side, false)             AS pair_second,
+                 m.partner_id,
+                 CASE WHEN m.row_id IS NOT NULL THEN 1
+                      WHEN m50 AND mult_proc = '4' THEN 2
+                      WHEN m50 THEN 1
+                      WHEN units_n = 2 AND bilat_surg IN ('1', '2') AND NOT m_side THEN 1
+                      ELSE CAST(units_n AS BIGINT) END         AS n_inst,
+                 CAST(CASE WHEN m.first_side THEN 1
+                           WHEN NOT m.first_side
+                             THEN CASE bilat_surg WHEN '1' THEN 0.5 WHEN '3' THEN 1 ELSE 0 END
+                           WHEN m50 AND mult_proc = '4' THEN 1
+                           WHEN m50 THEN CASE bilat_surg WHEN '1' THEN 1.5 WHEN '3' THEN 2 ELSE 1 END
+                           WHEN units_n = 2 AND bilat_surg IN ('1', '2') AND NOT m_side
+                             THEN CASE bilat_surg WHEN '1' THEN 1.5 ELSE 1 END
+                           ELSE 1 END AS DECIMAL(3, 1))        AS share,
+                 CASE WHEN mult_proc IN ('1', '2', '3') THEN 'S' WHEN mult_proc = '4' THEN 'I'
+                      WHEN mult_proc = '5' THEN 'T' WHEN mult_proc = '6' THEN 'C' WHEN mult_proc = '7' THEN 'O'
+                      ELSE 'N' END                             AS fam,
+                 mult_proc IN ('1', '2') AND e.endo_base IS NOT NULL AS bundled
+          FROM pfs p
+          LEFT JOIN pair_members m ON m.row_id = p.row_id
+          LEFT JOIN endo_bases e ON e.grp = p.grp AND e.endo_base = p.code)
 ),
 inst AS (              -- families 2/3 rank instances: one row per (line, instance)
     SELECT row_id, grp, line_no, mult_proc, endo_base, pair_first, partner_id, fee, pct, share, base_fee,
@@ -174,33 +161,47 @@ surg_parts AS (
     SELECT s.*, coalesce(e.part_value, s.v) AS part_value
     FROM surg s LEFT JOIN endo_parts e ON e.row_id = s.row_id AND e.u = s.u
 ),
-surg_procs AS (
-    SELECT grp, proc_kind, proc_id, proc_unit, proc_base, sum(part_value) AS proc_value, min(line_no) AS first_line,
-           min(u) AS first_u
-    FROM surg_parts GROUP BY grp, proc_kind, proc_id, proc_unit, proc_base
+surg_procs AS (       -- one row per procedure: a line instance alone (with its own columns), or a pair / an
+    SELECT grp, proc_kind, proc_id, proc_unit, proc_base,          -- endoscopy family summed over its parts
+           part_value AS proc_value, line_no AS first_line, u AS first_u,
+           row_id, u, multi, mult_proc, endo_base, base_fee, part_value, v
+    FROM surg_parts WHERE proc_kind = 0
+    UNION ALL
+    SELECT grp, proc_kind, proc_id, proc_unit, proc_base, sum(part_value), min(line_no), min(u),
+           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    FROM surg_parts WHERE proc_kind <> 0
+    GROUP BY grp, proc_kind, proc_id, proc_unit, proc_base
 ),
 surg_ranked AS (       -- ranked by the exact amount; ties: the lower line
     SELECT *, row_number() OVER (PARTITION BY grp ORDER BY proc_value DESC, first_line, first_u) AS proc_rank,
            count(*) OVER (PARTITION BY grp) AS procs
     FROM surg_procs
 ),
-surg_amounts AS (
-    SELECT p.row_id, p.u, p.multi, r.proc_rank AS mp_rank, false AS pctc_denied,
-           CAST(round(p.part_value * CASE WHEN r.proc_rank = 1 THEN 1 ELSE 0.5 END, 2) AS DECIMAL(18, 2)) AS amount,
-           nullif(concat_ws(': ',
-             CASE WHEN p.mult_proc = '3'
-                  THEN 'endoscopy family ' || p.endo_base || ' '
-                       || CASE WHEN p.part_value <> p.v THEN '(fee - base $' || p.base_fee || ')' ELSE '(highest member, whole)' END END,
-             CASE WHEN r.procs > 1  -- one procedure: nothing to rank
-                  THEN 'multiple procedure rank ' || r.proc_rank || ' of ' || r.procs || ': '
-                       || CASE WHEN r.proc_rank = 1 THEN '100%' ELSE '50%' END END)
-             || CASE WHEN p.multi  -- a line of several instances shows each one's amount
-                     THEN ' = $' || CAST(round(p.part_value * CASE WHEN r.proc_rank = 1 THEN 1 ELSE 0.5 END, 2) AS DECIMAL(18, 2))
-                     ELSE '' END, '') AS note
+surg_insts AS (        -- each instance with its procedure's rank (a lone instance is its own procedure)
+    SELECT row_id, u, multi, mult_proc, endo_base, base_fee, part_value, v, proc_rank, procs
+    FROM surg_ranked WHERE proc_kind = 0
+    UNION ALL
+    SELECT p.row_id, p.u, p.multi, p.mult_proc, p.endo_base, p.base_fee, p.part_value, p.v, r.proc_rank, r.procs
     FROM surg_parts p
     JOIN surg_ranked r
       ON r.grp = p.grp AND r.proc_kind = p.proc_kind AND r.proc_id = p.proc_id AND r.proc_unit = p.proc_unit
      AND r.proc_base = p.proc_base
+    WHERE p.proc_kind <> 0 AND r.proc_kind <> 0
+),
+surg_amounts AS (
+    SELECT row_id, u, multi, proc_rank AS mp_rank, false AS pctc_denied,
+           CAST(round(part_value * CASE WHEN proc_rank = 1 THEN 1 ELSE 0.5 END, 2) AS DECIMAL(18, 2)) AS amount,
+           nullif(concat_ws(': ',
+             CASE WHEN mult_proc = '3'
+                  THEN 'endoscopy family ' || endo_base || ' '
+                       || CASE WHEN part_value <> v THEN '(fee - base $' || base_fee || ')' ELSE '(highest member, whole)' END END,
+             CASE WHEN procs > 1  -- one procedure: nothing to rank
+                  THEN 'multiple procedure rank ' || proc_rank || ' of ' || procs || ': '
+                       || CASE WHEN proc_rank = 1 THEN '100%' ELSE '50%' END END)
+             || CASE WHEN multi  -- a line of several instances shows each one's amount
+                     THEN ' = $' || CAST(round(part_value * CASE WHEN proc_rank = 1 THEN 1 ELSE 0.5 END, 2) AS DECIMAL(18, 2))
+                     ELSE '' END, '') AS note
+    FROM surg_insts
 ),
 tcpc AS (              -- families 4 (imaging, by session), 6 and 7 (by day): each line's TC and PC per instance
     SELECT row_id, grp, fam, line_no, n_inst AS n, fee, pct, share,
@@ -242,11 +243,9 @@ tcpc_amounts AS (
           FROM tcpc_ranked)
 ),
 therapy AS (           -- family 5: the unit with the highest PE RVU whole (the first line in the order),
-    SELECT row_id, CAST(units_n AS BIGINT) AS n, fee, pct,   -- every other unit 50% of its PE
+    SELECT row_id, CAST(units_n AS BIGINT) AS n, fee, pct, reduced,   -- every other unit 50% of its PE
            CASE WHEN row_number() OVER (PARTITION BY grp ORDER BY pe_rvu DESC, fee * pct DESC, line_no, row_id) = 1
-                THEN 1 ELSE 0 END AS whole,
-           CAST(round((work_rvu * work_gpci + 0.5 * pe_rvu * pe_gpci + mp_rvu * mp_gpci) * conversion_factor, 2)
-                AS DECIMAL(18, 2)) AS reduced
+                THEN 1 ELSE 0 END AS whole
     FROM flagged WHERE fam = 'T'
 ),
 therapy_amounts AS (
@@ -273,8 +272,8 @@ family_lines AS (      -- step 4 per line: the sum of its instances (a line of o
     GROUP BY row_id
 ),
 pfs_amounts AS (
-    SELECT f.row_id, f.grp, f.status_code, f.charge, f.partner_id, f.pair_first, f.pair_second, f.share, f.n_inst,
-           f.fam, f.bundled, f.inst_full,
+    SELECT f._pos, f.row_id, f.grp, f.status_code, f.charge, f.partner_id, f.pair_first, f.pair_second,
+           f.share, f.n_inst, f.fam, f.inst_full, f.units_n,
            CASE WHEN f.bundled THEN CAST(0 AS DECIMAL(18, 2))
                 WHEN f.fam = 'N' THEN f.n_inst * f.inst_full ELSE fl.family_amount END AS amount0,
            CASE WHEN f.bundled THEN CAST(0 AS DECIMAL(18, 2)) ELSE f.n_inst * f.inst_full END AS full_amount,
@@ -284,7 +283,15 @@ pfs_amounts AS (
                        || ' services: its technical component is unknown, so the family cut cannot be applied'
            END AS family_reason,
            CASE WHEN f.bundled THEN 'endoscopy base ' || f.code || ' bundled with its family member(s): $0'
-                WHEN f.fam <> 'N' THEN fl.family_text END AS family_text
+                WHEN f.fam <> 'N' THEN fl.family_text END AS family_text,
+           nullif(concat_ws('; ', f.pct_text,
+             CASE WHEN f.pair_first OR f.pair_second THEN NULL
+                  WHEN f.m50 AND f.mult_proc = '4' THEN 'bilateral 50 on imaging: two studies'
+                  WHEN f.m50 THEN 'bilateral 50 (BILAT SURG ' || f.bilat_surg || ') x ' || CAST(f.share * 100 AS INTEGER) || '%'
+                  WHEN f.units_n = 2 AND f.bilat_surg IN ('1', '2') AND NOT f.m_side AND f.n_inst = 1
+                    THEN '2 units = one bilateral procedure (BILAT SURG ' || f.bilat_surg || ') x '
+                         || CAST(f.share * 100 AS INTEGER) || '%' END,
+             CASE WHEN f.fam = 'N' AND f.n_inst > 1 THEN f.n_inst || ' x $' || f.inst_full END), '') AS line_text
     FROM flagged f LEFT JOIN family_lines fl ON fl.row_id = f.row_id
 ),
 pair_rows AS (         -- step 5: the RT/LT pairs' lines with their amounts after step 4
@@ -309,47 +316,23 @@ pfs_capped AS (        -- step 5: lesser of the actual charge
     FROM pfs_amounts p
     LEFT JOIN pair_alloc pa ON pa.row_id = p.row_id
 ),
-anes AS (              -- step 7: anesthesia lines with their base units and conversion factor
-    SELECT p.*,
-           bu.base_units,
-           CAST(CASE WHEN $national THEN ncf.anesthesia_cf ELSE acf.anesthesia_cf END AS DECIMAL(9, 4)) AS anes_cf,
-           EXISTS (SELECT 1 FROM mpfs_release_files f
-                   WHERE f.year = p.mpfs_year AND f.release = p.mpfs_release AND f.kind = 'anes_base') AS has_base_file,
-           list_contains($addons, p.code) AS addon,
-           list_contains($no_time, p.code) AS no_time,
-           CAST(CAST(p.minutes * 1000 AS DECIMAL(18, 0)) AS BIGINT) AS minutes_1000
-    FROM (SELECT q.*, k.mpfs_year, k.mpfs_release, k.carrier, k.locality_code
-          FROM percent q JOIN keyed k ON k.key_id = q.k_line_id WHERE q.anesthesia) p
-    LEFT JOIN mpfs_anesthesia_base_units bu
-           ON bu.year = p.mpfs_year AND bu.release = p.mpfs_release AND bu.hcpcs = p.code
-    LEFT JOIN mpfs_anesthesia_cf acf
-           ON acf.year = p.mpfs_year AND acf.release = p.mpfs_release AND acf.carrier = p.carrier
-          AND acf.locality = substr(p.locality_code, 6)
-    LEFT JOIN mpfs_conversion_factors ncf
-           ON ncf.year = p.mpfs_year AND ncf.release = p.mpfs_release AND ncf.qp = $qp
+anes AS (              -- step 7: anesthesia lines (base units and CF come with the key)
+    SELECT _pos, row_id, grp, line_no, status_code, pct_text, m_ad, m23, m_md, minutes, charge,
+           base_units, anes_cf, addon, no_time,
+           CAST(CAST(minutes * 1000 AS DECIMAL(18, 0)) AS BIGINT) AS minutes_1000,
+           coalesce(anes_key_reason,
+                    CASE WHEN NOT m_ad AND NOT no_time AND minutes IS NULL
+                         THEN 'anesthesia minutes missing: time units cannot be counted (units are not minutes)' END)
+             AS anes_reason
+    FROM percent WHERE anesthesia
 ),
 anes_judged AS (
-    SELECT a.*,
-           CASE
-             WHEN base_units IS NULL AND NOT has_base_file
-               THEN (SELECT h.help FROM _pc_base_help h WHERE h.year = a.mpfs_year)
-             WHEN base_units IS NULL
-               THEN 'anesthesia base units unknown for ' || code || ' (not in the CMS base-unit file imported for '
-                    || mpfs_year || '): priced by the MAC'
-             WHEN anes_cf IS NULL AND NOT $national AND locality_code IS NULL
-               THEN 'no locality for the line: give a ZIP code in the ' || mpfs_year
-                    || ' ZIP file or a 7-digit carrier+locality (or price with --national)'
-             WHEN anes_cf IS NULL
-               THEN 'no anesthesia conversion factor for ' || CASE WHEN $national THEN 'the nation' ELSE 'locality ' || locality_code END
-                    || ' in ' || mpfs_year || ' release ' || mpfs_release || ' (ANES file): import it'
-             WHEN NOT m_ad AND NOT no_time AND minutes IS NULL
-               THEN 'anesthesia minutes missing: time units cannot be counted (units are not minutes)'
-           END AS anes_reason,
+    SELECT *,
            CASE WHEN m_ad THEN 3 ELSE base_units END AS base_n,
            CASE WHEN m_ad THEN CASE WHEN m23 THEN 10 ELSE 0 END WHEN no_time THEN 0
                 ELSE (minutes_1000 + 750) // 1500 END AS time_tenths,
            CASE WHEN m_md THEN 0.5 ELSE 1 END AS md_pct
-    FROM anes a
+    FROM anes
 ),
 anes_alone AS (        -- each anesthesia line alone: (base + time units) x CF x medical direction %
     SELECT *,
@@ -377,7 +360,7 @@ anes_priced AS (
           FROM anes_case)
 ),
 anes_out AS (
-    SELECT a.row_id, a.grp, a.status_code, true AS anesthesia,
+    SELECT a._pos, a.row_id, a.grp, a.status_code, true AS anesthesia,
            a.anes_reason AS reason,
            p.anes_allowed AS allowed0,
            p.alone AS full_amount,
@@ -388,6 +371,8 @@ anes_out AS (
                                            ELSE CAST(a.minutes AS VARCHAR) END || ' min / 15' ELSE '' END
              || ') x CF $' || a.anes_cf || CASE WHEN a.m_md THEN ' x 50% (medical direction)' ELSE '' END
              || ' = $' || p.alone AS anes_text,
+           false AS per_unit,
+           a.pct_text AS line_text,
            CASE WHEN p.addon THEN NULL
                 WHEN p.case_rank > 1
                   THEN 'anesthesia case: base and time paid on the code with the highest base units: $0'
@@ -397,17 +382,17 @@ anes_out AS (
                        || ' units = $' || p.case_amount END AS case_text,
            CASE WHEN p.addon AND p.charge < p.alone THEN 'lesser of charge $' || p.charge
                 WHEN NOT p.addon AND p.case_rank = 1 AND p.case_charges < p.case_amount
-                  THEN 'lesser of the case''s charges $' || p.case_charges END AS charge_text,
-           NULL::BOOLEAN AS pair_first, NULL::BOOLEAN AS pair_second, NULL::DECIMAL(3, 1) AS share,
-           NULL::BIGINT AS n_inst, NULL::DECIMAL(18, 2) AS inst_full, NULL::VARCHAR AS fam
+                  THEN 'lesser of the case''s charges $' || p.case_charges END AS charge_text
     FROM anes_judged a LEFT JOIN anes_priced p ON p.row_id = a.row_id
 ),
 pfs_out AS (
-    SELECT row_id, grp, status_code, false AS anesthesia,
+    SELECT _pos, row_id, grp, status_code, false AS anesthesia,
            family_reason AS reason,
            CASE WHEN family_reason IS NULL THEN amount1 END AS allowed0,
            full_amount,
            NULL::VARCHAR AS anes_text,
+           n_inst <> 1 OR units_n <> 1 AS per_unit,
+           line_text,
            nullif(concat_ws('; ',
              CASE WHEN pair_first OR pair_second
                   THEN 'bilateral RT/LT pair: ' || CASE WHEN pair_first THEN 'first side 100%'
@@ -416,8 +401,7 @@ pfs_out AS (
            CASE WHEN pair_charges IS NOT NULL AND amount1 <> amount0
                   THEN 'lesser of the pair''s charges $' || pair_charges || ', first side first'
                 WHEN pair_charges IS NULL AND charge IS NOT NULL AND amount1 < amount0
-                  THEN 'lesser of charge $' || charge END AS charge_text,
-           pair_first, pair_second, share, n_inst, inst_full, fam
+                  THEN 'lesser of charge $' || charge END AS charge_text
     FROM pfs_capped
 ),
 judged_lines AS (      -- every line that reached steps 3-7, with its amount before status T
@@ -431,55 +415,30 @@ t_paid AS (            -- claims with a T line where another (non-T) service is 
     FROM judged_lines p SEMI JOIN t_lines t ON t.grp = p.grp
     WHERE p.reason IS NULL AND p.allowed0 > 0 AND (p.anesthesia OR p.status_code <> 'T')
 ),
-results AS (
-    SELECT j.*, b.row_id IS NOT NULL AS t_bundled,
-           CASE WHEN b.row_id IS NOT NULL THEN CAST(0 AS DECIMAL(18, 2)) ELSE j.allowed0 END AS allowed1
-    FROM judged_lines j
-    LEFT JOIN (SELECT t.row_id FROM t_lines t SEMI JOIN t_paid USING (grp)) b ON b.row_id = j.row_id
+t_bundled AS (
+    SELECT t.row_id FROM t_lines t SEMI JOIN t_paid USING (grp)
 ),
 finished AS (          -- every input line: its reason or amount, and the texts of its steps
-    SELECT p._pos, p.row_id, k.amount AS fee, k.mpfs_year, k.mpfs_release, k.locality_code, k.mult_proc, k.formula,
-           coalesce(p.line_reason, r.reason) AS reason,
-           r.allowed1, r.full_amount, r.anesthesia,
-           CASE WHEN p.anesthesia THEN r.anes_text
-                ELSE k.formula || CASE WHEN r.n_inst <> 1 OR p.units_n <> 1 THEN ' per unit' ELSE '' END END AS step1_text,
-           nullif(concat_ws('; ',
-             CASE WHEN p.m54 OR p.m55 OR p.m56
-                  THEN 'split care ' || concat_ws('/', CASE WHEN p.m54 THEN '54' END, CASE WHEN p.m55 THEN '55' END,
-                                                  CASE WHEN p.m56 THEN '56' END) || ' x ' || CAST(p.split_share AS DECIMAL(5, 2))
-                  WHEN p.m78 AND p.split_share <> 1 THEN '78 intra-op share x ' || CAST(p.split_share AS DECIMAL(5, 2)) END,
-             CASE WHEN p.m62 THEN 'co-surgeon 62 x 62.5%' END,
-             CASE WHEN p.m_as THEN 'assistant AS x 13.6%' WHEN p.m_asst THEN 'assistant 80/81/82 x 16%' END,
-             CASE WHEN p.npp AND NOT p.m_as AND NOT p.anesthesia THEN 'NPP ' || p.ptype || ' x 85%' END,
-             CASE WHEN (p.m_cq OR p.assistant) AND NOT p.anesthesia
-                  THEN 'therapy assistant ' || CASE WHEN p.m_cq THEN 'CQ/CO' ELSE p.ptype END || ' x 85%' END,
-             CASE WHEN r.pair_first OR r.pair_second THEN NULL
-                  WHEN p.m50 AND p.mult_proc = '4' THEN 'bilateral 50 on imaging: two studies'
-                  WHEN p.m50 THEN 'bilateral 50 (BILAT SURG ' || p.bilat_surg || ') x ' || CAST(r.share * 100 AS INTEGER) || '%'
-                  WHEN p.units_n = 2 AND p.bilat_surg IN ('1', '2') AND NOT p.m_side AND r.n_inst = 1
-                    THEN '2 units = one bilateral procedure (BILAT SURG ' || p.bilat_surg || ') x '
-                         || CAST(r.share * 100 AS INTEGER) || '%' END,
-             CASE WHEN r.fam = 'N' AND r.n_inst > 1 THEN r.n_inst || ' x $' || r.inst_full END), '') AS line_text,
-           r.case_text, r.charge_text,
-           CASE WHEN r.t_bundled THEN 'status T: another service on the claim is paid, $0' END AS t_text
-    FROM percent p
-    JOIN keyed k ON k.key_id = p.k_line_id
-    LEFT JOIN results r ON r.row_id = p.row_id
+    SELECT j._pos, j.reason, j.anesthesia, j.anes_text, j.per_unit, j.line_text, j.case_text, j.charge_text,
+           j.full_amount, b.row_id IS NOT NULL AS t_bundled,
+           CASE WHEN b.row_id IS NOT NULL THEN CAST(0 AS DECIMAL(18, 2)) ELSE j.allowed0 END AS allowed1
+    FROM judged_lines j
+    LEFT JOIN t_bundled b ON b.row_id = j.row_id
+    UNION ALL BY NAME
+    SELECT * FROM reasoned_out
+),
+texts AS (
+    SELECT *, CASE WHEN t_bundled THEN 'status T: another service on the claim is paid, $0' END AS t_text
+    FROM finished
 )
 SELECT _pos,
-       row_id,
        CASE WHEN reason IS NULL THEN allowed1 END AS allowed,
-       CASE WHEN reason IS NULL THEN 'priced' ELSE 'not_priced' END AS status,
        reason,
-       CASE WHEN reason IS NOT NULL THEN step1_text
-            WHEN coalesce(line_text, case_text, charge_text, t_text) IS NULL THEN step1_text  -- step 1 is the amount
-            ELSE concat_ws('; ', step1_text, line_text, case_text, charge_text, t_text) || ' = $' || allowed1 END AS derivation,
        CASE WHEN reason IS NULL THEN full_amount END AS full_amount,
-       fee,
        CASE WHEN reason IS NULL THEN nullif(concat_ws('; ', case_text, charge_text, t_text), '') END AS claim_step,
-       mpfs_year,
-       mpfs_release,
-       locality_code,
-       mult_proc,
-       formula
-FROM finished
+       anesthesia,
+       anes_text,
+       per_unit,
+       CASE WHEN reason IS NULL AND coalesce(line_text, case_text, charge_text, t_text) IS NOT NULL
+            THEN concat_ws('; ', line_text, case_text, charge_text, t_text) || ' = $' || allowed1 END AS steps_text
+FROM texts

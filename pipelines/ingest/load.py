@@ -42,7 +42,7 @@ from pipelines.core.errors import Interrupted, X12Error
 from pipelines.core.logs import printable
 from pipelines.core.money import MONEY
 from pipelines.core.paths import expand_paths
-from pipelines.core.sql import read_sql
+from pipelines.core.sql import arrow_view, read_sql
 from pipelines.core.transactions import transaction
 from pipelines.core.warehouse import bulk_load, connect
 from pipelines.ingest.envelope import PreparedFile
@@ -318,17 +318,12 @@ def flag_resent(frames: dict[str, pl.DataFrame], resent: pl.DataFrame) -> dict[s
 
 # ----------------------------------------------------------------------------- database steps
 
-# polars hands its strings to Arrow as they are (string views) at this level; its default converts
-# each string column to large_string first, a copy that cost the inserting thread ~15 ms per slice
-# of service lines. DuckDB reads string views directly.
-_ARROW = pl.CompatLevel.newest()
-
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     if frame.height == 0:
         return
     name = f"_new_{table}"
-    con.register(name, frame.to_arrow(compat_level=_ARROW))
+    con.register(name, arrow_view(frame))
     try:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")  # table names are constants
     except BaseException:
@@ -501,7 +496,7 @@ def _resent(con, payments: pl.DataFrame, file_id: int) -> pl.DataFrame:
     there is a candidate); :func:`flag_resent` decides."""
     con.register(
         "new_payments",
-        payments.select("payment_id", "trace_number", "payer_id", "total_paid").to_arrow(compat_level=_ARROW),
+        arrow_view(payments.select("payment_id", "trace_number", "payer_id", "total_paid")),
     )
     try:
         candidates = con.sql(

@@ -28,6 +28,7 @@ import polars as pl
 from pipelines.core.config import Settings
 from pipelines.core.errors import UnderpayError
 from pipelines.core.money import MONEY
+from pipelines.core.sql import arrow_view
 from pipelines.core.warehouse import connect
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: pipelines/runs/demo.py
@@ -326,7 +327,7 @@ def _insert_probe(con, payers, codes: list[tuple[str, str]]) -> pl.DataFrame:
             pl.when(pl.col("facility")).then(pl.lit(FACILITY_POS)).otherwise(pl.lit(OFFICE_POS)).alias("pos"),
         )
     )
-    con.register("probe", probe.to_arrow())
+    con.register("probe", arrow_view(probe))
     try:
         con.execute(PROBE_FILE)
         con.execute(PROBE_PAYMENTS, {"payment_date": PROBE_DATE, "zip": DEMO_ZIP})

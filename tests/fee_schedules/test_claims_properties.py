@@ -138,6 +138,12 @@ def claims(draw):
 
 
 @pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+@pytest.fixture(scope="module")
 def reference(cms_dir) -> MacReference:
     return MacReference(cms_dir / "2025", shared_path(*BASE_UNITS))
 
@@ -192,6 +198,21 @@ def test_row_order_does_not_change_amounts(mpfs_con, price_claims, lines, data):
     a = price_claims(mpfs_con, frame).sort("row_id").select("row_id", "status", "allowed")
     b = price_claims(mpfs_con, frame[list(order)]).sort("row_id").select("row_id", "status", "allowed")
     assert a.to_dicts() == b.to_dicts()
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(lines=claims(), size=st.integers(1, 6))
+def test_chunks_of_claims_do_not_change_anything(mpfs_con, price_claims, lines, size, monkeypatch_module):
+    """Whole claims go through the claim statement in chunks (CHUNK_LINES): any chunk size gives the
+    same output, row for row, as one pass."""
+    frame = claims_frame(lines)
+    whole = price_claims(mpfs_con, frame)
+    monkeypatch_module.setattr("fee_schedules.claims.CHUNK_LINES", size)
+    try:
+        chunked = price_claims(mpfs_con, frame)
+    finally:
+        monkeypatch_module.undo()
+    assert chunked.to_dicts() == whole.to_dicts()
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
