@@ -430,7 +430,7 @@ def price_claims(
     flags = _flags(prepared)
     keys, line_ids = _keys(con, flags, national=national)
     priced = _price_keys(con, keys, national=national, qp=qp, on_missing=on_missing).join(
-        keys.select("key_id", "k_tc_id", "k_pc_id", "k_base_id"), on="key_id", how="left"
+        keys.select("key_id", "k_tc_id", "k_pc_id", "k_base_id"), on="key_id", how="left", maintain_order="left"
     )
     claim_lines = flags.drop("zip", "locality", "year", "service_date")
     years = priced["mpfs_year"].drop_nulls().unique().to_list()
@@ -445,7 +445,7 @@ def price_claims(
         "no_time": list(NO_TIME_UNITS),
     }
     claim_keys = _query(con, "claim_keys.sql", key_values, _pc_keys=priced, _pc_base_help=base_help).sort("key_id")
-    # priced is in key order (price_lines keeps its input's order; keys come sorted by key_id)
+    # priced is in key order (keys come sorted by key_id; price_lines and the join keep that order)
     shown = priced.select(pl.col(_SHOWN_KEY_COLUMNS).gather(line_ids))
     claim_lines = claim_lines.with_columns(line_ids)
     del prepared, flags, keys, priced  # what is no longer needed goes before the big steps
