@@ -116,6 +116,7 @@ _PRICE_OUT: dict[str, pl.DataType | type[pl.DataType]] = {
 # Columns of the price_claims output the chain reads (cmp_claim_prices_raw -> 10_claim_prices.sql).
 _CLAIM_OUT: dict[str, pl.DataType | type[pl.DataType]] = {
     "row_id": pl.Int64,
+    "claim_level": pl.Boolean,
     "facility": pl.Boolean,
     "status": pl.Utf8,
     "reason": pl.Utf8,

@@ -217,3 +217,29 @@ def test_provider_type_from_the_roster(mwh, folder):
     assert v["expected_allowed"] == pa and v["category"] == "correct"
     v = variance(mwh.con, by_md)
     assert v["expected_allowed"] > pa and v["category"] == "underpaid"
+
+
+CARVE_OUT = (  # Medicare's modifier rules, one code at a fixed rate and the rest at 100% of Medicare
+    'name: Carve\npayer: {ids: ["CARVE1"]}\n' + COMMON + "tolerance: {amount: 0.05, percent: 0.1}\n"
+    'modifier_adjustments: medicare\nterms:\n  - codes: ["22612"]\n    rate: 2000.00\n'
+    '  - codes: ["*"]\n    percent_of_medicare: 100\n'
+)
+
+
+def test_a_claim_level_line_is_ranked_with_the_claims_fixed_rate_lines(mwh, folder):
+    # Medicare ranks every procedure of the claim together: 22612 (a fixed rate in this contract, the
+    # higher Medicare fee) takes rank 1, so 63047 (percent of Medicare) is rank 2 at 50%; the payer
+    # paying 50% of 63047's fee is correct, not underpaid.
+    write_contract(folder, "carve.yaml", CARVE_OUT)
+    assert note_fee("22612") > note_fee("63047")
+    half = cents(note_fee("63047") * D("0.5"))
+    c = mwh.claim(mwh.payment("CARVE1", "CARVE HEALTH"), pos="22")
+    rate_line = paid_as(mwh, c, "22612", D("2000.00"), line_number=1)
+    pom_line = paid_as(mwh, c, "63047", half, line_number=2)
+    res = run(mwh, folder)
+    v = variance(mwh.con, pom_line)
+    assert (v["expected_allowed"], v["category"]) == (half, "correct")
+    assert v["reduction_reason"] and "rank 2 of 2" in v["reduction_reason"]
+    v = variance(mwh.con, rate_line)
+    assert (v["expected_allowed"], v["category"]) == (D("2000.00"), "correct")
+    assert res.by_category["underpaid"] == 0 and res.by_category["overpaid"] == 0

@@ -1,5 +1,6 @@
 -- Step 10, cmp_claim_prices: the claim-level Medicare allowed of each line of cmp_claim_lines, with the claim step that reduced it and its derivation text.
--- Grain: one row per line of cmp_claim_lines (line_id = the pricer's row_id).
+-- Grain: one row per claim_level line of cmp_claim_lines (line_id = the pricer's row_id); the claims'
+-- other lines were priced only to rank them with these.
 -- Inputs: cmp_claim_prices_raw (the fee_schedules.claims.price_claims output registered from
 -- Python, compare._price).
 -- allowed is the line's whole Medicare allowed after every claim-level rule (all units: multiple
@@ -29,3 +30,4 @@ SELECT
               || coalesce(' [' || derivation || ']', '')   -- the derivation includes the claim step
          END AS VARCHAR)                       AS medicare_text
 FROM cmp_claim_prices_raw
+WHERE claim_level
