@@ -19,8 +19,14 @@ def sql_of(name: str) -> str:
     return read_sql("reports.sql", f"{name}.sql")
 
 
+def _macros(con: duckdb.DuckDBPyConnection) -> None:
+    """The report queries' helpers (reports/sql/macros.sql: exact money per unit) on ``con``."""
+    con.execute(sql_of("macros"))
+
+
 def rows(con: duckdb.DuckDBPyConnection, name: str, **params) -> list[dict]:
     """Run a named query; one dict per result row (Decimal money, date dates)."""
+    _macros(con)
     sql = sql_of(name)
     cur = con.execute(sql, bind(sql, params))
     cols = [d[0] for d in cur.description]
@@ -29,5 +35,6 @@ def rows(con: duckdb.DuckDBPyConnection, name: str, **params) -> list[dict]:
 
 def frame(con: duckdb.DuckDBPyConnection, name: str, **params) -> pl.DataFrame:
     """Run a named query into a polars frame (DECIMAL columns stay pl.Decimal)."""
+    _macros(con)
     sql = sql_of(name)
     return con.sql(sql, params=bind(sql, params)).pl()

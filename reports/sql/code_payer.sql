@@ -15,8 +15,8 @@ SELECT
     max(v.payer_name)                                                        AS payer_name,
     count(*)                                                                 AS lines,
     sum(v.units)::DECIMAL(18,3)                                              AS units,
-    round(sum(v.expected_allowed) / nullif(sum(v.units), 0), 2)::DECIMAL(38,2) AS expected_per_unit,
-    round(sum(v.actual_allowed) / nullif(sum(v.units), 0), 2)::DECIMAL(38,2)   AS actual_per_unit,
+    rpt_money_per(sum(v.expected_allowed), sum(v.units))::DECIMAL(38,2)       AS expected_per_unit,
+    rpt_money_per(sum(v.actual_allowed), sum(v.units))::DECIMAL(38,2)         AS actual_per_unit,
     count(*) FILTER (WHERE v.category = 'underpaid')                         AS underpaid_lines,
     coalesce(sum(v.variance) FILTER (WHERE v.category = 'underpaid'), 0)::DECIMAL(38,2) AS underpaid
 FROM variances v JOIN top USING (procedure_code)

@@ -22,8 +22,9 @@ SELECT
     count(*)                                                               AS lines,
     sum(w.units)::DECIMAL(18,3)                                            AS volume,
     sum(w.actual_allowed)::DECIMAL(38,2)                                   AS allowed,
-    round(sum(w.actual_allowed) / nullif(sum(w.units), 0), 2)::DECIMAL(38,2) AS avg_allowed,
-    round(avg(w.medicare_unit_amount), 2)::DECIMAL(38,2)                   AS medicare_unit_amount_seen,
+    rpt_money_per(sum(w.actual_allowed), sum(w.units))::DECIMAL(38,2)       AS avg_allowed,
+    rpt_money_per(sum(w.medicare_unit_amount), count(w.medicare_unit_amount))::DECIMAL(38,2)
+                                                                           AS medicare_unit_amount_seen,
     avg(CASE WHEN w.facility THEN 1 ELSE 0 END) >= 0.5                     AS mostly_facility,
     max(w.service_date)                                                    AS last_service_date
 FROM window_lines w JOIN codes c USING (procedure_code, pricing_modifier)
