@@ -255,7 +255,10 @@ therapy_amounts AS (
              CASE WHEN whole = 1 THEN 'therapy: 1 unit whole (highest PE)' END,
              CASE WHEN n > whole
                   THEN 'therapy: ' || (n - whole) || ' unit(s) at 50% of PE $' || reduced
-                       || CASE WHEN pct <> 1 THEN ' x line % = $' || CAST(round(reduced * pct, 2) AS DECIMAL(18, 2)) ELSE '' END
+                       || CASE WHEN pct = 1 THEN ''
+                               WHEN n = 1 THEN ' x line %'   -- the line's amount: the derivation ends in it
+                               ELSE ' x line % = $' || CAST(round(reduced * pct, 2) AS DECIMAL(18, 2))
+                                    || CASE WHEN n - whole > 1 THEN ' each' ELSE '' END END
              END) AS note
     FROM therapy
 ),
@@ -368,7 +371,7 @@ anes_out AS (
              || CAST(CAST(a.time_tenths AS DECIMAL(18, 0)) * 0.1 AS DECIMAL(18, 1)) || ' time units'
              || CASE WHEN a.minutes IS NOT NULL AND NOT a.m_ad AND NOT a.no_time
                      THEN ' from ' || CASE WHEN a.minutes = trunc(a.minutes) THEN CAST(CAST(a.minutes AS BIGINT) AS VARCHAR)
-                                           ELSE CAST(a.minutes AS VARCHAR) END || ' min / 15' ELSE '' END
+                                           ELSE rtrim(CAST(a.minutes AS VARCHAR), '0') END || ' min / 15' ELSE '' END
              || ') x CF $' || a.anes_cf || CASE WHEN a.m_md THEN ' x 50% (medical direction)' ELSE '' END
              || ' = $' || p.alone AS anes_text,
            false AS per_unit,
@@ -379,7 +382,8 @@ anes_out AS (
                 WHEN p.case_codes > 1
                   THEN 'anesthesia case of ' || p.case_codes || ' codes: this code (highest base units) with the total time '
                        || CAST(CAST((p.case_minutes_1000 + 750) // 1500 AS DECIMAL(18, 0)) * 0.1 AS DECIMAL(18, 1))
-                       || ' units = $' || p.case_amount END AS case_text,
+                       || ' units'   -- its amount is the derivation's last, unless the case's charges cut it
+                       || CASE WHEN p.case_charges < p.case_amount THEN ' = $' || p.case_amount ELSE '' END END AS case_text,
            CASE WHEN p.addon AND p.charge < p.alone THEN 'lesser of charge $' || p.charge
                 WHEN NOT p.addon AND p.case_rank = 1 AND p.case_charges < p.case_amount
                   THEN 'lesser of the case''s charges $' || p.case_charges END AS charge_text

@@ -13,6 +13,7 @@ generated.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import polars as pl
@@ -198,6 +199,16 @@ def test_row_order_does_not_change_amounts(mpfs_con, price_claims, lines, data):
     a = price_claims(mpfs_con, frame).sort("row_id").select("row_id", "status", "allowed")
     b = price_claims(mpfs_con, frame[list(order)]).sort("row_id").select("row_id", "status", "allowed")
     assert a.to_dicts() == b.to_dicts()
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(lines=claims())
+def test_a_derivation_states_each_amount_once(mpfs_con, price_claims, lines):
+    """A derivation never ends in the same amount twice: a claim step whose amount is the line's
+    allowed does not repeat it before the final '= $allowed'."""
+    out = price_claims(mpfs_con, claims_frame(lines))
+    for row in out.filter(pl.col("status") == "priced").iter_rows(named=True):
+        assert not re.search(r"= \$(\S+) = \$\1$", row["derivation"]), row["derivation"]
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
