@@ -76,9 +76,8 @@ OUTPUT_COLUMNS: dict[str, pl.DataType] = {
     "mult_proc": pl.String(),
     "formula": pl.String(),
 }
-# The price_lines columns the claim statement reads for each key.
+# The price_lines columns kept per key: what sql/claim_keys.sql reads, and the step-1 columns shown per line.
 _KEY_COLUMNS = (
-    "status",
     "not_priced_reason",
     "amount",
     "status_code",
@@ -369,19 +368,14 @@ def _render(steps: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
         .then(step1)
         .otherwise(pl.concat_str([step1, pl.col("steps_text")], separator="; ", ignore_nulls=True))
     )
-    return pl.concat([steps, shown], how="horizontal").select(
-        pl.col("allowed").cast(MONEY),
-        pl.when(pl.col("reason").is_null()).then(pl.lit("priced")).otherwise(pl.lit("not_priced")).alias("status"),
-        pl.col("reason").cast(pl.String),
-        derivation.cast(pl.String).alias("derivation"),
-        pl.col("full_amount").cast(MONEY),
-        pl.col("amount").cast(MONEY).alias("fee"),
-        pl.col("claim_step").cast(pl.String),
-        pl.col("mpfs_year").cast(pl.Int32),
-        pl.col("mpfs_release").cast(pl.String),
-        pl.col("locality_code").cast(pl.String),
-        pl.col("mult_proc").cast(pl.String),
-        pl.col("formula").cast(pl.String),
+    return (
+        pl.concat([steps, shown], how="horizontal")
+        .with_columns(
+            pl.when(pl.col("reason").is_null()).then(pl.lit("priced")).otherwise(pl.lit("not_priced")).alias("status"),
+            derivation.alias("derivation"),
+            pl.col("amount").alias("fee"),
+        )
+        .select([pl.col(c).cast(t) for c, t in OUTPUT_COLUMNS.items()])
     )
 
 

@@ -40,7 +40,7 @@ from pipelines.core.money import LINE_AMOUNT_CEILING, MONEY
 from pipelines.core.months import Month
 from pipelines.core.outputs import make_private_dirs, private_open
 from pipelines.core.spreadsheet import csv_bytes, formula_safe, xlsx_workbook
-from pipelines.core.sql import bind, read_sql
+from pipelines.core.sql import arrow_view, bind, read_sql
 from pipelines.core.transactions import transaction
 
 __all__ = [
@@ -246,8 +246,8 @@ def _run_chain(con: duckdb.DuckDBPyConnection, values: dict, *, replace_all: boo
         if step.price_first:
             prices, note = _price(con)
             claim_prices, claim_note = _price_claims(con)
-            con.register("cmp_prices_raw", prices)
-            con.register("cmp_claim_prices_raw", claim_prices)
+            con.register("cmp_prices_raw", arrow_view(prices))
+            con.register("cmp_claim_prices_raw", arrow_view(claim_prices))
             note = note or claim_note
             values["pricing_note"] = note
         sql = _sql(step.file)
@@ -282,7 +282,7 @@ def compare(
     frames = contract_frames(contracts)
     frames["cmp_roster"] = load_roster(Path(contracts_dir)).select("npi", "provider_type")
     for name, frame in frames.items():
-        con.register(name, frame)
+        con.register(name, arrow_view(frame))
     values = {
         "month_start": asked.start if asked else None,
         "month_end": asked.end if asked else None,
