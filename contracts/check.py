@@ -17,10 +17,21 @@ from pathlib import Path
 
 import duckdb
 
-from contracts.model import Contract, Problem, Term, contract_files, contracts_root, parse_contract
+from contracts.model import (
+    SCHEDULE_LABELS,
+    SCHEDULE_METHODS,
+    Contract,
+    Problem,
+    Term,
+    contract_files,
+    contracts_root,
+    parse_contract,
+)
 from contracts.providers import read_roster
 
 _FAR = dt.date(9999, 12, 31)
+# Terms whose Medicare amount depends on the place: the physician schedule's locality, DMEPOS's state.
+_PLACED = ("percent_of_medicare", "percent_of_dmepos")
 
 
 def check_folder(folder, con: duckdb.DuckDBPyConnection | None = None) -> list[Problem]:
@@ -36,18 +47,19 @@ def check_folder(folder, con: duckdb.DuckDBPyConnection | None = None) -> list[P
     problems += overlapping_versions(contracts)
     for c in contracts:
         problems += unreachable_terms(c)
-        if any(t.method == "percent_of_medicare" for t in c.terms) and not (c.medicare_zip or c.medicare_locality):
+        if any(t.method in _PLACED for t in c.terms) and not (c.medicare_zip or c.medicare_locality):
             problems.append(
                 Problem(
                     str(c.file),
                     c.line,
-                    "percent_of_medicare terms but no medicare zip or locality",
+                    "percent_of_medicare or percent_of_dmepos terms but no medicare zip or locality",
                     'medicare: {zip: "10001"} (until then the practice zip of underpay.toml is used)',
                     "warning",
                 )
             )
     if con is not None:
         problems += unknown_codes(contracts, con)
+        problems += schedule_terms_that_never_price(contracts, con)
     problems += read_roster(Path(folder))[1]
     return problems
 
@@ -196,7 +208,7 @@ class _TermIndex:
 
 
 def unknown_codes(contracts: list[Contract], con: duckdb.DuckDBPyConnection) -> list[Problem]:
-    """Codes named in terms or rate sheets that no imported MPFS release lists (warnings)."""
+    """Codes named in terms or rate sheets that no imported Medicare schedule lists (warnings)."""
     try:
         known_rows = con.execute("SELECT count(*) FROM mpfs_rvu").fetchone()[0]
     except duckdb.Error:
@@ -218,6 +230,11 @@ def unknown_codes(contracts: list[Contract], con: duckdb.DuckDBPyConnection) -> 
             {"codes": codes},
         ).fetchall()
     }
+    for sql in _SCHEDULE_CODES.values():  # the lab, drug, DME and facility schedules know codes too
+        try:
+            known |= {row[0] for row in con.execute(sql).fetchall()}
+        except duckdb.Error:  # a warehouse from before these tables
+            break
     return [
         Problem(
             file,
@@ -229,3 +246,56 @@ def unknown_codes(contracts: list[Contract], con: duckdb.DuckDBPyConnection) -> 
         for code, file, line in wanted
         if code not in known
     ]
+
+
+# The table listing each schedule's codes (fee_schedules/sql/schema.sql).
+_SCHEDULE_CODES = {
+    "asp": "SELECT DISTINCT hcpcs FROM asp_limits",
+    "clfs": "SELECT DISTINCT hcpcs FROM clfs_rates",
+    "dmepos": "SELECT DISTINCT hcpcs FROM dmepos_fees",
+    "opps": "SELECT DISTINCT hcpcs FROM opps_rates",
+    "asc": "SELECT DISTINCT hcpcs FROM asc_rates",
+}
+
+
+def schedule_terms_that_never_price(contracts: list[Contract], con: duckdb.DuckDBPyConnection) -> list[Problem]:
+    """A warning for each percent_of_<schedule> term none of whose codes that schedule lists (a
+    percent_of_asp term on lab codes), when the schedule is imported; and for a code it names that
+    another schedule lists instead."""
+    listed: dict[str, list[str]] = {}
+    for schedule, sql in _SCHEDULE_CODES.items():
+        try:
+            listed[schedule] = sorted(r[0] for r in con.execute(sql).fetchall())
+        except duckdb.Error:
+            return []
+    out = []
+    for c in contracts:
+        for t in c.terms:
+            schedule = SCHEDULE_METHODS.get(t.method or "")
+            if schedule is None or not listed[schedule] or any(s.text == "*" for s in t.codes):
+                continue
+            codes = listed[schedule]
+            hits = [
+                s
+                for s in t.codes
+                if bisect_left(codes, s.low) < bisect_right(codes, s.high)
+                and any(len(x) == len(s.low) for x in codes[bisect_left(codes, s.low) : bisect_right(codes, s.high)])
+            ]
+            if hits:
+                continue
+            where = ""
+            single = [s.low for s in t.codes if s.low == s.high]
+            others = [o for o, cs in listed.items() if o != schedule and any(x in cs for x in single)]
+            if others:
+                where = f"; {', '.join(single)} is priced by {SCHEDULE_LABELS[others[0]]}"
+            out.append(
+                Problem(
+                    str(c.file),
+                    t.line,
+                    f"term {t.index} ({t.method}) can never price: {SCHEDULE_LABELS[schedule]} lists none of its codes"
+                    + where,
+                    f"codes {SCHEDULE_LABELS[schedule]} prices, or percent_of_medicare (each code from its own schedule)",
+                    "warning",
+                )
+            )
+    return out

@@ -18,7 +18,18 @@ from contracts.files import brief
 from contracts.yamlfile import LineDict, LineList, YamlSyntaxError, load_yaml
 from pipelines.core.errors import ContractError
 
-METHODS = ("rate", "percent_of_medicare", "percent_of_charges")
+# percent_of_medicare resolves each code to the Medicare schedule that prices it (docs/contracts.md);
+# percent_of_<schedule> names one schedule: a code that schedule does not price is not priced.
+SCHEDULE_METHODS = {
+    "percent_of_asp": "asp",
+    "percent_of_clfs": "clfs",
+    "percent_of_dmepos": "dmepos",
+    "percent_of_opps": "opps",
+    "percent_of_asc": "asc",
+}
+SCHEDULE_LABELS = {"asp": "ASP", "clfs": "the lab schedule (CLFS)", "dmepos": "DMEPOS", "opps": "OPPS", "asc": "ASC"}
+METHODS = ("rate", "percent_of_medicare", "percent_of_charges", *SCHEDULE_METHODS)
+PERCENT_METHODS = ("percent_of_medicare", "percent_of_charges", *SCHEDULE_METHODS)
 SETTINGS = ("facility", "non-facility")
 ANESTHESIA_TIME = ("minutes", "units")  # how the payer's 835 SVC05 carries anesthesia time
 ROSTER_FILE_NAMES = ("providers.csv", "providers.yaml", "providers.yml")  # contracts.providers, not contracts
@@ -68,7 +79,7 @@ class Term:
     codes: tuple[CodeSpec, ...]
     modifiers: tuple[str, ...] | None  # None: any modifiers
     setting: str | None  # None | "facility" | "non-facility"
-    method: str | None  # rate | percent_of_medicare | percent_of_charges | None (exclude)
+    method: str | None  # rate | percent_of_medicare | percent_of_<schedule> | percent_of_charges | None (exclude)
     value: Decimal | None
     exclude: bool = False
     name: str | None = None
@@ -83,6 +94,8 @@ class Term:
             what = f"rate ${self.value:.2f}"
         elif self.method == "percent_of_medicare":
             what = f"{_pct(self.value)}% of Medicare"
+        elif self.method in SCHEDULE_METHODS:
+            what = f"{_pct(self.value)}% of {SCHEDULE_LABELS[SCHEDULE_METHODS[self.method]]}"
         else:
             what = f"{_pct(self.value)}% of charges"
         label = f" '{self.name}'" if self.name else ""
@@ -515,7 +528,8 @@ def _parse_terms(r: _Reader, doc: LineDict) -> list[Term]:
             r.error(
                 tline,
                 f"term {i} has {len(given)} prices ({', '.join(given) or 'none'})",
-                "exactly one of rate, percent_of_medicare, percent_of_charges (or exclude: true)",
+                "exactly one of rate, percent_of_medicare, percent_of_asp, percent_of_clfs, percent_of_dmepos, "
+                "percent_of_opps, percent_of_asc, percent_of_charges (or exclude: true)",
             )
         else:
             method = given[0]

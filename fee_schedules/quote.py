@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from fee_schedules.pricing import medicare_payment, medicare_payment_expr, price_lines
+from fee_schedules.pricing import medicare_payment, medicare_payment_expr
+from fee_schedules.schedule_pricing import price_medicare
 from pipelines.core.errors import InputFileError
 from pipelines.core.outputs import private_open
 from pipelines.core.spreadsheet import csv_bytes
@@ -26,6 +28,11 @@ class Quote:
     def __str__(self) -> str:
         r = self.row
         mods = "-" + "-".join(r["modifiers"]) if r["modifiers"] else ""
+        if r.get("schedule") not in (None, "mpfs"):
+            head = f"{r['procedure_code']}{mods}  Medicare {r['schedule'].upper().replace('_', ' ')}"
+            if r["status"] != "priced":
+                return f"{head}\nNot priced: {r['not_priced_reason']}"
+            return f"{head}\nAllowed amount: ${r['line_amount']}\n  {r['derivation']}"
         where = (
             r["locality_code"]
             and f"{r['carrier']}-{r['locality_code'][5:]} {r['locality_name']}"
@@ -74,6 +81,8 @@ def price_one(
     national: bool = False,
     qp: bool = False,
     apply_policy: bool = False,
+    schedule: str | None = None,
+    units: Decimal = Decimal(1),
 ) -> Quote:
     frame = pl.DataFrame(
         {
@@ -85,6 +94,7 @@ def price_one(
             "zip": [zip],
             "locality": [locality],
             "facility": [facility],
+            "units": [units],
         },
         schema={
             "row_id": pl.Int64,
@@ -95,9 +105,12 @@ def price_one(
             "zip": pl.String,
             "locality": pl.String,
             "facility": pl.Boolean,
+            "units": pl.Decimal(14, 3),
         },
     )
-    out = price_lines(con, frame, national=national, qp=qp, apply_policy=apply_policy)
+    out = price_medicare(
+        con, frame, schedule=schedule, national=national, qp=qp, apply_policy=apply_policy, on_missing="raise"
+    )
     return Quote(out.row(0, named=True))
 
 
@@ -154,6 +167,7 @@ def read_batch(path: Path) -> pl.DataFrame:
         get("zip").alias("zip"),
         get("locality").alias("locality"),
         get("facility").str.to_lowercase().fill_null("").alias("_facility"),
+        get("units").alias("_units"),
     )
     year = frame["_year"].cast(pl.Int32, strict=False)
     bad = frame.filter(pl.col("_year").is_not_null() & (pl.col("_year") != "") & year.is_null())
@@ -163,9 +177,16 @@ def read_batch(path: Path) -> pl.DataFrame:
     _fail_if(bad, path, "service_date", "a date YYYY-MM-DD")
     bad = frame.filter(~pl.col("_facility").is_in(list(TRUE | FALSE)))
     _fail_if(bad, path, "facility", "true or false")
-    return frame.with_columns(year=year, service_date=sdate, facility=pl.col("_facility").is_in(list(TRUE))).drop(
-        "_year", "_date", "_facility"
+    units = frame["_units"].str.strip_chars().replace("", None).cast(pl.Decimal(14, 3), strict=False)
+    bad = frame.filter(
+        (pl.col("_units").is_not_null() & (pl.col("_units").str.strip_chars() != "") & units.is_null())
+        | (units.fill_null(1) <= 0)
+        | (units.fill_null(1) > 99999)
     )
+    _fail_if(bad, path, "units", "a number of units above 0 (at most 99999; blank: 1)")
+    return frame.with_columns(
+        year=year, service_date=sdate, facility=pl.col("_facility").is_in(list(TRUE)), units=units.fill_null(1)
+    ).drop("_year", "_date", "_facility", "_units")
 
 
 def _fail_if(bad: pl.DataFrame, path: Path, column: str, expected: str) -> None:
@@ -189,16 +210,24 @@ def price_csv(
     national: bool = False,
     qp: bool = False,
     apply_policy: bool = False,
+    schedule: str | None = None,
 ) -> BatchResult:
-    """Price every row of ``in_path``; write the input columns + amount, status and derivation to ``out_path``."""
+    """Price every row of ``in_path`` with the Medicare schedule that prices its code (or ``schedule``);
+    write the input columns + schedule, amount (all the line's units), unit_rate, status and derivation."""
     t0 = time.perf_counter()
     original = pl.read_csv(in_path, infer_schema=False)
     lines = read_batch(in_path)
-    priced = price_lines(con, lines, national=national, qp=qp, apply_policy=apply_policy, on_missing="mark")
-    derived = priced.drop(
-        "row_id", "procedure_code", "modifiers", "year", "service_date", "zip", "locality", "facility"
-    ).with_columns(medicare_paid=medicare_payment_expr(pl.col("amount")))
-    first = ["amount", "status", "not_priced_reason"]
+    priced = price_medicare(
+        con, lines, schedule=schedule, national=national, qp=qp, apply_policy=apply_policy, on_missing="mark"
+    )
+    derived = (
+        priced.drop("row_id", "procedure_code", "modifiers", "year", "service_date", "zip", "locality", "facility")
+        .drop("units", strict=False)
+        .with_columns(pl.col("line_amount").alias("amount"))
+        .drop("line_amount")
+        .with_columns(medicare_paid=medicare_payment_expr(pl.col("amount")))
+    )
+    first = ["schedule", "amount", "unit_rate", "status", "not_priced_reason", "derivation"]
     derived = derived.select(first + [c for c in derived.columns if c not in first])
     clash = [c for c in derived.columns if c in original.columns]
     result = pl.concat([original.drop(clash), derived], how="horizontal")

@@ -177,6 +177,115 @@ class MpfsConversionFactors(_Release):
     source: pl.String
 
 
+# ----------------------------------------------------------------- the other schedules (schedule_import)
+SCHEDULE_KINDS = ["clfs", "asp", "asp_noc", "dmepos", "dmepos_pen", "dmepos_rural", "opps", "asc_aa", "asc_bb"]
+
+
+class ScheduleReleases(_Base):
+    """Manifest: one row per release of a schedule other than the MPFS (schedule, effective_from)."""
+
+    schedule: pl.String = pa.Field(isin=SCHEDULE_KINDS)
+    effective_from: pl.Date
+    effective_through: pl.Date
+    issued: pl.Date = pa.Field(**N)
+    version: pl.Int32 = pa.Field(**N)
+    file_name: pl.String
+    sha256: pl.String
+    bytes: pl.Int64
+    row_count: pl.Int64
+    source: pl.String
+    imported_at: pl.Datetime
+    replaced: pl.String = pa.Field(**N)
+
+
+class ClfsRates(_Base):
+    """CLFS national limitation amounts: one row per (effective_from, hcpcs, modifier)."""
+
+    effective_from: pl.Date
+    hcpcs: pl.String
+    modifier: pl.String
+    eff_date: pl.Date
+    indicator: pl.String
+    rate: pe.Decimal = _dec(14, 2)
+    year: pl.Int32
+
+
+class AspLimits(_Base):
+    """ASP payment limits per HCPCS dosage unit: one row per (effective_from, hcpcs)."""
+
+    effective_from: pl.Date
+    hcpcs: pl.String
+    dosage: pl.String
+    dosage_amount: pe.Decimal = _dec(18, 6, nullable=True)
+    dosage_unit: pl.String = pa.Field(**N)
+    payment_limit: pe.Decimal = _dec(14, 3)
+    coinsurance_pct: pe.Decimal = _dec(7, 3, nullable=True)
+    notes: pl.String
+
+
+class AspNocLimits(_Base):
+    """ASP NOC drug payment limits: one row per (effective_from, drug_name)."""
+
+    effective_from: pl.Date
+    drug_name: pl.String
+    dosage: pl.String
+    dosage_amount: pe.Decimal = _dec(18, 6, nullable=True)
+    dosage_unit: pl.String = pa.Field(**N)
+    payment_limit: pe.Decimal = _dec(14, 3)
+    notes: pl.String
+
+
+class DmeposFees(_Base):
+    """DMEPOS and PEN fees: one row per (schedule, effective_from, hcpcs, modifier, modifier2, state)."""
+
+    schedule: pl.String = pa.Field(isin=["dmepos", "dmepos_pen"])
+    effective_from: pl.Date
+    hcpcs: pl.String
+    modifier: pl.String
+    modifier2: pl.String
+    juris: pl.String = pa.Field(**N)
+    category: pl.String = pa.Field(**N)
+    ceiling: pe.Decimal = _dec(14, 2, nullable=True)
+    floor: pe.Decimal = _dec(14, 2, nullable=True)
+    state: pl.String
+    fee_nonrural: pe.Decimal = _dec(14, 2)
+    fee_rural: pe.Decimal = _dec(14, 2, nullable=True)
+
+
+class DmeposRuralZips(_Base):
+    """DMEPOS rural ZIP codes: one row per (effective_from, zip5)."""
+
+    effective_from: pl.Date
+    state: pl.String
+    zip5: pl.String
+    year_quarter: pl.String
+
+
+class OppsRates(_Base):
+    """OPPS Addendum B national unadjusted rates: one row per (effective_from, hcpcs)."""
+
+    effective_from: pl.Date
+    hcpcs: pl.String
+    status_indicator: pl.String
+    apc: pl.String
+    relative_weight: pe.Decimal = _dec(12, 4, nullable=True)
+    payment_rate: pe.Decimal = _dec(14, 3, nullable=True)
+    national_copay: pe.Decimal = _dec(14, 2, nullable=True)
+    minimum_copay: pe.Decimal = _dec(14, 2, nullable=True)
+
+
+class AscRates(_Base):
+    """ASC addenda AA and BB: one row per (schedule, effective_from, hcpcs)."""
+
+    schedule: pl.String = pa.Field(isin=["asc_aa", "asc_bb"])
+    effective_from: pl.Date
+    hcpcs: pl.String
+    payment_indicator: pl.String
+    multiple_procedure_discount: pl.Boolean = pa.Field(**N)
+    payment_weight: pe.Decimal = _dec(12, 4, nullable=True)
+    payment_rate: pe.Decimal = _dec(14, 2, nullable=True)
+
+
 TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "mpfs_releases": MpfsReleases,
     "mpfs_release_files": MpfsReleaseFiles,
@@ -189,4 +298,12 @@ TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "mpfs_zip5": MpfsZip5,
     "mpfs_zip9": MpfsZip9,
     "mpfs_conversion_factors": MpfsConversionFactors,
+    "schedule_releases": ScheduleReleases,
+    "clfs_rates": ClfsRates,
+    "asp_limits": AspLimits,
+    "asp_noc_limits": AspNocLimits,
+    "dmepos_fees": DmeposFees,
+    "dmepos_rural_zips": DmeposRuralZips,
+    "opps_rates": OppsRates,
+    "asc_rates": AscRates,
 }

@@ -36,6 +36,14 @@ MODELS = {
     "mpfs_zip5": "fee_schedules.tables:MpfsZip5",
     "mpfs_zip9": "fee_schedules.tables:MpfsZip9",
     "mpfs_conversion_factors": "fee_schedules.tables:MpfsConversionFactors",
+    "schedule_releases": "fee_schedules.tables:ScheduleReleases",
+    "clfs_rates": "fee_schedules.tables:ClfsRates",
+    "asp_limits": "fee_schedules.tables:AspLimits",
+    "asp_noc_limits": "fee_schedules.tables:AspNocLimits",
+    "dmepos_fees": "fee_schedules.tables:DmeposFees",
+    "dmepos_rural_zips": "fee_schedules.tables:DmeposRuralZips",
+    "opps_rates": "fee_schedules.tables:OppsRates",
+    "asc_rates": "fee_schedules.tables:AscRates",
 }
 
 # Columns the model declares not-null although the DDL does not say NOT NULL, as (table, column).

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -112,3 +114,24 @@ def frame(records: list[list[str]], names: list[str], rownums: list[int]) -> pl.
 
 def dec(col: str, scale: int, precision: int = 9) -> pl.Expr:
     return pl.col(col).cast(pl.Decimal(precision, scale))
+
+
+@dataclass(frozen=True)
+class Period:
+    """What a quarterly schedule file says about itself: the days it is in force and when CMS issued it.
+
+    ``issued`` orders releases of one period: a re-release (a later version, an "updated" file) has a
+    later ``issued`` and replaces the earlier one. None when the file does not say.
+    """
+
+    effective_from: date
+    effective_through: date | None = None
+    issued: date | None = None
+
+
+def quarter_start(year: int, quarter: int) -> date:
+    return date(year, 3 * (quarter - 1) + 1, 1)
+
+
+def quarter_end(year: int, quarter: int) -> date:
+    return (date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)) - timedelta(days=1)

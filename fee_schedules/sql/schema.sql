@@ -164,3 +164,113 @@ CREATE TABLE IF NOT EXISTS mpfs_conversion_factors (
     source            VARCHAR NOT NULL,          -- where the factor comes from
     PRIMARY KEY (year, release, qp)
 );
+
+-- ---------------------------------------------------------------------------------------------------
+-- The other Medicare fee schedules (fee_schedules.schedules): clinical lab (CLFS), Part B drugs (ASP
+-- payment limits and the NOC file), DMEPOS with PEN and the rural ZIP file, OPPS Addendum B and the
+-- ASC addenda AA/BB. Each imported file is one release of one schedule, keyed by (schedule,
+-- effective_from); a later release of the same period (a re-release) replaces the earlier one.
+
+-- Manifest: one row per release in the warehouse.
+CREATE TABLE IF NOT EXISTS schedule_releases (
+    schedule          VARCHAR NOT NULL,          -- clfs | asp | asp_noc | dmepos | dmepos_pen | dmepos_rural | opps | asc_aa | asc_bb
+    effective_from    DATE NOT NULL,             -- first day in force (the quarter, or the file's own dates)
+    effective_through DATE NOT NULL,             -- last day in force (see docs/fee-schedules.md: per schedule)
+    issued            DATE,                      -- when CMS issued the file, where it says (orders re-releases)
+    version           INTEGER,                   -- CLFS V1, V2 ... of one quarter
+    file_name         VARCHAR NOT NULL,
+    sha256            VARCHAR NOT NULL,
+    bytes             BIGINT NOT NULL,
+    row_count         BIGINT NOT NULL,
+    source            VARCHAR NOT NULL,          -- the path imported
+    imported_at       TIMESTAMP NOT NULL,
+    replaced          VARCHAR,                   -- 'file name (sha256 prefix)' of the release this one replaced
+    PRIMARY KEY (schedule, effective_from)
+);
+
+-- CLFS: one row per (effective_from, hcpcs, modifier); rate = the national limitation amount.
+CREATE TABLE IF NOT EXISTS clfs_rates (
+    effective_from DATE NOT NULL,
+    hcpcs          VARCHAR NOT NULL,
+    modifier       VARCHAR NOT NULL,             -- '' | QW | ... as the file has rows
+    eff_date       DATE NOT NULL,                -- EFF_DATE of the row
+    indicator      VARCHAR NOT NULL,             -- INDICATOR as CMS writes it
+    rate           DECIMAL(14,2) NOT NULL,
+    year           INTEGER NOT NULL,
+    PRIMARY KEY (effective_from, hcpcs, modifier)
+);
+
+-- ASP payment limits: one row per (effective_from, hcpcs); the limit is per HCPCS dosage unit.
+CREATE TABLE IF NOT EXISTS asp_limits (
+    effective_from  DATE NOT NULL,
+    hcpcs           VARCHAR NOT NULL,
+    dosage          VARCHAR NOT NULL,            -- HCPCS Code Dosage as CMS writes it, e.g. '1 MG'
+    dosage_amount   DECIMAL(18,6),               -- 1 of '1 MG', 150 of '150 IU'; NULL when the text has no number
+    dosage_unit     VARCHAR,                     -- MG, ML, IU, UNITS ...
+    payment_limit   DECIMAL(14,3) NOT NULL,      -- dollars per dosage unit, as CMS gives it (3 places)
+    coinsurance_pct DECIMAL(7,3),
+    notes           VARCHAR NOT NULL,
+    PRIMARY KEY (effective_from, hcpcs)
+);
+
+-- ASP NOC drugs: one row per (effective_from, drug_name).
+CREATE TABLE IF NOT EXISTS asp_noc_limits (
+    effective_from DATE NOT NULL,
+    drug_name      VARCHAR NOT NULL,
+    dosage         VARCHAR NOT NULL,
+    dosage_amount  DECIMAL(18,6),
+    dosage_unit    VARCHAR,
+    payment_limit  DECIMAL(14,3) NOT NULL,
+    notes          VARCHAR NOT NULL
+);
+
+-- DMEPOS and PEN fees: one row per (schedule, effective_from, hcpcs, modifier, modifier2, state).
+CREATE TABLE IF NOT EXISTS dmepos_fees (
+    schedule       VARCHAR NOT NULL,             -- dmepos | dmepos_pen
+    effective_from DATE NOT NULL,
+    hcpcs          VARCHAR NOT NULL,
+    modifier       VARCHAR NOT NULL,             -- NU, RR, UE ... or ''
+    modifier2      VARCHAR NOT NULL,
+    juris          VARCHAR,
+    category       VARCHAR,                      -- CATG (CR capped rental, IN inexpensive ...); NULL for PEN
+    ceiling        DECIMAL(14,2),
+    floor          DECIMAL(14,2),
+    state          VARCHAR NOT NULL,
+    fee_nonrural   DECIMAL(14,2) NOT NULL,
+    fee_rural      DECIMAL(14,2),                -- NULL: the non-rural fee applies statewide
+    PRIMARY KEY (schedule, effective_from, hcpcs, modifier, modifier2, state)
+);
+
+-- DMEPOS rural ZIP codes: one row per (effective_from, zip5).
+CREATE TABLE IF NOT EXISTS dmepos_rural_zips (
+    effective_from DATE NOT NULL,
+    state          VARCHAR NOT NULL,
+    zip5           VARCHAR NOT NULL,
+    year_quarter   VARCHAR NOT NULL,
+    PRIMARY KEY (effective_from, zip5)
+);
+
+-- OPPS Addendum B: one row per (effective_from, hcpcs); national unadjusted amounts (no wage index).
+CREATE TABLE IF NOT EXISTS opps_rates (
+    effective_from   DATE NOT NULL,
+    hcpcs            VARCHAR NOT NULL,
+    status_indicator VARCHAR NOT NULL,
+    apc              VARCHAR NOT NULL,
+    relative_weight  DECIMAL(12,4),
+    payment_rate     DECIMAL(14,3),               -- drugs (SI K, G) are given to 3 places, like their ASP limits
+    national_copay   DECIMAL(14,2),
+    minimum_copay    DECIMAL(14,2),
+    PRIMARY KEY (effective_from, hcpcs)
+);
+
+-- ASC addenda AA (surgical procedures) and BB (ancillary services): one row per (schedule, effective_from, hcpcs).
+CREATE TABLE IF NOT EXISTS asc_rates (
+    schedule                    VARCHAR NOT NULL,   -- asc_aa | asc_bb
+    effective_from              DATE NOT NULL,
+    hcpcs                       VARCHAR NOT NULL,
+    payment_indicator           VARCHAR NOT NULL,
+    multiple_procedure_discount BOOLEAN,
+    payment_weight              DECIMAL(12,4),
+    payment_rate                DECIMAL(14,2),
+    PRIMARY KEY (schedule, effective_from, hcpcs)
+);

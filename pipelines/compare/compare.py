@@ -4,7 +4,7 @@
 files in pipelines/compare/sql/ (numbered in run order; sql/README.md lists each step's table, grain
 and inputs, and an auditor can read the rules there) over the contracts flattened to frames
 (contracts.terms), with the Medicare amounts priced in Python between steps 08 and 09:
-fee_schedules.pricing.price_lines per distinct pricing key, and fee_schedules.claims.price_claims
+fee_schedules.schedule_pricing.price_medicare per distinct pricing key, and fee_schedules.claims.price_claims
 per line for the lines Medicare's claim-level rules price (percent_of_medicare terms of contracts
 whose modifier_adjustments is `medicare`: multiple procedures, endoscopy families, imaging,
 bilateral pairs, anesthesia, each claim of one rendering provider as a whole; the provider roster
@@ -31,7 +31,7 @@ from contracts.model import load_contracts
 from contracts.providers import load_roster
 from contracts.terms import contract_frames
 from fee_schedules.claims import price_claims
-from fee_schedules.pricing import price_lines
+from fee_schedules.schedule_pricing import price_medicare
 from pipelines.compare.model import CATEGORIES, VarianceRows, Variances
 from pipelines.core import places
 from pipelines.core.config import Settings
@@ -89,7 +89,7 @@ CHAIN: tuple[Step, ...] = (
 )
 TEMP_TABLES = tuple(s.table for s in CHAIN if s.table != "variances")
 
-# Columns of the price_lines output the chain reads (cmp_prices_raw -> 09_prices.sql).
+# Columns of the price_medicare output the chain reads (cmp_prices_raw -> 09_prices.sql).
 _PRICE_OUT: dict[str, pl.DataType | type[pl.DataType]] = {
     "status": pl.Utf8,
     "not_priced_reason": pl.Utf8,
@@ -112,6 +112,9 @@ _PRICE_OUT: dict[str, pl.DataType | type[pl.DataType]] = {
     "mult_proc": pl.Utf8,
     "bilat_surg": pl.Utf8,
     "asst_surg": pl.Utf8,
+    "schedule": pl.Utf8,
+    "unit_rate": pl.Decimal(18, 5),
+    "rate_label": pl.Utf8,
 }
 # Columns of the price_claims output the chain reads (cmp_claim_prices_raw -> 10_claim_prices.sql).
 _CLAIM_OUT: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -185,17 +188,23 @@ def _price(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str | None]:
         return empty, None
     keys = keys.with_columns(
         pl.col("price_row").cast(pl.Int64).alias("row_id"),
-        pl.when(pl.col("price_modifier") != "")
-        .then(pl.concat_list(pl.col("price_modifier")))
-        .otherwise(pl.lit([], dtype=pl.List(pl.Utf8)))
-        .alias("modifiers"),
+        pl.concat_list(
+            pl.when(pl.col("price_modifier") != "")
+            .then(pl.concat_list(pl.col("price_modifier")))
+            .otherwise(pl.lit([], dtype=pl.List(pl.Utf8))),
+            pl.col("k_mods").str.split(" ").list.eval(pl.element().filter(pl.element() != "")),
+        ).alias("modifiers"),
         pl.when(pl.col("k_year") > 0).then(pl.col("k_year")).otherwise(None).cast(pl.Int32).alias("year"),
         pl.when(pl.col("k_zip") != "").then(pl.col("k_zip")).otherwise(None).alias("zip"),
         pl.when(pl.col("k_locality") != "").then(pl.col("k_locality")).otherwise(None).alias("locality"),
     )
 
     def price(part: pl.DataFrame, qp: bool) -> pl.DataFrame:
-        priced = price_lines(con, part, qp=qp, on_missing="mark")
+        parts = []
+        for asked in part["k_schedule"].unique(maintain_order=True).to_list():
+            rows = part.filter(pl.col("k_schedule") == asked)
+            parts.append(price_medicare(con, rows, schedule=asked or None, qp=qp, on_missing="mark"))
+        priced = pl.concat(parts, how="diagonal_relaxed")
         missing = [c for c in _PRICE_OUT if c not in priced.columns]
         priced = priced.with_columns([pl.lit(None, dtype=_PRICE_OUT[c]).alias(c) for c in missing])
         return priced.select(

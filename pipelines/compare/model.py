@@ -26,7 +26,17 @@ CATEGORIES = (
     "no_contract",
     "not_priced",
 )
-METHODS = ("rate", "rates_csv", "percent_of_medicare", "percent_of_charges")
+METHODS = (
+    "rate",
+    "rates_csv",
+    "percent_of_medicare",
+    "percent_of_asp",
+    "percent_of_clfs",
+    "percent_of_dmepos",
+    "percent_of_opps",
+    "percent_of_asc",
+    "percent_of_charges",
+)
 SETTINGS = ("facility", "non-facility")
 
 
@@ -116,6 +126,9 @@ class Variances(pa.DataFrameModel):
     tolerance_amount: pe.Decimal = _money()
     tolerance_percent: pe.Decimal = _percent()
     reversal_pair_claim_id: pl.Int64 = pa.Field(nullable=True)
+    medicare_schedule: pl.String = pa.Field(
+        isin=["mpfs", "clfs", "asp", "dmepos", "dmepos_pen", "opps", "asc_aa", "asc_bb"], nullable=True
+    )
 
     class Config:
         strict = True  # exactly the table's columns

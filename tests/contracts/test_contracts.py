@@ -172,6 +172,32 @@ def test_checker_flags_codes_unknown_to_the_fee_schedule(tmp_path, mpfs_db):
     assert unknown[0].line == 8
 
 
+def test_checker_warns_on_a_schedule_term_that_can_never_price(tmp_path, mpfs_db):
+    from fee_schedules.schedule_import import import_schedules
+    from pipelines.core.warehouse import connect
+    from tests.conftest import shared_path
+
+    extra = shared_path("cms", "extra")
+    con = connect(mpfs_db)
+    import_schedules(con, extra / "clfs" / "2025" / "CLFS 2025 Q1V1.csv")
+    import_schedules(con, extra / "asp" / "2025" / "section 508 version of APR 2025 ASP Pricing File 032725.csv")
+    terms = (
+        'terms:\n  - codes: ["36415"]\n    percent_of_asp: 106\n'  # a lab code under a drug term
+        '  - codes: ["J0000-J9999"]\n    percent_of_asp: 106\n'  # fine: ASP lists J-codes
+        '  - codes: ["80000-89999"]\n    percent_of_dmepos: 85\n'  # DMEPOS not imported: nothing to say
+        '  - codes: ["80047-80081"]\n    percent_of_clfs: 100\n'  # fine: the panels
+    )
+    write(tmp_path / "c", "a.yaml", GOOD.replace("terms:\n", terms))
+    try:
+        problems = check_folder(tmp_path / "c", con)
+    finally:
+        con.close()
+    never = [p for p in problems if "can never price" in p.message]
+    assert [(p.line, p.severity) for p in never] == [(6, "warning")]  # the first term (as unknown codes count lines)
+    assert "ASP lists none of its codes; 36415 is priced by the lab schedule (CLFS)" in never[0].message
+    assert not [p for p in problems if "36415" in p.message and "not in any imported" in p.message]
+
+
 def test_shipped_examples_check_clean():
     problems = check_folder(ROOT / "contracts")
     assert [p for p in problems if p.severity == "error"] == []

@@ -16,22 +16,44 @@ def command():
 
 @command.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--year", type=int, required=True, help="Calendar year of the release, e.g. 2025.")
+@click.option(
+    "--schedule",
+    type=click.Choice(["mpfs", "clfs", "asp", "dmepos", "opps", "asc"], case_sensitive=False),
+    default=None,
+    help="Which fee schedule PATH holds [default: from the file names]: mpfs (physician), clfs (lab), asp "
+    "(drugs), dmepos (DME, PEN, rural ZIPs), opps (Addendum B), asc (addenda AA/BB).",
+)
+@click.option("--year", type=int, default=None, help="Calendar year of a physician fee schedule release, e.g. 2025.")
 @click.option(
     "--release",
     type=click.Choice(["A", "B", "C", "D"], case_sensitive=False),
     default=None,
-    help="Quarterly release: A January, B April, C July, D October [default: from the file names].",
+    help="Physician fee schedule quarterly release: A January, B April, C July, D October [default: from the file names].",
 )
 @db_option
-def import_cmd(path: Path, year: int, release: str | None, db: Path | None):
-    """Import one CMS release (its .zip or unpacked folder) into the warehouse; re-import replaces it."""
+def import_cmd(path: Path, schedule: str | None, year: int | None, release: str | None, db: Path | None):
+    """Import CMS fee schedule files into the warehouse: a physician fee schedule release (its .zip or
+    folder, with --year), or CLFS, ASP, DMEPOS, OPPS and ASC files (a file or a folder, read recursively;
+    each file's period comes from its name or preamble). A re-import replaces; a re-released quarter
+    replaces the earlier release and the output says so."""
+    from fee_schedules.files import find_release_files
     from fee_schedules.importer import import_release
+    from fee_schedules.schedule_import import import_schedules
     from pipelines.core.warehouse import connect
 
+    schedule = schedule.lower() if schedule else None
+    if schedule is None and (path.is_dir() or path.suffix.lower() == ".zip"):
+        schedule = "mpfs" if find_release_files(path) else None
+    if schedule == "mpfs" and year is None:
+        raise click.UsageError("a physician fee schedule release needs --year YYYY")
+    if schedule != "mpfs" and (year is not None or release is not None):
+        raise click.UsageError("--year and --release are for physician fee schedule releases (--schedule mpfs)")
     con = connect(resolve_db(db))
     try:
-        click.echo(str(import_release(con, path, year, release)))
+        if schedule == "mpfs":
+            click.echo(str(import_release(con, path, year, release)))
+        else:
+            click.echo(str(import_schedules(con, path, schedule)))
     finally:
         con.close()
 
@@ -68,14 +90,16 @@ def download_cmd(year: int, mirror: str | None, cache_dir: Path | None, db: Path
 def list_cmd(db: Path | None):
     """Show the imported years and releases, their effective dates and files."""
     from fee_schedules.importer import list_releases
+    from fee_schedules.schedule_import import list_schedule_releases
     from pipelines.core.warehouse import connect
 
     con = connect(resolve_db(db))
     try:
         frame = list_releases(con)
+        others = list_schedule_releases(con)
     finally:
         con.close()
-    if frame.height == 0:
+    if frame.height == 0 and others.height == 0:
         click.echo(
             "No fee schedule imported: run `underpay fee-schedule download --year YYYY` "
             "or `underpay fee-schedule import PATH --year YYYY`."
@@ -85,4 +109,9 @@ def list_cmd(db: Path | None):
         click.echo(
             f"{row['year']} {row['release']}  {row['effective_from']}..{row['effective_through']}  "
             f"{row['kind']:<8} {row['file_name']:<28} {row['row_count']:>7} rows  {row['origin']}"
+        )
+    for row in others.iter_rows(named=True):
+        click.echo(
+            f"{row['schedule']:<13} {row['effective_from']}..{row['effective_through']}  "
+            f"{row['file_name']:<60.60} {row['row_count']:>7} rows  sha256 {row['sha256_prefix']}  {row['note']}"
         )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -29,6 +30,16 @@ from pipelines.cli.commands.common import db_option, resolve_db
 @click.option("--national", is_flag=True, help="National amount: all GPCIs 1.000, no locality.")
 @click.option("--qp", is_flag=True, help="Qualifying APM participant conversion factor (2026+).")
 @click.option("--policy", "apply_policy", is_flag=True, help="Apply modifier payment policy (50, 62, 80-82, AS, 66).")
+@click.option(
+    "--schedule",
+    type=click.Choice(["mpfs", "clfs", "asp", "dmepos", "opps", "asc"], case_sensitive=False),
+    default=None,
+    help="Price from this Medicare schedule [default: the one that prices the code: the physician schedule when it "
+    "pays the code, else ASP, CLFS, DMEPOS, PEN].",
+)
+@click.option(
+    "--units", type=click.FloatRange(min=0, min_open=True), default=None, help="Units of service (default 1)."
+)
 @click.option(
     "--batch",
     "batch",
@@ -63,6 +74,8 @@ def command(
     national,
     qp,
     apply_policy,
+    schedule,
+    units,
     batch,
     claims,
     out,
@@ -92,6 +105,8 @@ def command(
             "--locality": bool(locality),
             "--facility": facility,
             "--policy": apply_policy,
+            "--schedule": schedule is not None,
+            "--units": units is not None,
         }
         given = [name for name, on in per_line.items() if on]
         if given:
@@ -104,6 +119,10 @@ def command(
             raise click.UsageError("--batch needs --out OUT.csv")
         if code:
             raise click.UsageError("give either CODE or --batch, not both")
+        if units is not None:
+            raise click.UsageError(
+                "--units is for one CODE: a --batch file gives each line's units in its units column"
+            )
     else:
         if not code:
             raise click.UsageError("give a CODE (or --batch IN.csv --out OUT.csv, or --claims IN.csv --out OUT.csv)")
@@ -121,7 +140,19 @@ def command(
 
             click.echo(str(price_claims_csv(con, claims, out, national=national, qp=qp)))
         elif batch is not None:
-            click.echo(str(price_csv(con, batch, out, national=national, qp=qp, apply_policy=apply_policy)))
+            click.echo(
+                str(
+                    price_csv(
+                        con,
+                        batch,
+                        out,
+                        national=national,
+                        qp=qp,
+                        apply_policy=apply_policy,
+                        schedule=schedule.lower() if schedule else None,
+                    )
+                )
+            )
         else:
             click.echo(
                 str(
@@ -137,6 +168,8 @@ def command(
                         national=national,
                         qp=qp,
                         apply_policy=apply_policy,
+                        schedule=schedule.lower() if schedule else None,
+                        units=Decimal(str(units)) if units is not None else Decimal(1),
                     )
                 )
             )

@@ -1,10 +1,11 @@
 -- Step 06, cmp_price_rows: the distinct Medicare pricing keys of the lines in scope (what
--- fee_schedules.pricing.price_lines is asked to price); price_row numbers them.
--- Grain: one row per distinct (code, component modifier, date, year, zip, locality, setting, qp).
+-- fee_schedules.schedule_pricing.price_medicare is asked to price); price_row numbers them.
+-- Grain: one row per distinct (code, component modifier, date, year, zip, locality, setting, qp, schedule
+-- modifiers, schedule asked for).
 -- Tens of thousands of rows for a million lines.
 -- Inputs: cmp_line_keys (05).
 WITH distinct_keys AS (
-    SELECT DISTINCT procedure_code, price_modifier, service_date, k_year, k_zip, k_locality, facility, qp
+    SELECT DISTINCT procedure_code, price_modifier, service_date, k_year, k_zip, k_locality, facility, qp, k_mods, k_schedule
     FROM cmp_line_keys
 )
 SELECT
@@ -16,5 +17,7 @@ SELECT
     CAST(k_zip AS VARCHAR)                     AS k_zip,
     CAST(k_locality AS VARCHAR)                AS k_locality,
     CAST(facility AS BOOLEAN)                  AS facility,
-    CAST(qp AS BOOLEAN)                        AS qp
+    CAST(qp AS BOOLEAN)                        AS qp,
+    CAST(k_mods AS VARCHAR)                    AS k_mods,
+    CAST(k_schedule AS VARCHAR)                AS k_schedule
 FROM distinct_keys

@@ -42,13 +42,15 @@ WITH line_medicare_price AS (   -- each priced line with its key's Medicare amou
            CASE WHEN cp.line_id IS NULL THEN pr.mult_proc ELSE coalesce(cp.mult_proc, pr.mult_proc) END AS mult_proc,
            pr.bilat_surg, pr.asst_surg,
            CASE WHEN cp.line_id IS NULL THEN pr.medicare_text ELSE cp.medicare_text END AS medicare_text,
-           cp.allowed AS claim_allowed, cp.full_amount AS claim_full_amount, cp.claim_step
+           cp.allowed AS claim_allowed, cp.full_amount AS claim_full_amount, cp.claim_step,
+           pr.schedule, pr.unit_rate
     FROM cmp_line_price lp
     JOIN cmp_prices pr ON pr.price_row = lp.price_row
-    LEFT JOIN cmp_claim_prices cp ON cp.line_id = lp.line_id
+    LEFT JOIN cmp_claim_prices cp   -- a code another schedule prices (a drug, a lab test) is not the claim pricer's
+           ON cp.line_id = lp.line_id AND pr.schedule = 'mpfs'
 ),
 line_inputs AS (            -- per line: what the arithmetic needs from the line, contract, term and price
-    SELECT l.line_id, l.claim_id, l.line_number, l.claim_status, l.service_date,
+    SELECT l.line_id, l.claim_id, l.line_number, l.claim_status, l.service_date, l.procedure_code,
            l.modifiers, l.units, l.billed, l.implausible_amount,
            m.contract_idx, m.payer_has_contract,
            c.lesser_of_charges, c.modifier_mode, c.mppr,
@@ -63,7 +65,19 @@ line_inputs AS (            -- per line: what the arithmetic needs from the line
            p.mpfs_year, p.mpfs_release, p.locality_code, p.setting,
            p.work_rvu, p.pe_rvu, p.mp_rvu, p.work_gpci, p.pe_gpci, p.mp_gpci, p.conversion_factor,
            p.mult_proc, p.bilat_surg, p.asst_surg, p.medicare_text,
-           coalesce(c.modifier_mode = 'medicare' AND t.method = 'percent_of_medicare', false) AS claim_level,
+           coalesce(c.modifier_mode = 'medicare' AND t.method = 'percent_of_medicare'
+                    AND coalesce(p.schedule, 'mpfs') = 'mpfs', false) AS claim_level,
+           coalesce(p.schedule, 'mpfs') AS medicare_schedule,
+           CAST(p.unit_rate AS DECIMAL(18,5)) AS medicare_unit_rate,
+           -- a percent term whose Medicare amount is another schedule's: the line is priced whole (rate x units)
+           coalesce(p.schedule, 'mpfs') <> 'mpfs' AND t.method IN ('percent_of_medicare', 'percent_of_asp', 'percent_of_clfs',
+               'percent_of_dmepos', 'percent_of_opps', 'percent_of_asc') AS line_priced,
+           -- a percent_of_<schedule> term: the schedule it names (NULL: percent_of_medicare, any schedule)
+           CASE t.method WHEN 'percent_of_asp' THEN 'asp' WHEN 'percent_of_clfs' THEN 'clfs'
+                         WHEN 'percent_of_dmepos' THEN 'dmepos' WHEN 'percent_of_opps' THEN 'opps'
+                         WHEN 'percent_of_asc' THEN 'asc' END AS term_schedule,
+           CASE WHEN p.schedule IN ('dmepos', 'dmepos_pen') THEN 'dmepos' WHEN p.schedule IN ('asc_aa', 'asc_bb') THEN 'asc'
+                ELSE coalesce(p.schedule, 'mpfs') END AS schedule_group,
            CAST(p.claim_allowed AS DECIMAL(14,2)) AS claim_allowed,
            CAST(p.claim_full_amount AS DECIMAL(14,2)) AS claim_full_amount, p.claim_step
     FROM cmp_lines l
@@ -80,16 +94,20 @@ base_amount AS (            -- step_base and the contract percent; which Medicar
                      WHEN method = 'rate' THEN CAST(term_value AS DECIMAL(14,2))
                      WHEN method = 'rates_csv' THEN rate
                      WHEN method = 'percent_of_medicare' AND claim_level THEN claim_allowed
+                     WHEN term_schedule IS NOT NULL AND term_schedule <> schedule_group THEN NULL
+                     WHEN line_priced AND medicare_schedule = 'asp' AND units <> trunc(units) THEN NULL  -- units_mismatch
+                     WHEN line_priced THEN round(medicare_unit_rate * units, 2)
                      WHEN method = 'percent_of_medicare' THEN medicare_unit_amount
                      WHEN method = 'percent_of_charges' THEN billed
                 END AS DECIMAL(38,2)) AS step_base,
-           CASE WHEN method IN ('percent_of_medicare', 'percent_of_charges')
+           CASE WHEN method IN ('percent_of_medicare', 'percent_of_asp', 'percent_of_clfs', 'percent_of_dmepos',
+                                'percent_of_opps', 'percent_of_asc', 'percent_of_charges')
                 THEN CAST(term_value AS DECIMAL(9,3)) END AS contract_percent,
-           modifier_mode = 'medicare' AND NOT claim_level AND list_contains(modifiers, '50')
+           modifier_mode = 'medicare' AND NOT claim_level AND NOT line_priced AND list_contains(modifiers, '50')
                AND NOT list_contains(priced_modifiers, '50') AS has_bilateral,
-           modifier_mode = 'medicare' AND NOT claim_level AND list_has_any(modifiers, ['80', '81', '82', 'AS'])
+           modifier_mode = 'medicare' AND NOT claim_level AND NOT line_priced AND list_has_any(modifiers, ['80', '81', '82', 'AS'])
                AND NOT list_has_any(priced_modifiers, ['80', '81', '82', 'AS']) AS has_assistant,
-           modifier_mode = 'medicare' AND NOT claim_level AND list_contains(modifiers, '62')
+           modifier_mode = 'medicare' AND NOT claim_level AND NOT line_priced AND list_contains(modifiers, '62')
                AND NOT list_contains(priced_modifiers, '62') AS has_cosurgeon
     FROM line_inputs
 ),
@@ -148,7 +166,7 @@ reduction_applied AS (      -- step_modifier
 ),
 units_applied AS (          -- step_units
     SELECT *,
-           CASE WHEN method = 'percent_of_charges' OR claim_level THEN step_modifier
+           CASE WHEN method = 'percent_of_charges' OR claim_level OR line_priced THEN step_modifier
                 ELSE CAST(round(step_modifier * units, 2) AS DECIMAL(38,2)) END AS step_units
     FROM reduction_applied
 ),
@@ -158,10 +176,22 @@ lesser_of_applied AS (      -- step_lesser_of; the line's Medicare amount; why i
            CASE WHEN coalesce(lesser_of_charges AND billed IS NOT NULL AND billed < step_units, false)
                 THEN billed ELSE step_units END AS step_lesser_of,
            CASE WHEN claim_level THEN CAST(claim_allowed AS DECIMAL(38,2))
+                WHEN medicare_schedule <> 'mpfs' THEN CAST(round(medicare_unit_rate * units, 2) AS DECIMAL(38,2))
                 ELSE CAST(round(medicare_unit_amount * units, 2) AS DECIMAL(38,2)) END AS medicare_allowed,
-           CASE WHEN method = 'percent_of_medicare' AND step_base IS NULL AND implausible_amount IS NULL THEN
-                coalesce(price_reason, $pricing_note,
+           CASE WHEN method IN ('percent_of_medicare', 'percent_of_asp', 'percent_of_clfs', 'percent_of_dmepos',
+                                'percent_of_opps', 'percent_of_asc')
+                     AND step_base IS NULL AND implausible_amount IS NULL THEN
+                CASE WHEN term_schedule IS NOT NULL AND price_status = 'priced' AND term_schedule <> schedule_group
+                       THEN method || ' term: ' || procedure_code || ' is priced by Medicare''s '
+                            || upper(replace(medicare_schedule, '_', ' ')) || ' schedule, not ' || upper(term_schedule)
+                            || ': give the code a term of its own'
+                     WHEN line_priced AND medicare_schedule = 'asp' AND units <> trunc(units)
+                       THEN 'data quality: units_mismatch: ' || cmp_num(units) || ' units of ' || procedure_code
+                            || ' do not fit its HCPCS dosage (units are whole multiples of it; the line may be billed in '
+                            || 'NDC units): check the line'
+                     ELSE coalesce(price_reason, $pricing_note,
                          'no Medicare locality: set medicare.zip or medicare.locality in the contract, or [practice] zip in underpay.toml')
+                END
            END AS not_priced_reason
     FROM units_applied
 )
@@ -180,6 +210,8 @@ SELECT
     CAST(rate_row AS INTEGER)                  AS rate_row,
     CAST(claim_level AS BOOLEAN)               AS claim_level,
     CAST(claim_step AS VARCHAR)                AS claim_step,
+    CAST(medicare_schedule AS VARCHAR)         AS medicare_schedule,
+    CAST(line_priced AS BOOLEAN)               AS line_priced,
     CAST(tolerance_amount AS DECIMAL(14,2))    AS tolerance_amount,
     CAST(tolerance_percent AS DECIMAL(9,3))    AS tolerance_percent,
     -- the Medicare price (cmp_prices)

@@ -30,6 +30,7 @@ WITH line_steps AS (        -- the line (cmp_lines), its derivation (cmp_steps) 
            s.conversion_factor, s.medicare_text, s.medicare_allowed, s.not_priced_reason,
            s.step_base, s.contract_percent, s.step_percent, s.reduction_percent, s.reduction_reason,
            s.mppr_rank, s.step_modifier, s.step_units, s.lesser_applied, s.step_lesser_of, s.claim_level,
+           s.medicare_schedule, s.line_priced,
            c.contract_name, c.contract_file, c.effective AS contract_effective, c.rates_file
     FROM cmp_lines l
     JOIN cmp_steps s ON s.line_id = l.line_id
@@ -63,7 +64,25 @@ derivation AS (             -- how the expected amount was reached, in words (NU
     SELECT *,
            CASE method
                WHEN 'percent_of_medicare' THEN
-                   cmp_num(contract_percent) || '% of ' || medicare_text || ' = ' || cmp_money(step_percent)
+                   cmp_num(contract_percent) || '% of ' || medicare_text
+                   || CASE WHEN line_priced THEN ' x ' || cmp_num(units) || CASE WHEN units = 1 THEN ' unit' ELSE ' units' END
+                                                  || ' = ' || cmp_money(step_base) ELSE '' END
+                   || ' = ' || cmp_money(step_percent)
+               WHEN 'percent_of_asp' THEN
+                   cmp_num(contract_percent) || '% of ' || medicare_text || ' x ' || cmp_num(units)
+                   || CASE WHEN units = 1 THEN ' unit' ELSE ' units' END || ' = ' || cmp_money(step_base) || ' = ' || cmp_money(step_percent)
+               WHEN 'percent_of_clfs' THEN
+                   cmp_num(contract_percent) || '% of ' || medicare_text || ' x ' || cmp_num(units)
+                   || CASE WHEN units = 1 THEN ' unit' ELSE ' units' END || ' = ' || cmp_money(step_base) || ' = ' || cmp_money(step_percent)
+               WHEN 'percent_of_dmepos' THEN
+                   cmp_num(contract_percent) || '% of ' || medicare_text || ' x ' || cmp_num(units)
+                   || CASE WHEN units = 1 THEN ' unit' ELSE ' units' END || ' = ' || cmp_money(step_base) || ' = ' || cmp_money(step_percent)
+               WHEN 'percent_of_opps' THEN
+                   cmp_num(contract_percent) || '% of ' || medicare_text || ' x ' || cmp_num(units)
+                   || CASE WHEN units = 1 THEN ' unit' ELSE ' units' END || ' = ' || cmp_money(step_base) || ' = ' || cmp_money(step_percent)
+               WHEN 'percent_of_asc' THEN
+                   cmp_num(contract_percent) || '% of ' || medicare_text || ' x ' || cmp_num(units)
+                   || CASE WHEN units = 1 THEN ' unit' ELSE ' units' END || ' = ' || cmp_money(step_base) || ' = ' || cmp_money(step_percent)
                WHEN 'rate' THEN 'contract rate ' || cmp_money(step_base) || ' for ' || procedure_code
                WHEN 'rates_csv' THEN 'rate sheet ' || rates_file || ' row ' || rate_row || ' ' || procedure_code
                    || CASE WHEN rate_modifier <> '' THEN '-' || rate_modifier ELSE '' END || ' ' || cmp_money(step_base)
@@ -72,7 +91,7 @@ derivation AS (             -- how the expected amount was reached, in words (NU
            END
            || CASE WHEN reduction_percent <> 100 THEN ' x ' || cmp_num(reduction_percent) || '% ('
                    || reduction_reason || ') = ' || cmp_money(step_modifier) ELSE '' END
-           || CASE WHEN method <> 'percent_of_charges' AND NOT claim_level AND units <> 1
+           || CASE WHEN method <> 'percent_of_charges' AND NOT claim_level AND NOT coalesce(line_priced, false) AND units <> 1
                    THEN ' x ' || cmp_num(units) || ' units = ' || cmp_money(step_units) ELSE '' END
            || CASE WHEN lesser_applied THEN '; lesser of billed charge ' || cmp_money(billed) ELSE '' END
            AS derivation_text
@@ -206,5 +225,6 @@ SELECT
     CAST(rate_row AS INTEGER)                  AS rate_row,
     CAST(tolerance_amount AS DECIMAL(14,2))    AS tolerance_amount,
     CAST(tolerance_percent AS DECIMAL(9,3))    AS tolerance_percent,
-    CAST(reversal_other_claim_id AS BIGINT)    AS reversal_pair_claim_id
+    CAST(reversal_other_claim_id AS BIGINT)    AS reversal_pair_claim_id,
+    CAST(CASE WHEN price_status IS NOT NULL THEN medicare_schedule END AS VARCHAR) AS medicare_schedule
 FROM explained

@@ -73,3 +73,4 @@ ALTER TABLE variances ADD COLUMN IF NOT EXISTS rate_row INTEGER;                
 ALTER TABLE variances ADD COLUMN IF NOT EXISTS tolerance_amount DECIMAL(14,2);  -- tolerance used
 ALTER TABLE variances ADD COLUMN IF NOT EXISTS tolerance_percent DECIMAL(9,3);
 ALTER TABLE variances ADD COLUMN IF NOT EXISTS reversal_pair_claim_id BIGINT;   -- the claim a reversal nets with
+ALTER TABLE variances ADD COLUMN IF NOT EXISTS medicare_schedule VARCHAR;      -- the Medicare schedule of the amount: mpfs, clfs, asp, dmepos, dmepos_pen, opps, asc_aa, asc_bb

@@ -1,0 +1,188 @@
+-- Purpose: the Medicare allowed amount of lines priced by the schedules other than the physician fee
+-- schedule: clinical lab (CLFS), Part B drugs (ASP payment limits), DMEPOS and PEN, and, when asked,
+-- OPPS Addendum B and the ASC addenda (national unadjusted, for reference). The rules and choices are in
+-- docs/fee-schedules.md ("The other Medicare schedules").
+-- Grain: one row per input line (_sched_input, registered by fee_schedules.schedule_pricing).
+-- Inputs: _sched_input (row_id, code, mods: upper-case modifier list, units, ref_date, eff_year, zip5, loc,
+--   wanted: the schedule kinds to try in order, e.g. ['asp','clfs','dmepos','dmepos_pen']).
+-- Output: the first kind of `wanted` that lists the code in any imported release: its release in force on
+--   the date, the rate per unit, the amount for the line's units (rounded half-up to the cent once) or the
+--   reason it is not priced, and the derivation. schedule NULL: no schedule of `wanted` lists the code.
+-- Money: exact DECIMAL; ASP limits keep their 3 places until the line's amount is rounded.
+WITH lines AS (
+    SELECT * FROM _sched_input
+),
+kinds AS (             -- each line x each schedule kind it may be priced by, with its place in the order
+    SELECT l.row_id, k.kind, k.pos
+    FROM lines l, unnest(l.wanted) WITH ORDINALITY AS k(kind, pos)
+),
+code_kinds AS (        -- which kinds list the line's code in any imported release (the first one decides)
+    SELECT k.row_id, k.kind, k.pos
+    FROM kinds k JOIN lines l USING (row_id)
+    WHERE (k.kind = 'clfs' AND EXISTS (SELECT 1 FROM clfs_rates c WHERE c.hcpcs = l.code))
+       OR (k.kind = 'asp' AND EXISTS (SELECT 1 FROM asp_limits a WHERE a.hcpcs = l.code))
+       OR (k.kind IN ('dmepos', 'dmepos_pen')
+           AND EXISTS (SELECT 1 FROM dmepos_fees d WHERE d.schedule = k.kind AND d.hcpcs = l.code))
+       OR (k.kind = 'opps' AND EXISTS (SELECT 1 FROM opps_rates o WHERE o.hcpcs = l.code))
+       OR (k.kind IN ('asc_aa', 'asc_bb')
+           AND EXISTS (SELECT 1 FROM asc_rates s WHERE s.schedule = k.kind AND s.hcpcs = l.code))
+),
+chosen AS (
+    SELECT row_id, arg_min(kind, pos) AS kind FROM code_kinds GROUP BY row_id
+),
+dated AS (             -- the release of the chosen kind in force on the line's date (no date: the year's latest)
+    SELECT l.*, c.kind,
+           r.effective_from AS release_from, r.effective_through AS release_through, r.file_name AS release_file,
+           (SELECT count(*) || ' release(s) from ' || strftime(min(x.effective_from), '%Y-%m-%d') || ' to '
+                   || strftime(max(x.effective_through), '%Y-%m-%d')
+            FROM schedule_releases x WHERE x.schedule = c.kind) AS imported_periods
+    FROM lines l
+    LEFT JOIN chosen c USING (row_id)
+    LEFT JOIN LATERAL (
+        SELECT * FROM schedule_releases r
+        WHERE r.schedule = c.kind
+          AND CASE WHEN l.ref_date IS NOT NULL THEN l.ref_date BETWEEN r.effective_from AND r.effective_through
+                   ELSE year(r.effective_from) = l.eff_year END
+        ORDER BY r.effective_from DESC LIMIT 1
+    ) r ON true
+),
+clfs AS (              -- CLFS: the row of a modifier the line carries (QW ...), else the code's own row
+    SELECT d.row_id, arg_max(c.rate, (c.modifier <> '')::INTEGER) AS rate,
+           arg_max(c.modifier, (c.modifier <> '')::INTEGER) AS rate_modifier,
+           arg_max(c.indicator, (c.modifier <> '')::INTEGER) AS indicator
+    FROM dated d JOIN clfs_rates c
+      ON d.kind = 'clfs' AND c.effective_from = d.release_from AND c.hcpcs = d.code
+     AND (c.modifier = '' OR list_contains(d.mods, c.modifier))
+    GROUP BY d.row_id
+),
+asp AS (
+    SELECT d.row_id, a.payment_limit, a.dosage, a.dosage_amount, a.dosage_unit
+    FROM dated d JOIN asp_limits a ON d.kind = 'asp' AND a.effective_from = d.release_from AND a.hcpcs = d.code
+),
+dme_place AS (         -- DMEPOS: the beneficiary's state (the physician schedule's ZIP5 file, else the state of
+    SELECT d.row_id,     -- the locality given) and whether the ZIP is rural
+           coalesce(
+             (SELECT z.state FROM mpfs_zip5 z WHERE z.zip5 = d.zip5
+              ORDER BY (z.year = coalesce(year(d.ref_date), d.eff_year)) DESC, z.year DESC, z.release DESC LIMIT 1),
+             (SELECT g.state FROM mpfs_gpci g WHERE g.carrier || g.locality = d.loc
+              ORDER BY (g.year = coalesce(year(d.ref_date), d.eff_year)) DESC, g.year DESC, g.release DESC LIMIT 1)) AS state,
+           (SELECT r.effective_from FROM schedule_releases r
+            WHERE r.schedule = 'dmepos_rural' AND r.effective_from <= coalesce(d.ref_date, make_date(d.eff_year, 12, 31))
+            ORDER BY r.effective_from DESC LIMIT 1) AS rural_from
+    FROM dated d WHERE d.kind IN ('dmepos', 'dmepos_pen') AND (d.zip5 IS NOT NULL OR d.loc IS NOT NULL)
+),
+dme_rural AS (
+    SELECT p.row_id, p.state, p.rural_from,
+           EXISTS (SELECT 1 FROM dmepos_rural_zips z JOIN dated d ON d.row_id = p.row_id
+                   WHERE z.effective_from = p.rural_from AND z.zip5 = d.zip5) AS rural
+    FROM dme_place p
+),
+dme AS (               -- the fee row whose modifiers the line carries, the most specific first
+    SELECT d.row_id,
+           arg_max(f.fee_nonrural, (f.modifier <> '')::INTEGER * 2 + (f.modifier2 <> '')::INTEGER) AS fee_nonrural,
+           arg_max(f.fee_rural, (f.modifier <> '')::INTEGER * 2 + (f.modifier2 <> '')::INTEGER) AS fee_rural,
+           arg_max(f.modifier, (f.modifier <> '')::INTEGER * 2 + (f.modifier2 <> '')::INTEGER) AS fee_modifier,
+           arg_max(f.modifier2, (f.modifier <> '')::INTEGER * 2 + (f.modifier2 <> '')::INTEGER) AS fee_modifier2,
+           arg_max(f.category, (f.modifier <> '')::INTEGER * 2 + (f.modifier2 <> '')::INTEGER) AS category,
+           arg_max(f.ceiling, (f.modifier <> '')::INTEGER * 2 + (f.modifier2 <> '')::INTEGER) AS ceiling,
+           arg_max(f.floor, (f.modifier <> '')::INTEGER * 2 + (f.modifier2 <> '')::INTEGER) AS floor
+    FROM dated d
+    JOIN dme_rural p USING (row_id)
+    JOIN dmepos_fees f
+      ON f.schedule = d.kind AND f.effective_from = d.release_from AND f.hcpcs = d.code AND f.state = p.state
+     AND (f.modifier = '' OR list_contains(d.mods, f.modifier))
+     AND (f.modifier2 = '' OR list_contains(d.mods, f.modifier2))
+    GROUP BY d.row_id
+),
+opps AS (
+    SELECT d.row_id, o.status_indicator, o.apc, o.relative_weight, o.payment_rate
+    FROM dated d JOIN opps_rates o ON d.kind = 'opps' AND o.effective_from = d.release_from AND o.hcpcs = d.code
+),
+asc_ AS (
+    SELECT d.row_id, s.payment_indicator, s.payment_weight, s.payment_rate
+    FROM dated d JOIN asc_rates s
+      ON d.kind IN ('asc_aa', 'asc_bb') AND s.schedule = d.kind AND s.effective_from = d.release_from AND s.hcpcs = d.code
+),
+rated AS (             -- per line: the rate per unit, the percent of it that applies, and why not when not
+    SELECT d.row_id, d.kind, d.code, d.units, d.release_from, d.release_file,
+           CASE d.kind
+             WHEN 'clfs' THEN c.rate
+             WHEN 'asp' THEN a.payment_limit
+             WHEN 'opps' THEN o.payment_rate
+             WHEN 'asc_aa' THEN s.payment_rate
+             WHEN 'asc_bb' THEN s.payment_rate
+             ELSE CASE WHEN p.rural AND m.fee_rural IS NOT NULL AND m.fee_rural <> 0 THEN m.fee_rural ELSE m.fee_nonrural END
+           END::DECIMAL(18, 3) AS unit_rate,
+           CASE WHEN d.kind IN ('dmepos', 'dmepos_pen') AND m.fee_modifier = 'RR' AND list_contains(d.mods, 'KJ')
+                     AND m.category = 'CR'
+                THEN 0.75 ELSE 1 END::DECIMAL(5, 2) AS pct,
+           CASE
+             WHEN d.kind IS NULL THEN NULL
+             WHEN d.release_from IS NULL
+               THEN upper(d.kind) || ': no release in force on ' || coalesce(strftime(d.ref_date, '%Y-%m-%d'), 'CY ' || d.eff_year)
+                    || ' (imported: ' || coalesce(d.imported_periods, 'none') || '); import the file for that period'
+             WHEN d.units IS NULL OR d.units <= 0
+               THEN 'units ' || coalesce(rtrim(rtrim(d.units::VARCHAR, '0'), '.'), 'missing') || ': a positive number of units was expected'
+             WHEN d.kind = 'asp' AND d.units <> trunc(d.units)
+               THEN 'data quality: units_mismatch: ' || rtrim(rtrim(d.units::VARCHAR, '0'), '.') || ' units do not fit the HCPCS dosage ' || a.dosage
+                    || ' (units are whole multiples of the dosage; the line may be billed in NDC units): check the line'
+             WHEN d.kind = 'asp' AND a.payment_limit IS NULL THEN 'ASP: no payment limit for ' || d.code || ' in ' || d.release_file
+             WHEN d.kind = 'clfs' AND c.rate IS NULL THEN 'CLFS: no rate for ' || d.code || ' in ' || d.release_file
+             WHEN d.kind = 'clfs' AND c.indicator = 'L'
+               THEN 'CLFS: ' || d.code || ' is priced locally by the MAC (indicator L): no national limitation amount'
+             WHEN d.kind IN ('dmepos', 'dmepos_pen') AND d.zip5 IS NULL AND d.loc IS NULL
+               THEN 'DMEPOS fees are by the beneficiary''s state: give the ZIP code'
+             WHEN d.kind IN ('dmepos', 'dmepos_pen') AND p.state IS NULL
+               THEN 'DMEPOS: the state of ' || coalesce('ZIP ' || d.zip5, 'locality ' || d.loc)
+                    || ' is unknown (no physician fee schedule ZIP5/GPCI file has it)'
+             WHEN d.kind IN ('dmepos', 'dmepos_pen') AND m.row_id IS NULL
+               THEN 'DMEPOS: no fee for ' || d.code || coalesce(' ' || nullif(array_to_string(d.mods, ' '), ''), '')
+                    || ' in ' || p.state || ' (' || d.release_file || '): the modifiers (NU, RR, UE ...) select the fee row'
+             WHEN d.kind = 'opps' AND o.payment_rate IS NULL
+               THEN 'OPPS: status indicator ' || o.status_indicator || ' (' || d.code || '): no separate payment rate'
+             WHEN d.kind IN ('asc_aa', 'asc_bb') AND s.payment_rate IS NULL
+               THEN 'ASC: payment indicator ' || s.payment_indicator || ' (' || d.code || '): no separate payment rate'
+           END AS reason,
+           CASE d.kind
+             WHEN 'clfs' THEN 'CLFS national limitation amount' || coalesce(' (' || nullif(c.rate_modifier, '') || ' row)', '')
+             WHEN 'asp' THEN 'ASP payment limit per ' || a.dosage
+             WHEN 'opps' THEN 'OPPS national unadjusted rate (SI ' || o.status_indicator || ', APC ' || o.apc || ', no wage index)'
+             WHEN 'asc_aa' THEN 'ASC national unadjusted rate (PI ' || s.payment_indicator || ', no wage index)'
+             WHEN 'asc_bb' THEN 'ASC national unadjusted rate (PI ' || s.payment_indicator || ', no wage index)'
+             ELSE CASE WHEN d.kind = 'dmepos_pen' THEN 'PEN' ELSE 'DMEPOS' END || ' fee ' || coalesce(p.state, '')
+                  || CASE WHEN p.rural AND m.fee_rural IS NOT NULL AND m.fee_rural <> 0 THEN ' rural' ELSE ' non-rural' END
+                  || coalesce(' ' || nullif(trim(m.fee_modifier || ' ' || m.fee_modifier2), ''), '')
+                  || coalesce(' (ceiling $' || m.ceiling || ', floor $' || m.floor || ')', '')
+           END AS rate_text
+    FROM dated d
+    LEFT JOIN clfs c USING (row_id)
+    LEFT JOIN asp a USING (row_id)
+    LEFT JOIN dme_rural p USING (row_id)
+    LEFT JOIN dme m USING (row_id)
+    LEFT JOIN opps o USING (row_id)
+    LEFT JOIN asc_ s USING (row_id)
+),
+labelled AS (
+    SELECT *,
+           rate_text || ' $' || CASE WHEN kind <> 'asp' AND unit_rate = round(unit_rate, 2) THEN unit_rate::DECIMAL(18, 2)::VARCHAR
+                                     ELSE unit_rate::VARCHAR END
+           || CASE WHEN pct <> 1 THEN ' x 75% (capped rental month 4 and later, KJ)' ELSE '' END AS rate_label,
+           ' [' || upper(replace(kind, '_', ' ')) || ' ' || strftime(release_from, '%Y-%m-%d') || ', ' || release_file || ']'
+             AS source_label
+    FROM rated
+)
+SELECT row_id,
+       kind AS schedule,
+       release_from,
+       release_file,
+       CASE WHEN reason IS NULL THEN (unit_rate * pct)::DECIMAL(18, 5) END                 AS unit_rate,   -- the rate that applies
+       CASE WHEN reason IS NULL THEN round(unit_rate * pct * units, 2)::DECIMAL(14, 2) END AS amount,
+       reason,
+       CASE WHEN kind IS NOT NULL AND reason IS NULL THEN rate_label || source_label END   AS rate_label,
+       CASE WHEN kind IS NOT NULL AND reason IS NULL
+            THEN rate_label
+                 || ' x ' || CASE WHEN units = trunc(units) THEN units::BIGINT::VARCHAR ELSE rtrim(units::VARCHAR, '0') END
+                 || CASE WHEN units = 1 THEN ' unit' ELSE ' units' END
+                 || ' = $' || round(unit_rate * pct * units, 2)::DECIMAL(14, 2) || source_label
+       END AS derivation
+FROM labelled
