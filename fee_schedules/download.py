@@ -21,6 +21,31 @@ Sources
   looks for them (fee_schedules.importer.find_anes_base). Not finding them does not fail the download:
   the import then lists ``anes_base`` as missing.
 
+* **The other schedules** (CLFS, ASP, DMEPOS, OPPS Addendum B, ASC; ``SCHEDULE_DIRS``). From a mirror they
+  come from ``extra/<dir>/<year>/`` (dirs ``clfs``, ``asp``, ``dmepos``, ``opps_addendum_b``, ``asc``): the
+  files ``fee_schedules.schedule_import.kind_of`` recognises as the schedule's, and the recognised members
+  of the zips there; each file (each zip) is checked against the folder's SHA256SUMS or
+  ``extra/SHA256SUMS`` (paths relative to ``extra/``), when the mirror has one. From cms.gov, as CMS lays
+  its site out in 2024-2025 (URLs seen in public repositories' download scripts and docs):
+
+  - CLFS: the quarterly zips ``CMS_CLFS_URL`` = ``https://www.cms.gov/files/zip/<yy>clabq<q>.zip``
+    (``25clabq1.zip`` .. ``25clabq4.zip``; the zip holds the CSV/TXT/PDF of the quarter's latest version).
+  - DMEPOS: ``CMS_DMEPOS_URLS``, ``https://www.cms.gov/files/zip/dme<yy>.zip`` and the quarterly
+    ``dme<yy>-a.zip`` .. ``-d.zip``; when none answers (CMS sometimes adds a suffix), the DMEPOS fee
+    schedule page is read as below for links carrying ``dme<yy>``.
+  - ASP, OPPS Addendum B, ASC: the pages in ``CMS_SCHEDULE_PAGES`` (``.../part-b-drugs/asp-pricing-files``,
+    ``.../hospital-outpatient/addendum-a-b-updates``, ``.../ambulatory-surgical-center-asc/asc-payment-rates-addenda``)
+    are read as the RVU page is: their .zip/.csv/.xlsx/.txt links whose file name carries the year and the
+    schedule's words (``_PAGE_FILE``: asp/payment-limit/noc but no crosswalk; addendum-b; asc/addend),
+    also on the page's sub-pages whose address carries the year (CMS gives each quarter a sub-page, e.g.
+    ``.../addendum-a-b-updates/april-2024-0`` linking ``/files/zip/april-2024-addendum-b.zip``), at most
+    ``MAX_SUB_PAGES`` of them.
+
+  A URL answering 404 is a quarter not (yet) published and is passed over; the first request waits at
+  most ``PROBE_TIMEOUT``, so an offline machine fails within seconds. The files are cached as the mirror
+  lays them out, ``<cache>/extra/<dir>/<year>/`` (a zip's members under ``<zip stem>/``), with their own
+  SHA256SUMS; ``find_schedule`` looks for them in the same order as ``find_release``.
+
 Finding a year's files: ``find_release`` is the one look-up the demo and the tests use: a mirror
 (the argument, else ``$UNDERPAY_CMS_MIRROR``) used in place, then ``../shared/cms`` (``$UNDERPAY_SHARED/cms``
 when set), then the cache, then a download from cms.gov into the cache (once). When cms.gov cannot be
@@ -45,7 +70,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from fee_schedules.files import ANES_BASE_DIR, ANES_BASE_URL, KIND_PATTERNS
 from pipelines.core.errors import UnderpayError
@@ -101,6 +126,10 @@ class _NotThere(DownloadError):
     """The server answered 404/410: no such file (not a network failure)."""
 
 
+class _Unreachable(DownloadError):
+    """The server could not be reached or did not answer in time (a network failure)."""
+
+
 def _fetch(url: str, timeout: float = TIMEOUT) -> bytes:
     req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
@@ -111,7 +140,7 @@ def _fetch(url: str, timeout: float = TIMEOUT) -> bytes:
         cls = _NotThere if exc.code in (404, 410) else DownloadError
         raise cls(f"{url}: download failed ({exc}); check the network or use --mirror DIR_OR_URL") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise DownloadError(f"{url}: download failed ({exc}); check the network or use --mirror DIR_OR_URL") from None
+        raise _Unreachable(f"{url}: download failed ({exc}); check the network or use --mirror DIR_OR_URL") from None
     if length is not None and int(length) != len(data):
         raise DownloadError(f"{url}: truncated download, expected {length} bytes, got {len(data)}; retry")
     return data
@@ -499,3 +528,354 @@ def find_release(
         return download(year, mirror=url, cache_dir=cache_root)
     except DownloadError as exc:
         raise ReleaseNotFound(year, looked, str(exc)) from None
+
+
+# ---------------------------------------------------------------- the other schedules: CLFS, ASP, DMEPOS, OPPS, ASC
+
+SCHEDULE_DIRS = {"clfs": "clfs", "asp": "asp", "dmepos": "dmepos", "opps": "opps_addendum_b", "asc": "asc"}
+SCHEDULE_LABELS = {"clfs": "CLFS", "asp": "ASP", "dmepos": "DMEPOS", "opps": "OPPS Addendum B", "asc": "ASC"}
+# cms.gov, as of 2025 (see the module docstring's Sources): zips at fixed URLs, tried per quarter ...
+CMS_CLFS_URL = "https://www.cms.gov/files/zip/{yy}clabq{q}.zip"  # q = 1..4
+CMS_DMEPOS_URLS = ("https://www.cms.gov/files/zip/dme{yy}.zip", "https://www.cms.gov/files/zip/dme{yy}-{x}.zip")
+# ... or linked from a page (or from its sub-pages, one level down, whose address carries the year)
+CMS_SCHEDULE_PAGES = {
+    "asp": "https://www.cms.gov/medicare/payment/part-b-drugs/asp-pricing-files",
+    "opps": "https://www.cms.gov/medicare/payment/prospective-payment-systems/hospital-outpatient/addendum-a-b-updates",
+    "asc": "https://www.cms.gov/medicare/payment/prospective-payment-systems/ambulatory-surgical-center-asc/"
+    "asc-payment-rates-addenda",
+    "dmepos": "https://www.cms.gov/medicare/payment/fee-schedules/dmepos/dmepos-fee-schedule",  # when no pattern hits
+}
+# which linked file names (lower case, year aside) are the schedule's
+_PAGE_FILE = {
+    "asp": re.compile(r"^(?!.*crosswalk).*(asp|payment-limit|noc)"),
+    "opps": re.compile(r"addendum-?b(?![a-z])"),
+    "asc": re.compile(r"asc|addend"),
+    "dmepos": re.compile(r"dme"),
+}
+MAX_SUB_PAGES = 8  # sub-pages of a CMS page followed per schedule and year
+
+
+class ScheduleNotFound(ReleaseNotFound):
+    """No mirror, shared folder or cache holds a schedule's files for a year, and downloading them failed
+    (or was not asked). ``unreachable``: the download failed because the server could not be reached."""
+
+    def __init__(self, schedule: str, year: int, looked: list[str], failure: str | None = None, *, unreachable=False):
+        self.schedule, self.year, self.looked, self.failure, self.unreachable = (
+            schedule,
+            year,
+            looked,
+            failure,
+            unreachable,
+        )
+        folder = f"extra/{SCHEDULE_DIRS[schedule]}/{year}/"
+        how = (
+            f"set UNDERPAY_CMS_MIRROR to a folder holding {folder}, place ../shared beside the checkout, "
+            f"or run `underpay fee-schedule download --schedule {schedule} --year {year}` once while online"
+        )
+        tried = "; ".join(looked) + (f"; download failed: {failure}" if failure else "")
+        DownloadError.__init__(self, f"{SCHEDULE_LABELS[schedule]} {year} files not found ({tried}): {how}")
+
+
+def _schedule(schedule: str) -> str:
+    name = str(schedule).lower()
+    if name not in SCHEDULE_DIRS:
+        raise DownloadError(f"unknown fee schedule {schedule!r}: one of {', '.join(SCHEDULE_DIRS)}")
+    return name
+
+
+def _is_schedule_file(schedule: str, name: str) -> bool:
+    """A CMS file of ``schedule``, by its name (fee_schedules.schedule_import.kind_of)."""
+    from fee_schedules.schedule_import import KINDS, kind_of
+
+    kind = kind_of(name)
+    return kind is not None and KINDS[kind].schedule == schedule
+
+
+def _schedule_rel(schedule: str, year: int) -> tuple[str, str, str]:
+    return ("extra", SCHEDULE_DIRS[schedule], str(year))
+
+
+def _holds_schedule(folder: Path, schedule: str) -> bool:
+    return folder.is_dir() and any(
+        p.is_file() and (_is_schedule_file(schedule, p.name) or p.suffix.lower() == ".zip") for p in folder.iterdir()
+    )
+
+
+@dataclass
+class ScheduleResult:
+    """Where a schedule's files for a year came from, what was fetched, and (after an import) what went in."""
+
+    schedule: str
+    year: int
+    folder: Path
+    source: str  # the mirror, cms.gov, "the cache" or the shared folder
+    files: list[tuple[str, int, str]] = field(default_factory=list)  # (relative path, bytes, sha256) fetched
+    seconds: float = 0.0
+    imported: object = None  # fee_schedules.schedule_import.ScheduleImportResult
+
+    def __str__(self) -> str:
+        label = SCHEDULE_LABELS[self.schedule]
+        if self.files:
+            lines = [
+                f"Downloaded {len(self.files)} {label} file(s) for {self.year} from {self.source} "
+                f"into {self.folder} in {self.seconds:.1f} s"
+            ]
+            lines += [f"  {name:<60} {size:>9} bytes  sha256 {sha[:12]}…" for name, size, sha in self.files]
+        else:
+            lines = [f"{label} {self.year}: using {self.folder} ({self.source})"]
+        if self.imported is not None:
+            lines.append(str(self.imported))
+        return "\n".join(lines)
+
+
+def _join(base: str, *parts: str) -> str:
+    if _is_url(base):
+        return "/".join([base.rstrip("/"), *parts])
+    return str(Path(base).joinpath(*parts))
+
+
+def _members(schedule: str, name: str, data: bytes) -> list[tuple[str, bytes]]:
+    """The schedule's files in a zip, as ``<zip stem>/<member>`` (nested zips opened; other members skipped)."""
+    stem = PurePosixPath(name).stem
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise DownloadError(f"{name}: not a zip file (CMS returned something else; try again later)") from None
+    out: dict[str, bytes] = {}
+    for info in zf.infolist():
+        base = PurePosixPath(info.filename).name
+        if info.is_dir() or not base:
+            continue
+        if base.lower().endswith(".zip"):
+            out.update((f"{stem}/{n.rsplit('/', 1)[-1]}", d) for n, d in _members(schedule, base, zf.read(info)))
+        elif _is_schedule_file(schedule, base):
+            out[f"{stem}/{base}"] = zf.read(info)
+    return sorted(out.items())
+
+
+def _schedule_from_mirror(mirror: str, schedule: str, year: int) -> list[tuple[str, bytes, str | None]]:
+    """The schedule's files in the mirror's ``extra/<dir>/<year>/`` (zips opened), each with the sha256 the
+    mirror's SHA256SUMS gives (that folder's own, else ``extra/SHA256SUMS`` listing ``<dir>/<year>/<name>``).
+    A zip is checked against the sums itself; its members are then taken."""
+    rel = _schedule_rel(schedule, year)
+    base = _join(mirror, *rel)
+    missing = ScheduleNotFound(schedule, year, [f"no {'/'.join(rel)}/ on the mirror {mirror}"])
+    if not _is_url(base) and not Path(base).is_dir():
+        raise missing
+    try:
+        files, _ = _listing(base)
+    except _NotThere:
+        raise missing from None
+    sums = {f"{rel[1]}/{year}/{n}": sha for n, sha in _sums(base, files).items()}
+    extra = _join(mirror, "extra")
+    try:
+        extra_files, _ = _listing(extra)
+        sums = {**_sums(extra, extra_files), **sums}
+    except DownloadError:
+        pass
+    out: list[tuple[str, bytes, str | None]] = []
+    for name in files:
+        expected = sums.get(f"{rel[1]}/{year}/{name}")
+        if _is_schedule_file(schedule, name):
+            out.append((name, _read(base, name), expected))
+        elif name.lower().endswith(".zip"):
+            data = _read(base, name)
+            _check_sha(name, data, expected)
+            out += [(n, d, None) for n, d in _members(schedule, name, data)]
+    if not out:
+        raise ScheduleNotFound(schedule, year, [f"no {SCHEDULE_LABELS[schedule]} file in {base}"])
+    return out
+
+
+def _check_sha(name: str, data: bytes, expected: str | None) -> None:
+    sha = hashlib.sha256(data).hexdigest()
+    if expected and expected != sha:
+        raise DownloadError(
+            f"{name}: sha256 {sha} does not match the mirror's SHA256SUMS ({expected}); "
+            f"the mirror copy is corrupt, fetch it again"
+        )
+
+
+def _schedule_from_cms(schedule: str, year: int) -> list[tuple[str, bytes, str | None]]:
+    """The schedule's files for the year from cms.gov (see the module docstring for the URL rules).
+
+    The first request waits at most PROBE_TIMEOUT seconds, so an offline machine fails fast
+    (_Unreachable); a URL that answers 404 is a quarter CMS has not published and is passed over."""
+    yy = f"{year % 100:02d}"
+    timeout = [PROBE_TIMEOUT]
+
+    def get(url: str) -> bytes | None:
+        try:
+            return _fetch(url, timeout[0])
+        except _NotThere:
+            return None
+        finally:
+            timeout[0] = TIMEOUT  # cms.gov answered (or the first failure ended the search)
+
+    urls: list[str] = []
+    if schedule == "clfs":
+        urls = [CMS_CLFS_URL.format(yy=yy, q=q) for q in range(1, 5)]
+    elif schedule == "dmepos":  # the year's file, then its quarterly releases
+        urls = [u.format(yy=yy, x=x) for u in CMS_DMEPOS_URLS for x in ("abcd" if "{x}" in u else "a")]
+    out: list[tuple[str, bytes, str | None]] = []
+    for url in urls:
+        data = get(url)
+        if data is not None:
+            out += _cms_file(schedule, url, data)
+    if not out and schedule in CMS_SCHEDULE_PAGES:
+        for url in _page_files(schedule, year, get):
+            data = get(url)
+            if data is not None:
+                out += _cms_file(schedule, url, data)
+    if not out:
+        where = CMS_SCHEDULE_PAGES.get(schedule) or CMS_CLFS_URL.format(yy=yy, q="1..4")
+        raise ScheduleNotFound(schedule, year, [f"cms.gov has no {year} file at {where}"])
+    return out
+
+
+def _cms_file(schedule: str, url: str, data: bytes) -> list[tuple[str, bytes, str | None]]:
+    name = urllib.parse.unquote(urllib.parse.urlparse(url).path.rsplit("/", 1)[-1])
+    if name.lower().endswith(".zip"):
+        try:
+            return [(n, d, None) for n, d in _members(schedule, name, data)]
+        except DownloadError:
+            return []  # an HTML page where the zip should be: not a file of the quarter
+    return [(name, data, None)] if _is_schedule_file(schedule, name) else []
+
+
+def _page_files(schedule: str, year: int, get) -> list[str]:
+    """Links to the year's files on the schedule's CMS page, and on its sub-pages whose address carries
+    the year (CMS lists a quarter per sub-page): .zip/.csv/.xlsx/.txt links whose file name carries the
+    year (``dme<yy>`` for DMEPOS) and the schedule's words (_PAGE_FILE)."""
+    page = CMS_SCHEDULE_PAGES[schedule].rstrip("/")
+    year_re = re.compile(
+        rf"(?<!\d)({year}|dme{year % 100:02d})(?!\d)" if schedule == "dmepos" else rf"(?<!\d){year}(?!\d)"
+    )
+
+    def links(url: str) -> list[str]:
+        data = get(url)
+        if data is None:
+            return []
+        parser = _Links()
+        parser.feed(data.decode("utf-8", "replace"))
+        return [urllib.parse.urljoin(url, h).split("#", 1)[0] for h in parser.hrefs]
+
+    def wanted(link: str) -> bool:
+        name = urllib.parse.unquote(urllib.parse.urlparse(link).path.rsplit("/", 1)[-1]).lower()
+        return (
+            name.endswith((".zip", ".csv", ".xlsx", ".txt"))
+            and bool(year_re.search(name))
+            and bool(_PAGE_FILE[schedule].search(name.replace("_", "-").replace(" ", "-")))
+        )
+
+    top = links(page)
+    subs = [
+        link
+        for link in dict.fromkeys(top)
+        if link.startswith(page + "/") and year_re.search(link[len(page) :]) and not wanted(link)
+    ]
+    found = [link for link in top if wanted(link)]
+    for sub in subs[:MAX_SUB_PAGES]:
+        found += [link for link in links(sub) if wanted(link)]
+    return list(dict.fromkeys(found))
+
+
+def _schedule_download(schedule: str, year: int, mirror, cache_dir) -> ScheduleResult:
+    t0 = time.perf_counter()
+    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    folder = cache_root.joinpath(*_schedule_rel(schedule, year))
+    if mirror is not None:
+        wanted, source = _schedule_from_mirror(str(mirror), schedule, year), str(mirror)
+    else:
+        wanted, source = _schedule_from_cms(schedule, year), "cms.gov"
+    fresh = {name for name, _, _ in wanted}
+    stale = [name for name in verify_cache(folder) if name not in fresh] if folder.is_dir() else []
+    if stale:  # cached files that no longer match and are not fetched again: dropped
+        manifest = _manifest(folder)
+        for name in stale:
+            manifest.pop(name, None)
+            (folder / name).unlink(missing_ok=True)
+        _save_manifest(folder, manifest)
+    result = ScheduleResult(schedule, year, folder, source, _store(folder, wanted))
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def download_schedule(
+    schedule: str,
+    year: int,
+    mirror: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> Path:
+    """Fetch and verify a schedule's files for the year (from ``mirror``, else cms.gov) into the cache;
+    return ``<cache>/extra/<dir>/<year>/``. Raises ScheduleNotFound when the source has none."""
+    return _schedule_download(_schedule(schedule), int(year), mirror, cache_dir).folder
+
+
+def _find_schedule(schedule: str, year: int, mirror, cache_dir, fetch: bool) -> ScheduleResult:
+    schedule, year = _schedule(schedule), int(year)
+    rel = _schedule_rel(schedule, year)
+    if mirror is not None and not _is_url(mirror):
+        folder = Path(mirror).joinpath(*rel)
+        if not _holds_schedule(folder, schedule):
+            raise ScheduleNotFound(schedule, year, [f"no {SCHEDULE_LABELS[schedule]} file in {folder}"])
+        return ScheduleResult(schedule, year, folder, "the mirror, used in place")
+    env = os.environ.get("UNDERPAY_CMS_MIRROR")
+    local = [*([env] if env and not _is_url(env) else []), *map(str, shared_cms_dirs())]
+    for cand in local:
+        folder = Path(cand).joinpath(*rel)
+        if _holds_schedule(folder, schedule):
+            return ScheduleResult(schedule, year, folder, "used in place")
+    url = str(mirror) if mirror is not None else (env if env and _is_url(env) else None)
+    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cached = cache_root.joinpath(*rel)
+    bad = verify_cache(cached) if cached.is_dir() else []
+    if cached.is_dir() and _manifest(cached) and not bad:
+        return ScheduleResult(schedule, year, cached, "the cache, verified against its SHA256SUMS")
+    looked = [
+        f"no {'/'.join(rel)}/ in {' or '.join(local)}",
+        f"not in the cache {cached}" + (f" ({', '.join(bad)} no longer match {MANIFEST})" if bad else ""),
+    ]
+    if not fetch:
+        raise ScheduleNotFound(schedule, year, looked)
+    try:
+        return _schedule_download(schedule, year, url, cache_root)
+    except ScheduleNotFound as exc:
+        raise ScheduleNotFound(schedule, year, looked + exc.looked) from None
+    except DownloadError as exc:
+        raise ScheduleNotFound(schedule, year, looked, str(exc), unreachable=isinstance(exc, _Unreachable)) from None
+
+
+def find_schedule(
+    schedule: str,
+    year: int,
+    mirror: str | os.PathLike | None = None,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    fetch: bool = True,
+) -> Path:
+    """The folder holding a schedule's CMS files for the year (``<root>/extra/<dir>/<year>/``, SCHEDULE_DIRS).
+
+    Looked for as find_release does: a local mirror (the argument, which must hold the folder, else
+    ``$UNDERPAY_CMS_MIRROR``), ``../shared/cms``, used in place; the cache
+    (``<cache>/extra/<dir>/<year>/``) when its files still match its SHA256SUMS; else downloaded into
+    the cache from a URL mirror (the argument or ``$UNDERPAY_CMS_MIRROR``) or cms.gov (``fetch=False``:
+    not downloaded). Raises ScheduleNotFound (a ReleaseNotFound) naming every place looked at and how
+    to provide the files; an unreachable cms.gov fails within PROBE_TIMEOUT seconds.
+    """
+    return _find_schedule(schedule, year, mirror, cache_dir, fetch).folder
+
+
+def download_and_import_schedule(con, schedule: str, year: int, mirror=None, cache_dir=None, *, fetch=True):
+    """Fetch a schedule's files for the year (a mirror given: copied and verified into the cache; else
+    find_schedule), then import them all (fee_schedules.schedule_import.import_schedules). Returns a
+    ScheduleResult whose text says what was fetched from where, then what was imported."""
+    from fee_schedules.schedule_import import import_schedules
+
+    schedule, year = _schedule(schedule), int(year)
+    if mirror is not None:
+        result = _schedule_download(schedule, year, mirror, cache_dir)
+    else:
+        result = _find_schedule(schedule, year, None, cache_dir, fetch)
+    result.imported = import_schedules(con, result.folder, schedule)
+    return result

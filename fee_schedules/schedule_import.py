@@ -126,8 +126,8 @@ def find_schedule_files(path: Path, schedule: str | None = None) -> list[SourceF
         if suffix not in _EXT_RANK:
             continue
         kind = kind_of(name)
-        if kind is None and single and schedule in MAIN_KIND:
-            kind = MAIN_KIND[schedule]
+        if single and schedule in MAIN_KIND and (kind is None or KINDS[kind].schedule != schedule):
+            kind = MAIN_KIND[schedule]  # a file given as this schedule is read as one (its header decides)
         if kind is None or (schedule and KINDS[kind].schedule != schedule):
             continue
         folder = origin[: -len(name)]
@@ -222,10 +222,11 @@ def import_schedules(con: duckdb.DuckDBPyConnection, path, schedule: str | None 
 def _write(con: duckdb.DuckDBPyConnection, r: _Read) -> ImportedRelease:
     kind, src, eff = r.kind, r.source, r.period.effective_from
     sha = hashlib.sha256(src.data).hexdigest()
-    old = con.execute(
+    found = con.execute(
         "SELECT file_name, sha256, issued, version FROM schedule_releases WHERE schedule = ? AND effective_from = ?",
         [kind.kind, eff],
-    ).fetchone()
+    ).fetchall()  # fetchall: DuckDB 2 keeps a result open until fetched
+    old = found[0] if found else None
     base = ImportedRelease(kind.kind, src.name, eff, r.frame.height, sha, "imported")
     if old is not None:
         old_name, old_sha, old_issued, old_version = old

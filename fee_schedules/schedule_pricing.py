@@ -68,7 +68,11 @@ def _input(lines: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
         pl.col("procedure_code").str.strip_chars().str.to_uppercase().alias("code"),
         pl.col("modifiers").fill_null([]).list.eval(pl.element().str.strip_chars().str.to_uppercase()).alias("mods"),
         pl.col("units").fill_null(pl.lit(1, pl.Decimal(14, 3))).alias("units"),
-        sd.alias("ref_date"),
+        # a year given (a contract frozen at 2025 Medicare) moves the date into that year, as price_lines does
+        pl.when(pl.col("year").is_null())
+        .then(sd)
+        .otherwise(pl.date(pl.col("year"), sd.dt.month(), 1) + pl.duration(days=sd.dt.day() - 1))
+        .alias("ref_date"),
         pl.coalesce(pl.col("year"), sd.dt.year()).cast(pl.Int32).alias("eff_year"),
         pl.col("zip").str.replace_all(r"[^0-9]", "").str.slice(0, 5).replace("", None).alias("zip5"),
         pl.col("locality").str.replace_all(r"[^0-9]", "").replace("", None).alias("loc"),
@@ -124,12 +128,14 @@ def price_medicare(
     mpfs = mpfs.with_columns(_mpfs_derivation(units))
     if schedule == "mpfs":
         return mpfs
-    other = price_schedules(con, lines, KINDS_OF.get(schedule) if schedule else None)
+    # the other schedules see only the lines the physician schedule does not pay (all, when one is forced)
+    asked = lines if schedule else lines.filter(~mpfs["status_code"].fill_null("").is_in(list(MPFS_PAYABLE)))
+    other = price_schedules(con, asked, KINDS_OF.get(schedule) if schedule else None)
+    joined = mpfs.join(
+        other.rename(lambda c: c if c == "row_id" else c + "_o"), on="row_id", how="left", maintain_order="left"
+    )
     found = pl.col("schedule_o").is_not_null()
-    use = found if schedule else found & ~pl.col("status_code").fill_null("").is_in(list(MPFS_PAYABLE))
-    if schedule:  # forced: a code the schedule does not list is not priced by it
-        use = pl.lit(True)
-    joined = pl.concat([mpfs, other.drop("row_id").rename(lambda c: c + "_o")], how="horizontal")
+    use = pl.lit(True) if schedule else found  # forced: a code the schedule does not list is not priced by it
     missing = pl.format("{} does not list {}", pl.lit((schedule or "").upper()), pl.col("procedure_code"))
     return joined.with_columns(
         pl.when(use).then(pl.coalesce("schedule_o", pl.lit(schedule))).otherwise("schedule").alias("schedule"),

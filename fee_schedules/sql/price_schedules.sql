@@ -12,39 +12,44 @@
 WITH lines AS (
     SELECT * FROM _sched_input
 ),
-kinds AS (             -- each line x each schedule kind it may be priced by, with its place in the order
-    SELECT l.row_id, k.kind, k.pos
-    FROM lines l, unnest(l.wanted) WITH ORDINALITY AS k(kind, pos)
+listed AS (            -- every code each schedule kind lists in any imported release
+    SELECT DISTINCT 'clfs' AS kind, hcpcs FROM clfs_rates
+    UNION ALL SELECT DISTINCT 'asp', hcpcs FROM asp_limits
+    UNION ALL SELECT DISTINCT schedule, hcpcs FROM dmepos_fees
+    UNION ALL SELECT DISTINCT 'opps', hcpcs FROM opps_rates
+    UNION ALL SELECT DISTINCT schedule, hcpcs FROM asc_rates
 ),
-code_kinds AS (        -- which kinds list the line's code in any imported release (the first one decides)
-    SELECT k.row_id, k.kind, k.pos
-    FROM kinds k JOIN lines l USING (row_id)
-    WHERE (k.kind = 'clfs' AND EXISTS (SELECT 1 FROM clfs_rates c WHERE c.hcpcs = l.code))
-       OR (k.kind = 'asp' AND EXISTS (SELECT 1 FROM asp_limits a WHERE a.hcpcs = l.code))
-       OR (k.kind IN ('dmepos', 'dmepos_pen')
-           AND EXISTS (SELECT 1 FROM dmepos_fees d WHERE d.schedule = k.kind AND d.hcpcs = l.code))
-       OR (k.kind = 'opps' AND EXISTS (SELECT 1 FROM opps_rates o WHERE o.hcpcs = l.code))
-       OR (k.kind IN ('asc_aa', 'asc_bb')
-           AND EXISTS (SELECT 1 FROM asc_rates s WHERE s.schedule = k.kind AND s.hcpcs = l.code))
+codes AS (             -- per distinct (code, kinds asked in order): the first kind that lists the code
+    SELECT c.code, c.wanted, arg_min(k.kind, k.pos) AS kind
+    FROM (SELECT DISTINCT code, wanted FROM lines) c,
+         unnest(c.wanted) WITH ORDINALITY AS k(kind, pos)
+    SEMI JOIN listed s ON s.kind = k.kind AND s.hcpcs = c.code
+    GROUP BY c.code, c.wanted
 ),
-chosen AS (
-    SELECT row_id, arg_min(kind, pos) AS kind FROM code_kinds GROUP BY row_id
+imported AS (          -- per kind: what is imported, for the reason of a date no release covers
+    SELECT schedule AS kind,
+           count(*) || ' release(s) from ' || strftime(min(effective_from), '%Y-%m-%d') || ' to '
+             || strftime(max(effective_through), '%Y-%m-%d') AS imported_periods
+    FROM schedule_releases GROUP BY schedule
 ),
-dated AS (             -- the release of the chosen kind in force on the line's date (no date: the year's latest)
-    SELECT l.*, c.kind,
-           r.effective_from AS release_from, r.effective_through AS release_through, r.file_name AS release_file,
-           (SELECT count(*) || ' release(s) from ' || strftime(min(x.effective_from), '%Y-%m-%d') || ' to '
-                   || strftime(max(x.effective_through), '%Y-%m-%d')
-            FROM schedule_releases x WHERE x.schedule = c.kind) AS imported_periods
+dates AS (             -- per distinct (kind, date or year): the release in force (no date: the year's latest)
+    SELECT k.kind, k.ref_date, k.eff_year,
+           arg_max(r.effective_from, r.effective_from) AS release_from,
+           arg_max(r.file_name, r.effective_from) AS release_file
+    FROM (SELECT DISTINCT c.kind, l.ref_date, l.eff_year
+          FROM lines l JOIN codes c ON c.code = l.code AND c.wanted = l.wanted) k
+    LEFT JOIN schedule_releases r
+      ON r.schedule = k.kind
+     AND CASE WHEN k.ref_date IS NOT NULL THEN k.ref_date BETWEEN r.effective_from AND r.effective_through
+              ELSE year(r.effective_from) = k.eff_year END
+    GROUP BY k.kind, k.ref_date, k.eff_year
+),
+dated AS (             -- each line with its kind and the release in force
+    SELECT l.*, c.kind, d.release_from, d.release_file, i.imported_periods
     FROM lines l
-    LEFT JOIN chosen c USING (row_id)
-    LEFT JOIN LATERAL (
-        SELECT * FROM schedule_releases r
-        WHERE r.schedule = c.kind
-          AND CASE WHEN l.ref_date IS NOT NULL THEN l.ref_date BETWEEN r.effective_from AND r.effective_through
-                   ELSE year(r.effective_from) = l.eff_year END
-        ORDER BY r.effective_from DESC LIMIT 1
-    ) r ON true
+    LEFT JOIN codes c ON c.code = l.code AND c.wanted = l.wanted
+    LEFT JOIN dates d ON d.kind = c.kind AND d.ref_date IS NOT DISTINCT FROM l.ref_date AND d.eff_year IS NOT DISTINCT FROM l.eff_year
+    LEFT JOIN imported i ON i.kind = c.kind
 ),
 clfs AS (              -- CLFS: the row of a modifier the line carries (QW ...), else the code's own row
     SELECT d.row_id, arg_max(c.rate, (c.modifier <> '')::INTEGER) AS rate,
@@ -59,23 +64,33 @@ asp AS (
     SELECT d.row_id, a.payment_limit, a.dosage, a.dosage_amount, a.dosage_unit
     FROM dated d JOIN asp_limits a ON d.kind = 'asp' AND a.effective_from = d.release_from AND a.hcpcs = d.code
 ),
-dme_place AS (         -- DMEPOS: the beneficiary's state (the physician schedule's ZIP5 file, else the state of
-    SELECT d.row_id,     -- the locality given) and whether the ZIP is rural
-           coalesce(
-             (SELECT z.state FROM mpfs_zip5 z WHERE z.zip5 = d.zip5
-              ORDER BY (z.year = coalesce(year(d.ref_date), d.eff_year)) DESC, z.year DESC, z.release DESC LIMIT 1),
-             (SELECT g.state FROM mpfs_gpci g WHERE g.carrier || g.locality = d.loc
-              ORDER BY (g.year = coalesce(year(d.ref_date), d.eff_year)) DESC, g.year DESC, g.release DESC LIMIT 1)) AS state,
-           (SELECT r.effective_from FROM schedule_releases r
-            WHERE r.schedule = 'dmepos_rural' AND r.effective_from <= coalesce(d.ref_date, make_date(d.eff_year, 12, 31))
-            ORDER BY r.effective_from DESC LIMIT 1) AS rural_from
-    FROM dated d WHERE d.kind IN ('dmepos', 'dmepos_pen') AND (d.zip5 IS NOT NULL OR d.loc IS NOT NULL)
+dme_lines AS (         -- the DMEPOS/PEN lines: where the beneficiary is
+    SELECT row_id, zip5, loc, ref_date, eff_year FROM dated WHERE kind IN ('dmepos', 'dmepos_pen')
 ),
-dme_rural AS (
-    SELECT p.row_id, p.state, p.rural_from,
-           EXISTS (SELECT 1 FROM dmepos_rural_zips z JOIN dated d ON d.row_id = p.row_id
-                   WHERE z.effective_from = p.rural_from AND z.zip5 = d.zip5) AS rural
-    FROM dme_place p
+zip_states AS (        -- a ZIP's state (the physician schedule's ZIP5 file, latest release)
+    SELECT z.zip5, arg_max(z.state, z.year * 10 + ascii(z.release)) AS state
+    FROM mpfs_zip5 z SEMI JOIN dme_lines d ON d.zip5 = z.zip5
+    GROUP BY z.zip5
+),
+loc_states AS (        -- a locality's state (GPCI file, latest release)
+    SELECT g.carrier || g.locality AS loc, arg_max(g.state, g.year * 10 + ascii(g.release)) AS state
+    FROM mpfs_gpci g SEMI JOIN dme_lines d ON d.loc = g.carrier || g.locality
+    GROUP BY 1
+),
+rural_releases AS (    -- per date: the rural ZIP file in force (the latest one on or before it)
+    SELECT k.ref_date, k.eff_year, max(r.effective_from) AS rural_from
+    FROM (SELECT DISTINCT ref_date, eff_year FROM dme_lines) k
+    JOIN schedule_releases r
+      ON r.schedule = 'dmepos_rural' AND r.effective_from <= coalesce(k.ref_date, make_date(k.eff_year, 12, 31))
+    GROUP BY k.ref_date, k.eff_year
+),
+dme_rural AS (         -- DMEPOS: the beneficiary's state (the ZIP's, else the locality's) and whether the ZIP is rural
+    SELECT d.row_id, coalesce(zs.state, ls.state) AS state, rr.rural_from, z.zip5 IS NOT NULL AS rural
+    FROM dme_lines d
+    LEFT JOIN zip_states zs ON zs.zip5 = d.zip5
+    LEFT JOIN loc_states ls ON ls.loc = d.loc
+    LEFT JOIN rural_releases rr ON rr.ref_date IS NOT DISTINCT FROM d.ref_date AND rr.eff_year IS NOT DISTINCT FROM d.eff_year
+    LEFT JOIN dmepos_rural_zips z ON z.effective_from = rr.rural_from AND z.zip5 = d.zip5
 ),
 dme AS (               -- the fee row whose modifiers the line carries, the most specific first
     SELECT d.row_id,
@@ -138,6 +153,9 @@ rated AS (             -- per line: the rate per unit, the percent of it that ap
              WHEN d.kind IN ('dmepos', 'dmepos_pen') AND m.row_id IS NULL
                THEN 'DMEPOS: no fee for ' || d.code || coalesce(' ' || nullif(array_to_string(d.mods, ' '), ''), '')
                     || ' in ' || p.state || ' (' || d.release_file || '): the modifiers (NU, RR, UE ...) select the fee row'
+             WHEN d.kind = 'opps' AND o.row_id IS NULL THEN 'OPPS: no row for ' || d.code || ' in ' || d.release_file
+             WHEN d.kind IN ('asc_aa', 'asc_bb') AND s.row_id IS NULL
+               THEN 'ASC: no row for ' || d.code || ' in ' || d.release_file
              WHEN d.kind = 'opps' AND o.payment_rate IS NULL
                THEN 'OPPS: status indicator ' || o.status_indicator || ' (' || d.code || '): no separate payment rate'
              WHEN d.kind IN ('asc_aa', 'asc_bb') AND s.payment_rate IS NULL
@@ -177,7 +195,9 @@ SELECT row_id,
        release_file,
        CASE WHEN reason IS NULL THEN (unit_rate * pct)::DECIMAL(18, 5) END                 AS unit_rate,   -- the rate that applies
        CASE WHEN reason IS NULL THEN round(unit_rate * pct * units, 2)::DECIMAL(14, 2) END AS amount,
-       reason,
+       coalesce(reason, CASE WHEN kind IS NOT NULL AND unit_rate IS NULL
+                             THEN upper(replace(kind, '_', ' ')) || ': no rate for ' || code || ' in ' || release_file END)
+                                                                                           AS reason,
        CASE WHEN kind IS NOT NULL AND reason IS NULL THEN rate_label || source_label END   AS rate_label,
        CASE WHEN kind IS NOT NULL AND reason IS NULL
             THEN rate_label

@@ -21,7 +21,7 @@ import signal
 import threading
 from contextlib import contextmanager
 
-from pipelines.core.errors import Interrupted, UnderpayError, shown
+from pipelines.core.errors import Interrupted, UnderpayError, is_interrupt, shown
 from pipelines.core.logs import printable
 
 log = logging.getLogger("underpay.cli")
@@ -69,7 +69,7 @@ def describe(exc: BaseException, command: str = "underpay") -> tuple[str, int]:
     """(the ``Error:`` line's text, exit status) for an exception that ended ``command``."""
     if isinstance(exc, UnderpayError):
         return str(exc), exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):
+    if isinstance(exc, KeyboardInterrupt) or is_interrupt(exc):  # also Ctrl-C DuckDB reported as its own error
         how = "SIGTERM" if _stopped_by.get("signal") == "SIGTERM" else "Ctrl-C"
         return (
             f"interrupted ({how}): `{command}` stopped before it finished. What it had committed to the "

@@ -6,6 +6,8 @@ derives from UnderpayError; the CLI turns it into one ``Error:`` line and exit c
 
 from __future__ import annotations
 
+import re
+
 
 class UnderpayError(Exception):
     """Base class: a problem the user can act on. ``str(err)`` is the whole message."""
@@ -81,6 +83,22 @@ class Interrupted(UnderpayError):
     Exit status 130, the shell's convention for an interrupt."""
 
     exit_code = 130
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C (or SIGTERM, raised as KeyboardInterrupt) as it may arrive: a KeyboardInterrupt, an
+    Interrupted, DuckDB's own report of a query it stopped (InterruptException; a COMMIT cut short gives
+    RuntimeError "Query interrupted"), or a KeyboardInterrupt raised while DuckDB read Python data: DuckDB
+    reports that as an error of its own, ending in the traceback's last line ("...\nKeyboardInterrupt")
+    or, when the export of a registered frame was cut, "... registered as 'x' failed: KeyboardInterrupt: "."""
+    if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+        return True
+    duck = type(exc).__module__.lstrip("_").startswith("duckdb")
+    if duck and type(exc).__name__ == "InterruptException":
+        return True
+    if duck and re.search(r"(\nKeyboardInterrupt\b|failed: KeyboardInterrupt: )", str(exc)):
+        return True
+    return type(exc) is RuntimeError and "interrupted" in str(exc).lower()
 
 
 # Segment identifiers of the 835 and its envelope: safe to quote in a message (never PHI).

@@ -38,7 +38,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipelines.core.errors import Interrupted, X12Error
+from pipelines.core.errors import Interrupted, X12Error, is_interrupt
 from pipelines.core.logs import printable
 from pipelines.core.money import MONEY
 from pipelines.core.paths import expand_paths
@@ -532,15 +532,8 @@ _FILE_DATA_ERRORS = (duckdb.DataError, duckdb.InvalidInputException, duckdb.Inte
 
 
 def _is_interrupt(exc: BaseException) -> bool:
-    """Ctrl-C as it arrives here: a KeyboardInterrupt in Python code, DuckDB's own report of a
-    query it stopped (InterruptException; a COMMIT cut short gives RuntimeError "Query interrupted"),
-    or a KeyboardInterrupt raised while DuckDB read Python data (an arrow stream): DuckDB reports
-    that as an error of its own whose text ends with the Python traceback's last line."""
-    if isinstance(exc, (KeyboardInterrupt, duckdb.InterruptException)):
-        return True
-    if isinstance(exc, duckdb.Error) and "\nKeyboardInterrupt" in str(exc):
-        return True
-    return type(exc) is RuntimeError and "interrupted" in str(exc).lower()
+    """Ctrl-C as it arrives here (pipelines.core.errors.is_interrupt; an Interrupted is already worded)."""
+    return not isinstance(exc, Interrupted) and is_interrupt(exc)
 
 
 def _unexpected_reason(path, exc: BaseException, size: int, *, read: bool) -> str:

@@ -1,9 +1,10 @@
 """`underpay demo`: a small practice's quarter, end to end, in a fresh folder.
 
 1. Copy the example contracts (contracts/examples/) into ``<out>/contracts``.
-2. Import the 2025 CMS Physician Fee Schedule into ``<out>/warehouse.duckdb`` from a local
-   mirror (``--cms-mirror``, ``$UNDERPAY_CMS_MIRROR`` or ``../shared/cms`` beside the
-   project) or, when there is none, downloaded from cms.gov.
+2. Import the 2025 CMS Physician Fee Schedule, and the 2025 lab (CLFS), drug (ASP) and DMEPOS
+   files, into ``<out>/warehouse.duckdb`` from a local mirror (``--cms-mirror``,
+   ``$UNDERPAY_CMS_MIRROR`` or ``../shared/cms`` beside the project) or, when there is none,
+   the download cache or cms.gov.
 3. Work out each payer's contract price for every code the practice bills, by running the
    real comparison (``pipelines.compare.compare``) over one probe line per payer, code and setting in
    a scratch copy of the warehouse, so the synthetic payers pay exactly what the contracts
@@ -111,6 +112,29 @@ def import_fee_schedule(con, mirror: Path | None, cache_dir: Path | None = None)
     return [import_release(con, folder, DEMO_YEAR) for folder in release_folders(year_dir)]
 
 
+OTHER_SCHEDULES = ("clfs", "asp", "dmepos")  # lab tests, drugs and vaccines, supplies and equipment
+
+
+def import_other_schedules(con, mirror: str | os.PathLike | None, cache_dir: Path | None = None) -> str:
+    """Import the 2025 CLFS, ASP and DMEPOS files from where fee_schedules.download.find_schedule finds them
+    (a local mirror, ../shared/cms, the cache, else cms.gov once). A schedule found nowhere is left out:
+    the practice then bills none of its codes (contract_prices prices none), and the note says so."""
+    from fee_schedules.download import DownloadError, find_schedule
+    from fee_schedules.schedule_import import import_schedules
+
+    missing = []
+    for schedule in OTHER_SCHEDULES:
+        try:
+            folder = find_schedule(schedule, DEMO_YEAR, mirror, cache_dir=cache_dir)
+        except DownloadError as exc:
+            missing.append(f"{schedule} ({exc})")
+            continue
+        import_schedules(con, folder, schedule)
+    if not missing:
+        return ""
+    return "not imported, so the practice bills none of their codes: " + "; ".join(missing)
+
+
 def copy_contracts(dest: Path) -> list[Path]:
     if not EXAMPLE_CONTRACTS.is_dir() or not any(EXAMPLE_CONTRACTS.glob("*.y*ml")):
         raise UnderpayError(f"{EXAMPLE_CONTRACTS}: no example contracts found; the demo needs them")
@@ -165,6 +189,7 @@ def run_demo(
     con = connect(settings.warehouse)
     try:
         import_fee_schedule(con, cms_mirror(mirror))
+        schedules_note = import_other_schedules(con, mirror)
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -178,6 +203,7 @@ def run_demo(
         payers=payers,
         prices=prices,
         underpay_rate=underpay_rate,
+        codes=list(dict.fromkeys(c for c, _ in demo_codes())),
     )
     settings.inbox.mkdir(parents=True, exist_ok=True)
     synth = write_remittances(spec, settings.inbox)
@@ -186,7 +212,7 @@ def run_demo(
         out_dir=out,
         warehouse=settings.warehouse,
         exit_code=nightly.exit_code,
-        message="" if nightly.exit_code == 0 else nightly.summary(),
+        message="\n  ".join(m for m in (schedules_note, "" if nightly.exit_code == 0 else nightly.summary()) if m),
     )
     result.reports = [m.report for m in sorted(nightly.months, key=lambda m: -m.lines) if m.report]
     _fill_totals(result, synth.truth)
@@ -221,13 +247,14 @@ def _fill_totals(result: DemoResult, truth: pl.DataFrame) -> None:
 def demo_codes() -> list[tuple[str, str]]:
     """(code, pricing modifier) the synthetic practice bills: the writer's common codes, with the
     professional (26) and technical (TC) components of codes that have them."""
-    from pipelines.synthetic.codes import COMMON_CODES
+    from pipelines.synthetic.codes import COMMON_CODES, SCHEDULE_CODES
 
     out = []
     for c in COMMON_CODES:
         out.append((c.code, ""))
         if c.has_components:
             out += [(c.code, "26"), (c.code, "TC")]
+    out += [(c.code, c.bill_modifier) for c in SCHEDULE_CODES]  # lab, drugs, supplies: the other schedules
     return out
 
 

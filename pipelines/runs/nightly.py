@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.core.config import Settings
-from pipelines.core.errors import AlreadyRunning, Interrupted, UnderpayError
+from pipelines.core.errors import AlreadyRunning, Interrupted, UnderpayError, is_interrupt
 from pipelines.core.lock import run_lock
 from pipelines.core.logs import EventLog, NullLog, printable
 from pipelines.core.months import Month
@@ -405,9 +405,14 @@ def run_nightly(
             result.status, result.exit_code, result.message = "interrupted", EXIT_INTERRUPTED, str(stopped)
             log.event("run_interrupted", error=printable(result.message))
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, logged, exit 2
-            result.status, result.exit_code = "failed", EXIT_FAILED
-            result.message = _failure_message(exc)
-            log.event("run_failed", error=printable(result.message))
+            if is_interrupt(exc):  # Ctrl-C that DuckDB caught while it read a frame, reported as its own error
+                stopped = _stopped(KeyboardInterrupt(), result.run_id)
+                result.status, result.exit_code, result.message = "interrupted", EXIT_INTERRUPTED, str(stopped)
+                log.event("run_interrupted", error=printable(result.message))
+            else:
+                result.status, result.exit_code = "failed", EXIT_FAILED
+                result.message = _failure_message(exc)
+                log.event("run_failed", error=printable(result.message))
         else:
             if result.counts.rejected:
                 result.status, result.exit_code = "quarantined", EXIT_QUARANTINED

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Code:
     code: str
-    category: str  # em | addon | procedure | imaging | cardio | injection | therapy
+    category: str  # em | addon | procedure | imaging | cardio | injection | therapy | lab | drug | supply
     pctc: str  # RVU-file PC/TC indicator: "1" = has 26/TC components
     mult_proc: str  # RVU-file MULT PROC indicator; 2/3/4/5/6/7 trigger reductions
     charge: int  # invented chargemaster price per unit, whole dollars
     max_units: int = 1
+    bill_modifier: str = ""  # the modifier the line is always billed with (DME: NU new purchase)
 
     @property
     def has_components(self) -> bool:
@@ -68,7 +69,24 @@ COMMON_CODES: tuple[Code, ...] = (
 )
 # fmt: on
 
-BY_CODE: dict[str, Code] = {c.code: c for c in COMMON_CODES}
+# Codes paid from Medicare's other schedules (not the physician fee schedule): clinical lab tests (CLFS),
+# Part B drugs and vaccines (ASP payment limits; given with an administration code), supplies and
+# durable equipment (DMEPOS). One unit each, so a per-unit contract price times the units is exact; charges
+# of $30 or more, so a percent-of-charges price never sets the charge it is a percent of (writer.unit_charge).
+# tests/ingest/test_synthetic.py checks each against its 2025 CMS file. pctc/mult_proc 9 (the concept
+# does not apply): as the MPFS lists the lab and drug codes; it does not list the L and E codes.
+# fmt: off
+SCHEDULE_CODES: tuple[Code, ...] = (
+    Code("80053", "lab", "9", "9", 48), Code("85025", "lab", "9", "9", 32), Code("80061", "lab", "9", "9", 55),
+    Code("83036", "lab", "9", "9", 42), Code("84443", "lab", "9", "9", 68), Code("36415", "lab", "9", "9", 30),
+    Code("J3301", "drug", "9", "9", 30), Code("J1885", "drug", "9", "9", 30), Code("J0696", "drug", "9", "9", 35),
+    Code("J3420", "drug", "9", "9", 35), Code("90732", "drug", "9", "9", 240), Code("90715", "drug", "9", "9", 95),
+    Code("L3908", "supply", "9", "9", 160), Code("L1902", "supply", "9", "9", 210),
+    Code("E0114", "supply", "9", "9", 120, bill_modifier="NU"), Code("E0105", "supply", "9", "9", 130, bill_modifier="NU"),
+)
+# fmt: on
+
+BY_CODE: dict[str, Code] = {c.code: c for c in (*COMMON_CODES, *SCHEDULE_CODES)}
 
 
 def lookup(code: str) -> Code:

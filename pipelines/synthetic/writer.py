@@ -343,7 +343,7 @@ class _Generator:
             if code.has_components:
                 mods = ["26"] if facility else ["", "", "", "TC", "26"]
             else:
-                mods = [""]
+                mods = [code.bill_modifier]
             for mod in dict.fromkeys(mods):
                 unit = self.prices.unit(payer, code, mod, facility)
                 if unit is not None:
@@ -389,7 +389,21 @@ class _Generator:
                     continue
                 have_multi = True
             chosen.append(pick)
-        return chosen
+        return self._with_administration(chosen, options)
+
+    @staticmethod
+    def _with_administration(chosen, options):
+        """A drug or vaccine comes with its administration code (90471 for a vaccine, else 96372) when the
+        payer prices it; a drug whose administration the payer does not price is left off."""
+        out = list(chosen)
+        for drug in [c for c in chosen if c[0].category == "drug"]:
+            admin = "90471" if drug[0].code.startswith("9") else "96372"
+            found = [o for o in options if o[0].code == admin]
+            if not found:
+                out.remove(drug)
+            elif not any(c[0].code == admin for c in out):
+                out.append(found[0])
+        return out
 
     def _line(self, payer, code, mod, unit, claim_codes, mppr) -> _Line:
         rng = self.rng

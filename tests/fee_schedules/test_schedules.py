@@ -298,3 +298,32 @@ def test_opps_and_asc_are_priced_when_asked(con):
     assert out["line_amount"].to_list() == [Decimal("128.87")] and out["schedule"][0] == "opps"
     out = price_medicare(con, lines(["66984"], when=date(2025, 2, 1)), schedule="asc")
     assert out["line_amount"].to_list() == [Decimal("1214.31")] and out["schedule"][0] == "asc_aa"
+
+
+@pytest.mark.parametrize("kinds", [["clfs"], ["asp"], ["dmepos", "dmepos_pen"], ["opps"], ["asc_aa", "asc_bb"]])
+def test_every_line_a_schedule_takes_ends_with_an_amount_or_a_reason(con, kinds):
+    """Codes of every release, on dates from before the first to after the last release: a line the
+    schedule lists is priced (amount and derivation) or says why not; never neither."""
+    table = {
+        "clfs": "clfs_rates",
+        "asp": "asp_limits",
+        "dmepos": "dmepos_fees",
+        "opps": "opps_rates",
+        "asc_aa": "asc_rates",
+    }
+    codes = [r[0] for r in con.execute(f"SELECT DISTINCT hcpcs FROM {table[kinds[0]]} ORDER BY 1").fetchall()]
+    rng = random.Random(kinds[0])
+    picked = rng.sample(codes, 300)
+    days = [date(2023, 12, 1), date(2025, 2, 1), date(2025, 8, 1), date(2026, 2, 1), date(2026, 9, 1)]
+    frame = (
+        pl.concat([lines(picked, when=d, zip_code=rng.choice(["10001", "15201", "16720", "99501"])) for d in days])
+        .drop("row_id")
+        .with_row_index("row_id", offset=1)
+        .with_columns(pl.col("row_id").cast(pl.Int64))
+    )
+    out = price_schedules(con, frame, kinds)
+    assert out.filter(pl.col("schedule").is_null()).height == 0
+    neither = out.filter(pl.col("amount").is_null() & pl.col("reason").is_null())
+    both = out.filter(pl.col("amount").is_not_null() & pl.col("reason").is_not_null())
+    assert neither.height == 0 and both.height == 0, (neither.head(3), both.head(3))
+    assert out.filter(pl.col("amount").is_not_null() & pl.col("derivation").is_null()).height == 0

@@ -500,3 +500,30 @@ def test_an_independent_5010_reader_accepts_the_files(tmp_path):
             ]
         ours = [(c.elements[1], c.elements[2]) for t in read_835(path.read_bytes()) for c in t.claims]
         assert got == ours, path.name
+
+
+def test_schedule_codes_are_in_their_2025_cms_files(shared_dir):
+    """Each lab, drug and supply code of the demo is listed by the CMS file of its schedule (January 2025)."""
+    extra = shared_dir / "cms" / "extra"
+
+    def first_cells(path, header_first):
+        rows = list(csv.reader(open(path, newline="", encoding="latin-1")))
+        start = next(i for i, r in enumerate(rows) if r and r[0].strip().upper() == header_first)
+        return rows[start], rows[start + 1 :]
+
+    header, rows = first_cells(extra / "clfs" / "2025" / "CLFS 2025 Q1V1.csv", "YEAR")
+    lab = {r[1] for r in rows if r and r[2] == ""}
+    _, rows = first_cells(
+        extra / "asp" / "2025" / "section 508 version of Jan 2025 ASP Pricing File updated 030725.csv", "HCPCS CODE"
+    )
+    drug = {r[0].strip() for r in rows if r}
+    header, rows = first_cells(extra / "dmepos" / "2025" / "DMEPOS_JAN.csv", "HCPCS")
+    supply = {(r[0], r[1]) for r in rows if r and r[2] == ""}
+    for code in codebook.SCHEDULE_CODES:
+        if code.category == "lab":
+            assert code.code in lab, code
+        elif code.category == "drug":
+            assert code.code in drug, code
+        else:
+            assert (code.code, code.bill_modifier) in supply, code
+        assert code.charge >= 30 and code.max_units == 1 and code.code not in {c.code for c in codebook.COMMON_CODES}

@@ -34,9 +34,13 @@ def test_demo_finds_the_injected_underpayments(tmp_path, run_cli, cms_dir):  # c
         plb = con.execute("SELECT count(*) FROM provider_adjustments").fetchall()[0][0]
         pr = con.execute("SELECT count(*) FROM adjustments WHERE group_code = 'PR'").fetchall()[0][0]
         years = con.execute("SELECT DISTINCT year(service_date) FROM service_lines").fetchall()
+        month = Path(report).parent.name  # reports/YYYY-MM/monthly-YYYY-MM.html
         worst = con.execute(
-            "SELECT patient_control_number FROM variances WHERE category = 'underpaid' ORDER BY variance DESC LIMIT 1"
+            "SELECT patient_control_number FROM variances WHERE category = 'underpaid' "
+            "AND strftime(payment_month, '%Y-%m') = ? ORDER BY variance DESC LIMIT 1",
+            [month],
         ).fetchall()[0][0]
+        schedules = {r[0] for r in con.execute("SELECT DISTINCT medicare_schedule FROM variances").fetchall()}
     finally:
         con.close()
     assert len(payers) == 5 and loaded == files
@@ -46,7 +50,8 @@ def test_demo_finds_the_injected_underpayments(tmp_path, run_cli, cms_dir):  # c
     found = text.split("(injected ", 1)[1]
     injected, got = found.split(", found ")[0], found.split(", found ")[1].split(")")[0]
     assert int(injected) > 0 and int(got) == int(injected) == cats["underpaid"]
-    assert worst in html  # the worst underpaid claim is on the report's worklist
+    assert worst in html  # the month's worst underpaid claim is on the report's worklist
+    assert {"mpfs", "clfs", "asp", "dmepos"} <= schedules  # lab, drug and supply lines priced from their schedules
 
 
 def test_rerun_clears_only_what_the_demo_wrote(tmp_path):

@@ -376,3 +376,48 @@ def test_the_quarantine_note_holds_no_file_content(site, synth_files):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def _duckdb_caught_ctrl_c() -> duckdb.Error:
+    """The error DuckDB raises when Ctrl-C lands while it exports a registered frame (a real one, made so)."""
+
+    class Frame:
+        def __arrow_c_stream__(self, requested_schema=None):
+            raise KeyboardInterrupt
+
+        def __arrow_c_schema__(self):
+            import pyarrow as pa
+
+            return pa.schema({"a": pa.int64()}).__arrow_c_schema__()
+
+    con = duckdb.connect()
+    try:
+        con.register("ct_payer_keys", Frame())
+        con.sql("SELECT * FROM ct_payer_keys").fetchall()
+    except duckdb.Error as exc:
+        return exc
+    finally:
+        con.close()
+    raise AssertionError("DuckDB did not report the interrupt")
+
+
+def test_ctrl_c_that_duckdb_reports_as_its_own_error_is_an_interrupt(site, synth_files, monkeypatch):
+    """SIGINT during the comparison's frame export reached the run as DuckDB's InvalidInputException
+    ("... failed: KeyboardInterrupt: "): it is an interrupt (exit 130, run closed as interrupted), not a failure."""
+    from pipelines.cli.failures import describe
+    from pipelines.core.errors import is_interrupt
+    from pipelines.runs import nightly
+
+    caught = _duckdb_caught_ctrl_c()
+    assert is_interrupt(caught) and "KeyboardInterrupt" in str(caught)
+    assert describe(caught)[1] == 130 and describe(caught)[0].startswith("interrupted (Ctrl-C)")
+    assert not is_interrupt(duckdb.InvalidInputException("value 'KeyboardInterrupt' of row 3 is not a date"))
+
+    def recompute(*args, **kwargs):
+        raise caught
+
+    monkeypatch.setattr(nightly, "_recompute", recompute)
+    with pytest.raises(Interrupted) as err:  # as a Ctrl-C anywhere else in the run
+        run_nightly(site)
+    assert err.value.exit_code == 130 and "interrupted (Ctrl-C)" in str(err.value)
+    assert _rows(site.warehouse, "SELECT status FROM runs ORDER BY run_id DESC LIMIT 1") == [("interrupted",)]

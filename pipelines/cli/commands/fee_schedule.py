@@ -61,9 +61,19 @@ def import_cmd(path: Path, schedule: str | None, year: int | None, release: str 
 @command.command("download")
 @click.option("--year", type=int, required=True, help="Calendar year to fetch, e.g. 2025.")
 @click.option(
+    "--schedule",
+    type=click.Choice(["mpfs", "clfs", "asp", "dmepos", "opps", "asc", "all"], case_sensitive=False),
+    default="mpfs",
+    show_default=True,
+    help="Which fee schedule to fetch: mpfs (physician), clfs (lab), asp (drugs), dmepos (DME, PEN, rural "
+    "ZIPs), opps (Addendum B), asc (addenda AA/BB), or all: mpfs, then every other schedule with files "
+    "for the year (one without is reported, not an error).",
+)
+@click.option(
     "--mirror",
     default=None,
-    help="Folder or http(s) URL laid out like CMS-year folders (<year>/..., <year>/RVU25D/...) instead of cms.gov.",
+    help="Folder or http(s) URL laid out like ../shared/cms (<year>/..., <year>/RVU25D/..., "
+    "extra/<clfs|asp|dmepos|opps_addendum_b|asc>/<year>/...) instead of cms.gov.",
 )
 @click.option(
     "--cache-dir",
@@ -72,15 +82,36 @@ def import_cmd(path: Path, schedule: str | None, year: int | None, release: str 
     help="Where downloaded files are kept [default: $XDG_DATA_HOME/underpay/cms or ~/.local/share/underpay/cms].",
 )
 @db_option
-def download_cmd(year: int, mirror: str | None, cache_dir: Path | None, db: Path | None):
-    """Fetch a year's CMS release files, verify and cache them, then import every release."""
-    from fee_schedules.download import download_and_import
+def download_cmd(year: int, schedule: str, mirror: str | None, cache_dir: Path | None, db: Path | None):
+    """Fetch a year's CMS fee schedule files, verify and cache them, then import them: the physician fee
+    schedule's releases (default), or the CLFS, ASP, DMEPOS, OPPS or ASC files of the year (without
+    --mirror these are taken from $UNDERPAY_CMS_MIRROR, ../shared/cms or the cache when there, else cms.gov)."""
+    from fee_schedules.download import (
+        SCHEDULE_DIRS,
+        SCHEDULE_LABELS,
+        ScheduleNotFound,
+        download_and_import,
+        download_and_import_schedule,
+    )
     from pipelines.core.warehouse import connect
 
+    schedule = schedule.lower()
     con = connect(resolve_db(db))
     try:
-        result = download_and_import(con, year, mirror=mirror, cache_dir=cache_dir)
-        click.echo(str(result))
+        if schedule in ("mpfs", "all"):
+            click.echo(str(download_and_import(con, year, mirror=mirror, cache_dir=cache_dir)))
+        if schedule not in ("mpfs", "all"):
+            click.echo(str(download_and_import_schedule(con, schedule, year, mirror=mirror, cache_dir=cache_dir)))
+        elif schedule == "all":
+            fetch = True
+            for name in SCHEDULE_DIRS:
+                try:
+                    result = download_and_import_schedule(con, name, year, mirror, cache_dir, fetch=fetch)
+                except ScheduleNotFound as exc:
+                    click.echo(f"{SCHEDULE_LABELS[name]} {year}: no files found, nothing imported ({exc})")
+                    fetch = fetch and not exc.unreachable  # cms.gov is not tried again for the others
+                    continue
+                click.echo(str(result))
     finally:
         con.close()
 
@@ -112,6 +143,6 @@ def list_cmd(db: Path | None):
         )
     for row in others.iter_rows(named=True):
         click.echo(
-            f"{row['schedule']:<13} {row['effective_from']}..{row['effective_through']}  "
-            f"{row['file_name']:<60.60} {row['row_count']:>7} rows  sha256 {row['sha256_prefix']}  {row['note']}"
+            f"{row['schedule']:<13} {row['effective_from']}..{row['effective_through']}  {row['row_count']:>7} rows  "
+            f"sha256 {row['sha256_prefix']}  {row['file_name']}{'  (' + row['note'] + ')' if row['note'] else ''}"
         )
