@@ -168,6 +168,7 @@ def read_batch(path: Path) -> pl.DataFrame:
         get("locality").alias("locality"),
         get("facility").str.to_lowercase().fill_null("").alias("_facility"),
         get("units").alias("_units"),
+        get("drug").alias("drug"),
     )
     year = frame["_year"].cast(pl.Int32, strict=False)
     bad = frame.filter(pl.col("_year").is_not_null() & (pl.col("_year") != "") & year.is_null())

@@ -23,7 +23,7 @@ import polars as pl
 
 from fee_schedules.pricing import conform_input, price_lines
 from pipelines.core.money import MONEY
-from pipelines.core.sql import arrow_view, read_sql
+from pipelines.core.sql import arrow_view, bind, read_sql
 
 SCHEDULE_CHOICES = ("mpfs", "clfs", "asp", "dmepos", "opps", "asc")
 # The kinds tried for each choice, in order; None: the professional order of price_medicare.
@@ -47,7 +47,10 @@ INPUT_SCHEMA: dict[str, pl.DataType] = {
     "year": pl.Int32,
     "zip": pl.String,
     "locality": pl.String,
+    "drug": pl.String,  # the drug's name, for a NOC drug code (J3490 ...): priced from the ASP NOC file
 }
+# HCPCS codes of drugs not otherwise classified: a line that names its drug is priced from the ASP NOC file.
+NOC_CODES = ["J3490", "J3590", "J7599", "J7699", "J7799", "J7999", "J8499", "J8999", "J9999", "C9399"]
 OUTPUT_COLUMNS: dict[str, pl.DataType] = {
     "schedule": pl.String,
     "release_from": pl.Date,
@@ -76,6 +79,7 @@ def _input(lines: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
         pl.coalesce(pl.col("year"), sd.dt.year()).cast(pl.Int32).alias("eff_year"),
         pl.col("zip").str.replace_all(r"[^0-9]", "").str.slice(0, 5).replace("", None).alias("zip5"),
         pl.col("locality").str.replace_all(r"[^0-9]", "").replace("", None).alias("loc"),
+        pl.col("drug").str.strip_chars().replace("", None).alias("drug"),
         pl.lit(kinds, pl.List(pl.String)).alias("wanted"),
     )
 
@@ -89,7 +93,8 @@ def price_schedules(
     cur = con.cursor()
     try:
         cur.register("_sched_input", arrow_view(frame))
-        out = cur.sql(read_sql("fee_schedules.sql", "price_schedules.sql")).pl()
+        sql = read_sql("fee_schedules.sql", "price_schedules.sql")
+        out = cur.sql(sql, params=bind(sql, {"noc_codes": NOC_CODES})).pl()
     finally:
         cur.close()
     out = frame.select("row_id").join(out, on="row_id", how="left", maintain_order="left")

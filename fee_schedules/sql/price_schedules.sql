@@ -3,7 +3,9 @@
 -- OPPS Addendum B and the ASC addenda (national unadjusted, for reference). The rules and choices are in
 -- docs/fee-schedules.md ("The other Medicare schedules").
 -- Grain: one row per input line (_sched_input, registered by fee_schedules.schedule_pricing).
--- Inputs: _sched_input (row_id, code, mods: upper-case modifier list, units, ref_date, eff_year, zip5, loc,
+-- Parameters: $noc_codes (the HCPCS codes of drugs not otherwise classified: priced from the ASP NOC file
+--   by the drug's name, when the line gives it).
+-- Inputs: _sched_input (row_id, code, mods: upper-case modifier list, units, ref_date, eff_year, zip5, loc, drug,
 --   wanted: the schedule kinds to try in order, e.g. ['asp','clfs','dmepos','dmepos_pen']).
 -- Output: the first kind of `wanted` that lists the code in any imported release: its release in force on
 --   the date, the rate per unit, the amount for the line's units (rounded half-up to the cent once) or the
@@ -32,12 +34,17 @@ imported AS (          -- per kind: what is imported, for the reason of a date n
              || strftime(max(effective_through), '%Y-%m-%d') AS imported_periods
     FROM schedule_releases GROUP BY schedule
 ),
+line_kinds AS (        -- each line's kind; a NOC drug code (J3490 ...) with the drug's name: the ASP NOC file
+    SELECT l.*,
+           CASE WHEN l.drug IS NOT NULL AND list_contains(l.wanted, 'asp') AND list_contains($noc_codes, l.code)
+                THEN 'asp_noc' ELSE c.kind END AS kind
+    FROM lines l LEFT JOIN codes c ON c.code = l.code AND c.wanted = l.wanted
+),
 dates AS (             -- per distinct (kind, date or year): the release in force (no date: the year's latest)
     SELECT k.kind, k.ref_date, k.eff_year,
            arg_max(r.effective_from, r.effective_from) AS release_from,
            arg_max(r.file_name, r.effective_from) AS release_file
-    FROM (SELECT DISTINCT c.kind, l.ref_date, l.eff_year
-          FROM lines l JOIN codes c ON c.code = l.code AND c.wanted = l.wanted) k
+    FROM (SELECT DISTINCT kind, ref_date, eff_year FROM line_kinds WHERE kind IS NOT NULL) k
     LEFT JOIN schedule_releases r
       ON r.schedule = k.kind
      AND CASE WHEN k.ref_date IS NOT NULL THEN k.ref_date BETWEEN r.effective_from AND r.effective_through
@@ -45,11 +52,10 @@ dates AS (             -- per distinct (kind, date or year): the release in forc
     GROUP BY k.kind, k.ref_date, k.eff_year
 ),
 dated AS (             -- each line with its kind and the release in force
-    SELECT l.*, c.kind, d.release_from, d.release_file, i.imported_periods
-    FROM lines l
-    LEFT JOIN codes c ON c.code = l.code AND c.wanted = l.wanted
-    LEFT JOIN dates d ON d.kind = c.kind AND d.ref_date IS NOT DISTINCT FROM l.ref_date AND d.eff_year IS NOT DISTINCT FROM l.eff_year
-    LEFT JOIN imported i ON i.kind = c.kind
+    SELECT l.*, d.release_from, d.release_file, i.imported_periods
+    FROM line_kinds l
+    LEFT JOIN dates d ON d.kind = l.kind AND d.ref_date IS NOT DISTINCT FROM l.ref_date AND d.eff_year IS NOT DISTINCT FROM l.eff_year
+    LEFT JOIN imported i ON i.kind = l.kind
 ),
 clfs AS (              -- CLFS: the row of a modifier the line carries (QW ...), else the code's own row
     SELECT d.row_id, arg_max(c.rate, (c.modifier <> '')::INTEGER) AS rate,
@@ -58,6 +64,14 @@ clfs AS (              -- CLFS: the row of a modifier the line carries (QW ...),
     FROM dated d JOIN clfs_rates c
       ON d.kind = 'clfs' AND c.effective_from = d.release_from AND c.hcpcs = d.code
      AND (c.modifier = '' OR list_contains(d.mods, c.modifier))
+    GROUP BY d.row_id
+),
+noc AS (               -- ASP NOC: the drug whose name starts with the name given (one drug, else ambiguous)
+    SELECT d.row_id, count(*) AS matches, any_value(n.payment_limit) AS payment_limit,
+           any_value(n.drug_name) AS drug_name, any_value(n.dosage) AS dosage
+    FROM dated d JOIN asp_noc_limits n
+      ON d.kind = 'asp_noc' AND n.effective_from = d.release_from
+     AND starts_with(lower(n.drug_name), lower(trim(d.drug)))
     GROUP BY d.row_id
 ),
 asp AS (
@@ -123,6 +137,7 @@ rated AS (             -- per line: the rate per unit, the percent of it that ap
            CASE d.kind
              WHEN 'clfs' THEN c.rate
              WHEN 'asp' THEN a.payment_limit
+             WHEN 'asp_noc' THEN n.payment_limit
              WHEN 'opps' THEN o.payment_rate
              WHEN 'asc_aa' THEN s.payment_rate
              WHEN 'asc_bb' THEN s.payment_rate
@@ -142,6 +157,11 @@ rated AS (             -- per line: the rate per unit, the percent of it that ap
                THEN 'data quality: units_mismatch: ' || rtrim(rtrim(d.units::VARCHAR, '0'), '.') || ' units do not fit the HCPCS dosage ' || a.dosage
                     || ' (units are whole multiples of the dosage; the line may be billed in NDC units): check the line'
              WHEN d.kind = 'asp' AND a.payment_limit IS NULL THEN 'ASP: no payment limit for ' || d.code || ' in ' || d.release_file
+             WHEN d.kind = 'asp_noc' AND n.row_id IS NULL
+               THEN 'ASP NOC: no drug named ' || trim(d.drug) || '... in ' || d.release_file
+             WHEN d.kind = 'asp_noc' AND n.matches > 1
+               THEN 'ASP NOC: ' || n.matches || ' drugs of ' || d.release_file || ' are named ' || trim(d.drug)
+                    || '...: give more of the name, as the file writes it'
              WHEN d.kind = 'clfs' AND c.rate IS NULL THEN 'CLFS: no rate for ' || d.code || ' in ' || d.release_file
              WHEN d.kind = 'clfs' AND c.indicator = 'L'
                THEN 'CLFS: ' || d.code || ' is priced locally by the MAC (indicator L): no national limitation amount'
@@ -164,6 +184,7 @@ rated AS (             -- per line: the rate per unit, the percent of it that ap
            CASE d.kind
              WHEN 'clfs' THEN 'CLFS national limitation amount' || coalesce(' (' || nullif(c.rate_modifier, '') || ' row)', '')
              WHEN 'asp' THEN 'ASP payment limit per ' || a.dosage
+             WHEN 'asp_noc' THEN 'ASP NOC payment limit for ' || n.drug_name || ' per ' || n.dosage
              WHEN 'opps' THEN 'OPPS national unadjusted rate (SI ' || o.status_indicator || ', APC ' || o.apc || ', no wage index)'
              WHEN 'asc_aa' THEN 'ASC national unadjusted rate (PI ' || s.payment_indicator || ', no wage index)'
              WHEN 'asc_bb' THEN 'ASC national unadjusted rate (PI ' || s.payment_indicator || ', no wage index)'
@@ -175,6 +196,7 @@ rated AS (             -- per line: the rate per unit, the percent of it that ap
     FROM dated d
     LEFT JOIN clfs c USING (row_id)
     LEFT JOIN asp a USING (row_id)
+    LEFT JOIN noc n USING (row_id)
     LEFT JOIN dme_rural p USING (row_id)
     LEFT JOIN dme m USING (row_id)
     LEFT JOIN opps o USING (row_id)
@@ -182,7 +204,7 @@ rated AS (             -- per line: the rate per unit, the percent of it that ap
 ),
 labelled AS (
     SELECT *,
-           rate_text || ' $' || CASE WHEN kind <> 'asp' AND unit_rate = round(unit_rate, 2) THEN unit_rate::DECIMAL(18, 2)::VARCHAR
+           rate_text || ' $' || CASE WHEN kind NOT IN ('asp', 'asp_noc') AND unit_rate = round(unit_rate, 2) THEN unit_rate::DECIMAL(18, 2)::VARCHAR
                                      ELSE unit_rate::VARCHAR END
            || CASE WHEN pct <> 1 THEN ' x 75% (capped rental month 4 and later, KJ)' ELSE '' END AS rate_label,
            ' [' || upper(replace(kind, '_', ' ')) || ' ' || strftime(release_from, '%Y-%m-%d') || ', ' || release_file || ']'

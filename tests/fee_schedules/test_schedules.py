@@ -327,3 +327,21 @@ def test_every_line_a_schedule_takes_ends_with_an_amount_or_a_reason(con, kinds)
     both = out.filter(pl.col("amount").is_not_null() & pl.col("reason").is_not_null())
     assert neither.height == 0 and both.height == 0, (neither.head(3), both.head(3))
     assert out.filter(pl.col("amount").is_not_null() & pl.col("derivation").is_null()).height == 0
+
+
+def test_a_noc_drug_line_that_names_its_drug_is_priced_from_the_noc_file(con, extra):
+    # noc_pricing.csv (Oct-Dec 2025): Vasopressin (Long Grove), 1 UNIT, $2.462
+    rows = list(csv.reader(io.StringIO((extra / "asp" / "2025" / "noc_pricing.csv").read_bytes().decode("latin-1"))))
+    vaso = next(r for r in rows if r and r[0].startswith("Vasopressin"))
+    frame = lines(["J3490", "J3490", "J3490"], when=date(2025, 11, 3), units=[Decimal(20)] * 3).with_columns(
+        pl.Series("drug", ["vasopressin", "aspirin", None])
+    )
+    out = price_medicare(con, frame)
+    first, unknown, unnamed = out.iter_rows(named=True)
+    assert first["schedule"] == "asp_noc" and first["line_amount"] == cents(Decimal(vaso[2].lstrip("$")) * 20)
+    assert vaso[0] in first["derivation"] and "per 1 UNIT" in first["derivation"]
+    assert unknown["line_amount"] is None and "no drug named aspirin" in unknown["not_priced_reason"]
+    assert unnamed["schedule"] == "mpfs" and unnamed["status"] == "not_priced"  # no name: J3490 is status E
+    # outside the NOC file's quarter
+    later = price_medicare(con, frame.head(1).with_columns(service_date=pl.lit(date(2026, 2, 1))))
+    assert later["line_amount"][0] is None and "2026-02-01" in later["not_priced_reason"][0]
