@@ -33,6 +33,7 @@ PERCENT_METHODS = ("percent_of_medicare", "percent_of_charges", *SCHEDULE_METHOD
 SETTINGS = ("facility", "non-facility")
 ANESTHESIA_TIME = ("minutes", "units")  # how the payer's 835 SVC05 carries anesthesia time
 ROSTER_FILE_NAMES = ("providers.csv", "providers.yaml", "providers.yml")  # contracts.providers, not contracts
+APPEAL_RULES_FILE_NAMES = ("appeal_rules.yaml", "appeal_rules.yml")  # contracts.appeal_rules, not contracts
 TOP_KEYS = {
     "name",
     "payer",
@@ -558,7 +559,8 @@ def _parse_terms(r: _Reader, doc: LineDict) -> list[Term]:
 
 def contract_files(folder: Path) -> list[Path]:
     """Every *.yaml / *.yml under ``folder`` (recursively), in a stable order, except provider
-    rosters (``providers.yaml``: read by contracts.providers)."""
+    rosters (``providers.yaml``: read by contracts.providers) and the appeal rules
+    (``appeal_rules.yaml``: contracts.appeal_rules)."""
     folder = Path(folder)
     if folder.is_file():
         return [folder]
@@ -569,7 +571,9 @@ def contract_files(folder: Path) -> list[Path]:
     return sorted(
         p
         for p in folder.rglob("*")
-        if p.suffix.lower() in (".yaml", ".yml") and p.name.lower() not in ROSTER_FILE_NAMES and not p.is_dir()
+        if p.suffix.lower() in (".yaml", ".yml")
+        and p.name.lower() not in (*ROSTER_FILE_NAMES, *APPEAL_RULES_FILE_NAMES)
+        and not p.is_dir()
     )
 
 

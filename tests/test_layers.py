@@ -1,7 +1,7 @@
 """The layers and their arrows (docs/architecture.md): each package imports only from the
 packages below it, and importing any module has no side effect (no thread, no environment change).
 
-core <- fee_schedules, contracts, ingest, synthetic <- compare <- reports <- runs <- cli
+core <- fee_schedules, contracts, ingest, synthetic <- compare <- worklist, reports <- runs <- cli
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "pipelines.ingest": {"pipelines.core", "pipelines.ingest"},
     "pipelines.synthetic": {"pipelines.core", "pipelines.synthetic"},
     "pipelines.compare": {"pipelines.core", "fee_schedules", "contracts", "pipelines.compare"},
+    "pipelines.worklist": {"pipelines.core", "fee_schedules", "contracts", "pipelines.compare", "pipelines.worklist"},
     "reports": {"pipelines.core", "fee_schedules", "contracts", "pipelines.compare", "reports"},
     "pipelines.runs": {
         "pipelines.core",
@@ -33,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
         "pipelines.ingest",
         "pipelines.synthetic",
         "pipelines.compare",
+        "pipelines.worklist",
         "reports",
         "pipelines.runs",
     },
@@ -44,6 +46,7 @@ ALLOWED: dict[str, set[str]] = {
         "pipelines.ingest",
         "pipelines.synthetic",
         "pipelines.compare",
+        "pipelines.worklist",
         "reports",
         "pipelines.runs",
         "pipelines.cli",

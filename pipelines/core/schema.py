@@ -34,6 +34,7 @@ SCHEMA_FILES: tuple[tuple[str, str], ...] = (
     ("pipelines.core.ddl", "runs.sql"),
     ("fee_schedules.sql", "schema.sql"),
     ("pipelines.core.ddl", "variances.sql"),
+    ("pipelines.core.ddl", "worklist.sql"),
 )
 
 

@@ -32,6 +32,7 @@ from pipelines.core.outputs import make_private_dirs
 from pipelines.core.sql import read_sql
 from pipelines.core.warehouse import connect
 from pipelines.runs.records import RunCounts, finish_run, start_run, update_run
+from pipelines.worklist.refresh import refresh_worklist
 
 
 @dataclass
@@ -94,11 +95,13 @@ def compare_month(
     settings: Settings | None = None,
     payer: str | None = None,
 ) -> float:
-    """Refill ``variances`` for the lines paid in the month; returns seconds."""
+    """Refill ``variances`` for the lines paid in the month, then the recovery worklist; returns seconds."""
     from pipelines.compare.compare import compare
 
     t0 = time.perf_counter()
-    compare(con, _check_contracts(contracts_dir), month=month, payer=payer, settings=settings)
+    folder = _check_contracts(contracts_dir)
+    compare(con, folder, month=month, payer=payer, settings=settings)
+    refresh_worklist(con, folder)
     return time.perf_counter() - t0
 
 
@@ -129,7 +132,8 @@ def render_month(
 def compare_months(
     con: duckdb.DuckDBPyConnection, months: list[Month], *, contracts_dir: str | Path, settings: Settings | None = None
 ) -> float:
-    """Refill ``variances`` for several payment months, in one pass when that is cheaper.
+    """Refill ``variances`` for several payment months, in one pass when that is cheaper, then the
+    recovery worklist (pipelines.worklist.refresh).
 
     One ``compare`` over every loaded line costs about the lines it reads; one call per month
     adds a fixed cost per call (contracts, pricing keys). When the months hold at least half
@@ -144,6 +148,7 @@ def compare_months(
     touched = sum(by_month.get(m.label, 0) for m in months)
     if len(months) > 1 and touched * 2 >= sum(by_month.values()):
         compare(con, folder, settings=settings)
+        refresh_worklist(con, folder)
     else:
         for month in months:
             compare_month(con, month, contracts_dir=folder, settings=settings)

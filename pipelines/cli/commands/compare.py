@@ -33,11 +33,14 @@ def command(month, payer: str | None, out: Path | None, contracts: Path | None, 
     """
     from pipelines.compare.compare import compare, export_variances
     from pipelines.core.warehouse import connect
+    from pipelines.worklist.refresh import refresh_worklist
 
     con = connect(resolve_db(db))
     try:
-        result = compare(con, resolve_contracts(contracts), month=month, payer=payer, settings=settings())
+        folder = resolve_contracts(contracts)
+        result = compare(con, folder, month=month, payer=payer, settings=settings())
         click.echo(result.summary())
+        click.echo(refresh_worklist(con, folder).summary())
         if out is not None:
             path = export_variances(con, out, month=month, payer=payer)
             click.echo(f"exported to {path}")
