@@ -17,6 +17,7 @@ import click
 
 from pipelines import __version__
 from pipelines.cli.commands import (
+    appeal,
     compare,
     contracts,
     demo,
@@ -27,6 +28,7 @@ from pipelines.cli.commands import (
     price,
     report,
     run,
+    worklist,
 )
 from pipelines.cli.failures import command_process, describe
 from pipelines.core.config import load_settings
@@ -80,7 +82,20 @@ def main(ctx: click.Context, config: Path | None, debug: bool) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-for _module in (ingest, fee_schedule, price, contracts, compare, report, negotiate, run, nightly, demo):
+for _module in (
+    ingest,
+    fee_schedule,
+    price,
+    contracts,
+    compare,
+    worklist,
+    appeal,
+    report,
+    negotiate,
+    run,
+    nightly,
+    demo,
+):
     main.add_command(_module.command)
 
 
