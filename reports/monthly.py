@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from reports import charts, queries
 from reports.context import Figure, generated_at, version
 from reports.meanings import meaning
 from reports.render import ensure_dir, render, safe_name, write_text
-from reports.tables import Table, cols
+from reports.tables import Column, Detail, Table, cols
 
 WORKLIST_HTML_ROWS = 500  # the HTML shows this many claims; the exports hold them all
 TOP_CODES = 15
@@ -40,6 +40,7 @@ SECTIONS = (
     ("denials", "Denials"),
     ("trend", "Trend"),
     ("worklist", "Worklist"),
+    ("recovery", "Recovery"),
     ("data-quality", "Data quality"),
     ("plb", "PLB ledger"),
 )
@@ -54,6 +55,10 @@ class MonthlyContext:
     headline: Figures (this month vs previous). lines: service lines in the month (reversed
     lines excluded). The Table fields are the sections' tables, in page order; charts maps a
     chart name (scorecard, codes, denials, trend_underpaid, trend_denials) to inline SVG.
+    worklist: one row per claim (worklist.sql, worst first, capped), each holding its underpaid
+    and denied lines (worklist_lines.sql) under "lines_detail", folded under the claim in the HTML.
+    recovery_*: the recovery worklist as of the month's end (recovery_funnel.sql, recovery_aging.sql):
+    detected -> submitted -> recovered, rates, open cases by age and by appeal deadline.
     exports: export files written beside the HTML (linked from the worklist section).
     """
 
@@ -75,6 +80,10 @@ class MonthlyContext:
     remark_codes: Table
     trend: Table
     worklist: Table
+    recovery_funnel: Table
+    recovery_measures: Table
+    recovery_aging: Table
+    recovery_deadlines: Table
     rejected_files: Table
     balancing: Table
     not_priced: Table
@@ -175,6 +184,79 @@ def headline_figures(this: dict | None, prev: dict | None) -> list[Figure]:
         value = _headline_value(this, key) if this else (0 if kind != "pct" else None)
         out.append(Figure(key, label, kind, value, _headline_value(prev, key), bad))
     return out
+
+
+# ---------------------------------------------------------------- worklist
+
+# One row per claim; its lines fold under it, each with its explanation in full. Widths are
+# shares of the page (the table has a fixed layout and wraps), chosen so that the claim row of
+# an ordinary claim stays on one or two lines at 1366 pixels and the explanation gets the room.
+WORKLIST_COLUMNS = [
+    Column("payer_name", "Payer", width="9.5%"),
+    Column("patient_control_number", "Patient control #", "code", width="9.5%"),
+    Column("payer_claim_number", "Payer claim #", "code", width="9%"),
+    Column("patient_member", "Patient / member", "code", True, width="6%"),
+    Column("service_dates", "Service dates", "date", width="7.5%"),
+    Column("payment_date", "Paid", "date", width="6.5%"),
+    Column("lines", "Lines", "int", width="3.5%"),
+    Column("codes", "Codes", "code", width="9%"),
+    Column("carc_codes", "CARC", "code", width="7%"),
+    Column("category_mix", "Category", width="7%"),
+    Column("expected_allowed", "Expected", "money", width="6.4%"),
+    Column("actual_allowed", "Actual", "money", width="6.4%"),
+    Column("variance", "Variance", "money", width="6.4%"),
+    Column("at_stake", "At stake", "money", width="6.4%"),
+]
+WORKLIST_LINE_COLUMNS = [
+    Column("procedure_code", "Code", "code", width="5.5%"),
+    Column("modifiers", "Modifiers", "code", width="6.5%"),
+    Column("units", "Units", "num", width="4%"),
+    Column("service_date", "Service date", "date", width="7%"),
+    Column("category", "Category", width="6.5%"),
+    Column("adjustment_codes", "CARC / RARC", "code", width="8%"),
+    Column("expected_allowed", "Expected", "money", width="6.3%"),
+    Column("actual_allowed", "Actual", "money", width="6.3%"),
+    Column("variance", "Variance", "money", width="6.3%"),
+    Column("at_stake", "At stake", "money", width="6.3%"),
+    Column("explanation", "Explanation", "explain"),  # the rest: over a third of the width
+]
+
+
+def service_dates(first: date | None, last: date | None) -> str:
+    """A claim's service dates: one date, or "first to last"."""
+    if first is None or last is None or first == last:
+        one = first or last
+        return one.isoformat() if one else ""
+    return f"{first.isoformat()} to {last.isoformat()}"
+
+
+def worklist_table(con: duckdb.DuckDBPyConnection, p: dict, limit: int | None) -> Table:
+    """The worklist section: the worst ``limit`` claims of worklist.sql (the exports hold them all),
+    each with its lines from worklist_lines.sql under ``"lines_detail"``."""
+    claims = queries.rows(con, "worklist", **p, limit=limit)
+    total = claims[0]["total_claims"] if claims else 0
+    by_claim: dict[int, list[dict]] = {}
+    if claims:
+        for line in queries.rows(con, "worklist_lines", **p, claim_ids=[c["claim_id"] for c in claims]):
+            by_claim.setdefault(line["claim_id"], []).append(line)
+    for c in claims:
+        c["service_dates"] = service_dates(c["service_from"], c["service_to"])
+        # masked (or shown) by worklist.sql; one cell: initials and the last 4 of the member id
+        c["patient_member"] = " ".join(v for v in (c["patient"], c["member_id"]) if v) or None
+        c["category_mix"] = c["category"].replace("+", " + ")  # "underpaid + denied" wraps at a space
+        c["lines_detail"] = by_claim.get(c["claim_id"], [])
+    return Table(
+        "worklist-table",
+        "Underpaid and denied claims",
+        WORKLIST_COLUMNS,
+        claims,
+        total_rows=total,
+        note="At stake: the underpaid variance, plus for denied lines the expected allowed amount "
+        "(billed charges where no expected amount could be computed). Open a claim for its lines "
+        "and the explanation of each.",
+        fixed=True,
+        detail=Detail("lines_detail", WORKLIST_LINE_COLUMNS, "line", "code, amounts and explanation of each"),
+    )
 
 
 # ---------------------------------------------------------------- context
@@ -328,34 +410,7 @@ def build_context(
         trend_rows,
     )
 
-    wl = queries.rows(con, "worklist", **p, limit=worklist_rows)
-    wl_total = wl[0]["total_claims"] if wl else 0
-    worklist = Table(
-        "worklist-table",
-        "Underpaid and denied claims",
-        cols(
-            ("patient_control_number", "Patient control #", "code"),
-            ("payer_claim_number", "Payer claim #", "code"),
-            ("payer_name", "Payer"),
-            ("patient", "Patient", "text", True),
-            ("member_id", "Member id", "code", True),
-            ("service_from", "Service from", "date"),
-            ("service_to", "Service to", "date"),
-            ("payment_date", "Paid", "date"),
-            ("codes", "Codes", "code"),
-            ("carc_codes", "CARC", "code"),
-            ("category", "Category"),
-            ("expected_allowed", "Expected", "money"),
-            ("actual_allowed", "Actual", "money"),
-            ("variance", "Variance", "money"),
-            ("at_stake", "At stake", "money"),
-            ("explanation", "Explanation"),
-        ),
-        wl,
-        total_rows=wl_total,
-        note="At stake: the underpaid variance, plus for denied lines the expected allowed amount "
-        "(billed charges where no expected amount could be computed).",
-    )
+    worklist = worklist_table(con, p, worklist_rows)
 
     rejected = queries.rows(con, "rejected_files", **p)
     rejected_files = Table(
@@ -447,6 +502,8 @@ def build_context(
         total_rows=len(plb_rows),
     )
 
+    recovery_funnel, recovery_measures, recovery_aging, recovery_deadlines = recovery_tables(con, m, payer)
+
     title = f"Monthly review {m.label}" + (f": {payer_name}" if payer else "")
     ctx = MonthlyContext(
         title=title,
@@ -467,6 +524,10 @@ def build_context(
         remark_codes=remark_codes,
         trend=trend,
         worklist=worklist,
+        recovery_funnel=recovery_funnel,
+        recovery_measures=recovery_measures,
+        recovery_aging=recovery_aging,
+        recovery_deadlines=recovery_deadlines,
         rejected_files=rejected_files,
         balancing=balancing,
         not_priced=not_priced,
@@ -477,6 +538,66 @@ def build_context(
     )
     ctx.charts = _charts(ctx, months, trend_rows)
     return ctx
+
+
+def recovery_tables(con: duckdb.DuckDBPyConnection, m: Month, payer: str | None) -> tuple[Table, Table, Table, Table]:
+    """The Recovery section: the funnel, its rates, and the open cases by age and by appeal deadline, as of
+    the month's last day (docs/worklist.md; recovery_funnel.sql, recovery_aging.sql)."""
+    f = queries.rows(con, "recovery_funnel", month=m.start, payer=payer)[0]
+    funnel = Table(
+        "recovery-funnel",
+        "Recovery funnel (cases detected up to this month)",
+        cols(("stage", "Stage"), ("cases", "Cases", "int"), ("dollars", "Dollars", "money")),
+        []
+        if not f["detected_cases"]
+        else [
+            {"stage": "Detected (owed when found)", "cases": f["detected_cases"], "dollars": f["detected_dollars"]},
+            {"stage": "Submitted (appealed)", "cases": f["submitted_cases"], "dollars": f["submitted_dollars"]},
+            {"stage": "Recovered (paid since)", "cases": f["recovered_cases"], "dollars": f["recovered_dollars"]},
+            {"stage": "Still open", "cases": f["open_cases"], "dollars": f["open_dollars"]},
+        ],
+    )
+    measures = Table(
+        "recovery-measures",
+        "Recovery and denial measures",
+        cols(("measure", "Measure"), ("value", "Value")),
+        []
+        if not f["detected_cases"]
+        else [
+            {
+                "measure": "Recovery rate (recovered $ / detected $)",
+                "value": _pct_text(f["recovered_dollars"], f["detected_dollars"]),
+            },
+            {
+                "measure": "Average days from detection to recovery",
+                "value": "-" if f["days_to_recover"] is None else f"{f['days_to_recover']} days",
+            },
+            {
+                "measure": "Denial overturn rate (denied lines paid since / denied lines)",
+                "value": _pct_text(f["overturned_lines"], f["denied_lines"]),
+            },
+        ],
+    )
+    rows = queries.rows(con, "recovery_aging", month=m.start, month_end=m.add(1).start - timedelta(days=1), payer=payer)
+    spec = cols(("label", "Open cases"), ("cases", "Cases", "int"), ("dollars", "At stake", "money"))
+    aging = Table(
+        "recovery-aging",
+        "Open cases by age (days since detected)",
+        spec,
+        [r for r in rows if r["kind"] == "age" and f["open_cases"]],
+    )
+    deadlines = Table(
+        "recovery-deadlines",
+        "Open cases by appeal deadline (from the month's end)",
+        spec,
+        [r for r in rows if r["kind"] == "deadline" and f["open_cases"]],
+    )
+    return funnel, measures, aging, deadlines
+
+
+def _pct_text(part, whole) -> str:
+    rate = _rate(part, whole)
+    return "-" if rate is None else f"{rate}%"
 
 
 def _undated(con: duckdb.DuckDBPyConnection, p: dict) -> tuple[Table, Table]:

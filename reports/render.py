@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from pipelines.core.money import half_up, to_cent
 from pipelines.core.outputs import make_private_dirs, private_open
@@ -61,6 +62,15 @@ def cell(value, kind: str = "text") -> str:
     return str(value)
 
 
+def tokens(text: str) -> Markup:
+    """Space-separated codes ("CO-16 CO-96"), each kept whole on a line where it fits (a line may
+    break between codes, not at a code's hyphen); every code escaped. One code is left as it is."""
+    words = str(text).split()
+    if len(words) < 2:
+        return Markup.escape(text)
+    return Markup(" ").join(Markup('<span class="tok">{}</span>').format(w) for w in words)
+
+
 def sort_key(value, kind: str = "text") -> str:
     """Raw value for the optional sorting script (data-v attribute)."""
     if value is None:
@@ -80,7 +90,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(money=money, number=number, percent=percent, cell=cell, sort_key=sort_key)
+    env.filters.update(money=money, number=number, percent=percent, cell=cell, sort_key=sort_key, tokens=tokens)
     return env
 
 

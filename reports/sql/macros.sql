@@ -11,3 +11,7 @@ CREATE OR REPLACE TEMP MACRO rpt_money_per(amount, qty) AS
                        + abs(CAST(CAST(qty AS DECIMAL(38,3)) * 1000 AS HUGEINT)))
                       // (2 * abs(CAST(CAST(qty AS DECIMAL(38,3)) * 1000 AS HUGEINT)))) AS DECIMAL(38,0))
               * 0.01 END;
+-- Dollars at stake on a flagged line (the worklist's order): the underpaid variance; for a denied
+-- line expected - actual, or its billed charges where no expected amount could be computed.
+CREATE OR REPLACE TEMP MACRO rpt_at_stake(category, variance, billed) AS
+    CASE WHEN category = 'underpaid' THEN variance ELSE coalesce(variance, billed) END;

@@ -1,11 +1,10 @@
 -- Appeal worklist: every claim with an underpaid or denied line paid in $month.
 -- Grain: one row per claim (claim_id), largest dollars at stake first; $limit NULL = all rows.
--- at_stake = variance of underpaid lines + (expected - actual, else billed) of denied lines.
+-- at_stake = variance of underpaid lines + (expected - actual, else billed) of denied lines
+-- (rpt_at_stake in macros.sql). The HTML lists each claim's lines from worklist_lines.sql.
 -- PHI: patient and member_id are masked (initials; last 4 of the member id) unless $show_phi.
 WITH flagged AS (
-    SELECT v.*,
-           CASE WHEN category = 'underpaid' THEN variance
-                ELSE coalesce(variance, billed) END AS at_stake
+    SELECT v.*, rpt_at_stake(category, variance, billed) AS at_stake
     FROM variances v
     WHERE payment_month = $month AND ($payer IS NULL OR payer_id = $payer)
       AND category IN ('underpaid', 'denied')

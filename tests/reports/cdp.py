@@ -119,6 +119,26 @@ class Browser:
             raise RuntimeError(res["exceptionDetails"])
         return res["result"].get("value")
 
+    def viewport(self, width: int, height: int) -> None:
+        """Lay the page out as in a window of width x height CSS pixels (until reset_viewport)."""
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+
+    def reset_viewport(self) -> None:
+        self.call("Emulation.clearDeviceMetricsOverride")
+
+    def click(self, selector: str) -> None:
+        """A mouse click (press and release, as a person makes it) near the start of the first
+        element matching ``selector``, scrolled into view first."""
+        point = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); if (!e) return null;"
+            " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
+            " return [r.left + Math.min(r.width / 2, 24), r.top + r.height / 2]; })()"
+        )
+        if point is None:
+            raise LookupError(f"no element matches {selector!r}")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=point[0], y=point[1], button="left", clickCount=1)
+
     def screenshot(self, path: Path) -> Path:
         data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
         path.write_bytes(base64.b64decode(data))

@@ -440,33 +440,104 @@ def build_sample(b: WarehouseBuilder) -> WarehouseBuilder:
     return b
 
 
+LONG_PAYERS = (
+    ("CEDAR1", "CEDAR COMMERCIAL INSURANCE"),
+    ("BCBS1", "BLUE CROSS BLUE SHIELD OF THE MIDWEST"),
+    ("UNITY1", "UNITY HEALTH PLAN"),
+)
+LONG_CODES = ("99214", "20553", "97110", "73110", "84443", "90471", "J1885", "G2211")
+UNBROKEN = "REF-" + "0123456789ABCDEF" * 12  # a 196-character token with no break in it
+
+
+def long_explanation(seed: int, code: str, expected: Decimal, actual: Decimal) -> str:
+    """A pricing explanation as the comparison writes them, 250 to 900 characters long."""
+    steps = "; ".join(
+        f"step {k}: (work {1 + k / 10:.2f} x 1.065 + PE {0.5 + k / 7:.2f} x 1.166 + MP 0.0{k} x 1.656)"
+        f" x CF 32.3465 = ${10 + 3 * k:.2f}"
+        for k in range(1, 2 + seed % 5)
+    )
+    return (
+        f"110% of Medicare 2026 locality 13202-01 non-facility for {code}, multiple procedure reduction 50%"
+        f" (rank 2) [{steps}]; lesser of billed charges (not lower) = ${expected}; actual allowed ${actual}"
+        f" (billed less CO/OA/PI adjustments); variance ${expected - actual}"
+    )
+
+
+def add_long_claims(b: WarehouseBuilder, when: date = MARCH, claims: int = 36) -> dict[int, list[str]]:
+    """Claims paid on ``when`` with many lines (1 to 6), several codes and long explanations,
+    under payers with long names. The first (the worst, so the worklist's first claim) has a
+    2,000-character explanation holding an unbroken 196-character token. Returns claim id ->
+    the explanations of its lines."""
+    out: dict[int, list[str]] = {}
+    for k, (payer_id, name) in enumerate(LONG_PAYERS):
+        b.payment(20 + k, payer_id, name, when)
+    for i in range(claims):
+        payer_id, name = LONG_PAYERS[i % len(LONG_PAYERS)]
+        claim = b.claim(
+            20 + i % len(LONG_PAYERS), pcn=f"PCN2026{i:06d}", first="Pat", last=f"Long{i}", member=f"W{i:09d}"
+        )
+        out[claim] = []
+        for n in range(1 + i % 6):
+            code = LONG_CODES[(i + n) % len(LONG_CODES)]
+            denied = (i + n) % 4 == 0
+            expected = D(5000) if (i, n) == (0, 0) else D(40 + 7 * ((i * 13 + n * 5) % 30))
+            actual = D(0) if denied else expected - D(3 + (i + n) % 17)
+            text = long_explanation(i + n, code, expected, actual)
+            if (i, n) == (0, 0):
+                text = f"{text} {UNBROKEN} " + " ".join([text] * 4)
+            b.line(
+                claim,
+                payer_id,
+                name,
+                when,
+                "denied" if denied else "underpaid",
+                code=code,
+                billed=str(expected * 2),
+                expected=str(expected),
+                actual=str(actual),
+                units=str(1 + n % 3),
+                modifiers=("59", "XU") if n % 3 == 1 else (),
+                carc=["CO-45", "CO-97"] if denied else ["CO-45"],
+                rarc=["N20"] if denied else [],
+                explanation=text,
+            )
+            out[claim].append(text)
+    return out
+
+
 # ------------------------------------------------------------------ a structural HTML reader
 
 from html.parser import HTMLParser  # noqa: E402
 
 
 class ReportPage(HTMLParser):
-    """Reads a rendered report into sections, tables, figures, scripts and SVGs (no regexes)."""
+    """Reads a rendered report into sections, tables, figures, scripts and SVGs (no regexes).
+
+    A table is {"caption", "headers", "rows", "footer", "sub"}: rows are lists of (text, data-v)
+    cells. In a grouped table (the worklist) "rows" holds the main row of each group and "sub" the
+    table folded under it (a table without an id, nested in a <details>), in the same order.
+    """
 
     def __init__(self, text: str):
         super().__init__(convert_charrefs=True)
         self.sections: list[dict] = []  # {"id", "h2"}
-        self.tables: dict[str, dict] = {}  # id -> {"caption", "headers", "rows": [[(text, data_v)]]}
+        self.tables: dict[str, dict] = {}  # id -> {"caption", "headers", "rows": [[(text, data_v)]], "sub"}
         self.figures: dict[str, dict] = {}  # data-key -> {"value", "previous", "text"}
         self.scripts: list[str] = []
         self.svgs: list[dict] = []
         self.tags: list[str] = []  # every start tag, in order
         self.urls: list[str] = []  # src/href attribute values
         self.notes: list[dict] = []  # <p class="note ..."> attributes
-        self._stack: list[str] = []
-        self._table: dict | None = None
-        self._cell: list | None = None
-        self._cell_v = None
-        self._row: list | None = None
-        self._in: str | None = None
+        self.summaries: list[str] = []  # <summary> texts
+        self._open: list[dict] = []  # open tables, innermost last, each with its own cell state
+        self._in: str | None = None  # h2 | script | summary (outside table cells)
         self._text: list[str] = []
         self._figure: dict | None = None
         self.feed(text)
+
+    @property
+    def _table(self) -> dict | None:
+        return self._open[-1] if self._open else None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -474,23 +545,27 @@ class ReportPage(HTMLParser):
         for k in ("src", "href", "xlink:href", "action", "data"):
             if a.get(k):
                 self.urls.append(a[k])
+        t = self._table
         if tag == "section":
             self.sections.append({"id": a.get("id"), "h2": None})
         elif tag == "h2" and self.sections:
             self._in, self._text = "h2", []
         elif tag == "table":
-            self._table = {"caption": "", "headers": [], "rows": [], "footer": []}
-            self.tables[a.get("id")] = self._table
-        elif tag == "caption":
-            self._in, self._text = "caption", []
-        elif tag == "th" and self._table is not None:
-            self._in, self._text = "th", []
-        elif tag == "tfoot" and self._table is not None:
-            self._table["in_footer"] = True
-        elif tag == "tr" and self._table is not None:
-            self._row = []
-        elif tag == "td" and self._row is not None:
-            self._in, self._text, self._cell_v = "td", [], a.get("data-v")
+            new = {"caption": "", "headers": [], "rows": [], "footer": [], "sub": [], "_in": None, "_row": None}
+            if a.get("id") is not None or t is None:
+                self.tables[a.get("id")] = new
+            else:
+                t["sub"].append(new)
+            self._open.append(new)
+        elif t is not None and tag in ("caption", "th", "td"):
+            t["_in"], t["_text"], t["_v"] = tag, [], a.get("data-v")
+        elif tag == "tfoot" and t is not None:
+            t["in_footer"] = True
+        elif tag == "tr" and t is not None:
+            t["_row"] = []
+            t["_row_class"] = a.get("class") or ""
+        elif tag == "summary":
+            self._in, self._text = "summary", []
         elif tag == "script":
             self._in, self._text = "script", []
         elif tag == "svg":
@@ -502,39 +577,51 @@ class ReportPage(HTMLParser):
             self.notes.append(a)
 
     def handle_endtag(self, tag):
+        t = self._table
+        if t is not None and tag in ("caption", "th", "td") and t["_in"] == tag:
+            text = " ".join("".join(t["_text"]).split())
+            t["_in"] = None
+            if tag == "caption":
+                t["caption"] = text
+            elif tag == "th":
+                t["headers"].append(text)
+            elif t["_row"] is not None:
+                t["_row"].append((text, t["_v"]))
+        elif tag == "tr" and t is not None and t["_row"] is not None:
+            row, t["_row"] = t["_row"], None
+            if row and "detail" not in t.get("_row_class", ""):  # a group's folded lines: see "sub"
+                t["footer" if t.get("in_footer") else "rows"].append(row)
+        elif tag == "table" and t is not None:
+            self._open.pop()
         text = " ".join("".join(self._text).split())
         if tag == "h2" and self._in == "h2":
             self.sections[-1]["h2"] = text
             self._in = None
-        elif tag == "caption" and self._in == "caption":
-            self._table["caption"] = text
+        elif tag == "summary" and self._in == "summary":
+            self.summaries.append(text)
             self._in = None
-        elif tag == "th" and self._in == "th":
-            self._table["headers"].append(text)
-            self._in = None
-        elif tag == "td" and self._in == "td":
-            self._row.append((text, self._cell_v))
-            self._in = None
-        elif tag == "tr" and self._row is not None:
-            if self._row and self._table is not None:
-                self._table["footer" if self._table.get("in_footer") else "rows"].append(self._row)
-            self._row = None
-        elif tag == "table":
-            self._table = None
         elif tag == "script" and self._in == "script":
             self.scripts.append("".join(self._text))
             self._in = None
 
     def handle_data(self, data):
-        if self._in:
+        t = self._table
+        in_cell = t is not None and t["_in"] is not None
+        if in_cell:
+            t["_text"].append(data)
+        if self._in:  # a <summary> sits in a table cell: its text goes to both
             self._text.append(data)
-        elif self._figure is not None and data.strip():
+        elif not in_cell and self._figure is not None and data.strip():
             self._figure.setdefault("text", []).append(data.strip())
 
     def column(self, table_id: str, header: str) -> list[tuple[str, str]]:
         t = self.tables[table_id]
         i = t["headers"].index(header)
         return [r[i] for r in t["rows"] if len(r) == len(t["headers"])]
+
+    def records(self, table: dict) -> list[dict]:
+        """A table's rows as {header: text}."""
+        return [dict(zip(table["headers"], (c[0] for c in r))) for r in table["rows"]]
 
 
 def read_page(path) -> ReportPage:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import zipfile
 from datetime import date
@@ -135,10 +136,39 @@ def test_worklist_sorted_by_dollars_with_explanations(march):
     stakes = [Decimal(r[t["headers"].index("At stake")][1]) for r in t["rows"]]
     assert stakes == sorted(stakes, reverse=True)
     assert stakes == [Decimal("160.00"), Decimal("77.70"), Decimal("3.85")]
-    first = dict(zip(t["headers"], (c[0] for c in t["rows"][0])))
+    first = march.records(t)[0]
     assert first["Patient control #"] == "PCN-ZO-2" and first["Payer claim #"] == "PAYER-2"
-    assert first["Category"] == "underpaid+denied" and first["Codes"] == "99214"
-    assert "expected 140.00" in first["Explanation"]
+    assert first["Category"] == "underpaid + denied" and first["Codes"] == "99214" and first["Lines"] == "2"
+    assert "Explanation" not in t["headers"]  # one short row per claim; the explanations fold under it
+
+
+def test_worklist_lines_fold_under_each_claim(march):
+    t = march.tables["worklist-table"]
+    assert len(t["sub"]) == len(t["rows"]) == 3  # one <details> of lines per claim, in claim order
+    assert march.summaries[:3] == [
+        "2 lines: code, amounts and explanation of each",
+        "2 lines: code, amounts and explanation of each",
+        "1 line: code, amounts and explanation of each",
+    ]
+
+    def dollars(text):
+        return Decimal(text.replace("$", "").replace(",", ""))
+
+    for claim, sub in zip(march.records(t), t["sub"]):
+        lines = march.records(sub)
+        assert len(lines) == int(claim["Lines"])
+        assert sum(dollars(r["At stake"]) for r in lines) == dollars(claim["At stake"])
+    denied, underpaid = march.records(t["sub"][0])  # largest at stake first
+    assert (denied["Code"], denied["Category"], denied["CARC / RARC"]) == ("99214", "denied", "CO-197 N54")
+    assert (denied["Expected"], denied["Actual"], denied["Variance"]) == ("$140.00", "$0.00", "$140.00")
+    assert denied["Explanation"] == "denied: expected 140.00, actual 0.00"  # in full
+    assert (underpaid["Units"], underpaid["Variance"]) == ("1", "$20.00")
+    hostile = march.records(t["sub"][1])
+    assert [r["Code"] for r in hostile] == ["97110", "20553"]
+    assert hostile[0]["At stake"] == "$60.00" and hostile[0]["Expected"] == ""  # denied, no expected: billed
+    assert hostile[1]["Units"] == "2" and hostile[1]["Explanation"] == f"contract for {HOSTILE}: expected $167.70"
+    jane = march.records(t["sub"][2])
+    assert jane[0]["Explanation"] == "125% of Medicare 2026 = $83.85; actual $80.00"
 
 
 def test_worklist_capped_in_html_full_in_export(sample_con, tmp_path):
@@ -188,10 +218,8 @@ def test_phi_masked_by_default_and_shown_on_request(sample_con, tmp_path):
         for word in phi:
             assert word not in text, (name, word)
     page = read_page(masked.html)
-    patients = [c[0] for c in page.column("worklist-table", "Patient")]
-    members = [c[0] for c in page.column("worklist-table", "Member id")]
-    assert patients == ["Z.O.", "M.<.", "J.D."]
-    assert members == ["****", "****0042", "****6789"]
+    patients = [c[0] for c in page.column("worklist-table", "Patient / member")]
+    assert patients == ["Z.O. ****", "M.<. ****0042", "J.D. ****6789"]
     shown_text = "\n".join(all_text(shown).values())
     for word in phi:
         assert word in shown_text, word
@@ -220,10 +248,16 @@ def test_data_quality_and_plb(march):
 def test_structure_matches_golden(march):
     structure = {
         "sections": [[s["id"], s["h2"]] for s in march.sections],
-        "tables": {tid: {"caption": t["caption"], "headers": t["headers"]} for tid, t in march.tables.items()},
+        "tables": {
+            tid: {"caption": t["caption"], "headers": t["headers"]}
+            | ({"sub_headers": t["sub"][0]["headers"]} if t["sub"] else {})
+            for tid, t in march.tables.items()
+        },
         "figures": sorted(march.figures),
     }
     golden = GOLDEN / "monthly.json"
+    if os.environ.get("UNDERPAY_WRITE_GOLDEN"):  # after a deliberate change: rewrite, then review the diff
+        golden.write_text(json.dumps(structure, indent=1) + "\n")
     expected = json.loads(golden.read_text())
     assert structure == expected, "report structure changed; update tests/reports/golden/monthly.json if meant"
 
