@@ -13,11 +13,13 @@ from datetime import date
 from decimal import Decimal as D
 
 import duckdb
+import openpyxl
 import pytest
 
 from pipelines.core.config import Settings
 from pipelines.runs.nightly import run_nightly
 from pipelines.worklist.cases import set_case
+from pipelines.worklist.exchange import export_worklist, import_worklist
 from tests.worklist.edi import Claim, Line, write_835
 
 CONTRACT = """\
@@ -149,11 +151,21 @@ def test_two_nights_recover_each_way_and_keep_peoples_edits(site):
     assert night1["PCN001"][0] == "C1-1" and night1["PCN007"][0].startswith("K:99213|")
     (case1,) = rows(site.warehouse, "SELECT case_id FROM worklist_claims WHERE patient_control_number = 'PCN001'")[0]
     (case4,) = rows(site.warehouse, "SELECT case_id FROM worklist_claims WHERE patient_control_number = 'PCN004'")[0]
-    # a person works the cases between the nights
+    # people work the cases between the nights: one in the CLI's API, one in the exported spreadsheet
     con = duckdb.connect(str(site.warehouse))
     try:
         set_case(con, case1, actor="dana", workflow_status="submitted", assignee="dana", note="=appeal sent")
-        set_case(con, case4, actor="lee", workflow_status="in_review", due_date=date(2025, 3, 1))
+        sheet = site.reports / "cases.xlsx"
+        export_worklist(con, sheet)
+        wb = openpyxl.load_workbook(sheet)
+        ws = wb["cases"]
+        header = [c.value for c in ws[1]]
+        row = next(r for r in ws.iter_rows(min_row=2) if r[header.index("case_id")].value == case4)
+        row[header.index("workflow_status")].value = "in_review"
+        row[header.index("due_date")].value = date(2025, 3, 1)
+        wb.save(sheet)
+        imported = import_worklist(con, sheet, "lee")
+        assert len(imported.changed) == 1 and not imported.conflicts
     finally:
         con.close()
 
