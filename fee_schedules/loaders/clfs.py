@@ -35,6 +35,7 @@ import polars as pl
 from fee_schedules.files import SourceFile
 from fee_schedules.loaders.common import (
     Period,
+    check_row_width,
     column_index,
     find_header,
     frame,
@@ -187,17 +188,7 @@ def _read(source: SourceFile) -> pl.DataFrame:
                 expected="one record per line, each quoted cell closed on its own line",
                 hint=_CUT,
             )
-        if len(row) != len(header) and not (len(row) > len(header) and _blank(row[len(header) :])):
-            short = len(row) < len(header)
-            raise InputFileError(
-                source.origin,
-                "row cut short" if short else "row has more cells than the header",
-                row=first,
-                column=header[len(row)] if short else None,
-                expected=f"{len(header)} cells ({', '.join(header)})",
-                found=f"{len(row)} cells",
-                hint=_CUT,
-            )
+        check_row_width(source, header, row, first, expected=f"{len(header)} cells ({', '.join(header)})", hint=_CUT)
         records.append([row[i] for i in idx])
         rownums.append(first)
     if not records:

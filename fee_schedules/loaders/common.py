@@ -135,3 +135,23 @@ def quarter_start(year: int, quarter: int) -> date:
 
 def quarter_end(year: int, quarter: int) -> date:
     return (date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)) - timedelta(days=1)
+
+
+def check_row_width(
+    source: SourceFile, header: list[str], cells: list[str], row: int, *, expected: str, hint: str
+) -> None:
+    """A data row must have the header's cells (trailing empty cells beyond it are tolerated): a row cut
+    short (a truncated download) or longer than the header is refused, naming the row and the first
+    missing column."""
+    if len(cells) == len(header) or (len(cells) > len(header) and is_blank(cells[len(header) :])):
+        return
+    short = len(cells) < len(header)
+    raise InputFileError(
+        source.origin,
+        "row cut short" if short else "row has more cells than the header",
+        row=row,
+        column=header[len(cells)] if short else None,
+        expected=expected,
+        found=f"{len(cells)} cells",
+        hint=hint,
+    )

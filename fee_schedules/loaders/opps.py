@@ -41,7 +41,16 @@ import pandera.polars as pa
 import polars as pl
 
 from fee_schedules.files import SourceFile
-from fee_schedules.loaders.common import Period, column_index, find_header, frame, norm, table_rows, text_of
+from fee_schedules.loaders.common import (
+    Period,
+    check_row_width,
+    column_index,
+    find_header,
+    frame,
+    norm,
+    table_rows,
+    text_of,
+)
 from fee_schedules.schemas import check
 from pipelines.core.errors import InputFileError
 
@@ -199,17 +208,14 @@ def body(
                 expected="one row per line, each quoted cell closed on its own line",
                 hint=CUT,
             )
-        if len(cells) != len(header) and not (len(cells) > len(header) and _blank(cells[len(header) :])):
-            short = len(cells) < len(header)
-            raise InputFileError(
-                source.origin,
-                "row cut short" if short else "row has more cells than the header",
-                row=first,
-                column=header[len(cells)] if short else None,
-                expected=f"{len(header)} cells, as in the header (line {records[h][0]})",
-                found=f"{len(cells)} cells",
-                hint=CUT,
-            )
+        check_row_width(
+            source,
+            header,
+            cells,
+            first,
+            expected=f"{len(header)} cells, as in the header (line {records[h][0]})",
+            hint=CUT,
+        )
         key = tuple(cells[: len(header)])
         if key in seen:
             continue

@@ -62,31 +62,17 @@ categorized AS (            -- the category: rules in precedence order, the firs
 ),
 derivation AS (             -- how the expected amount was reached, in words (NULL when there is none)
     SELECT *,
-           CASE method
-               WHEN 'percent_of_medicare' THEN
+           CASE WHEN method IN ('percent_of_medicare', 'percent_of_asp', 'percent_of_clfs', 'percent_of_dmepos',
+                                'percent_of_opps', 'percent_of_asc') THEN
+                   -- a line another schedule priced whole (line_priced) shows its units here, before the percent
                    cmp_num(contract_percent) || '% of ' || medicare_text
                    || CASE WHEN line_priced THEN ' x ' || cmp_num(units) || CASE WHEN units = 1 THEN ' unit' ELSE ' units' END
                                                   || ' = ' || cmp_money(step_base) ELSE '' END
                    || ' = ' || cmp_money(step_percent)
-               WHEN 'percent_of_asp' THEN
-                   cmp_num(contract_percent) || '% of ' || medicare_text || ' x ' || cmp_num(units)
-                   || CASE WHEN units = 1 THEN ' unit' ELSE ' units' END || ' = ' || cmp_money(step_base) || ' = ' || cmp_money(step_percent)
-               WHEN 'percent_of_clfs' THEN
-                   cmp_num(contract_percent) || '% of ' || medicare_text || ' x ' || cmp_num(units)
-                   || CASE WHEN units = 1 THEN ' unit' ELSE ' units' END || ' = ' || cmp_money(step_base) || ' = ' || cmp_money(step_percent)
-               WHEN 'percent_of_dmepos' THEN
-                   cmp_num(contract_percent) || '% of ' || medicare_text || ' x ' || cmp_num(units)
-                   || CASE WHEN units = 1 THEN ' unit' ELSE ' units' END || ' = ' || cmp_money(step_base) || ' = ' || cmp_money(step_percent)
-               WHEN 'percent_of_opps' THEN
-                   cmp_num(contract_percent) || '% of ' || medicare_text || ' x ' || cmp_num(units)
-                   || CASE WHEN units = 1 THEN ' unit' ELSE ' units' END || ' = ' || cmp_money(step_base) || ' = ' || cmp_money(step_percent)
-               WHEN 'percent_of_asc' THEN
-                   cmp_num(contract_percent) || '% of ' || medicare_text || ' x ' || cmp_num(units)
-                   || CASE WHEN units = 1 THEN ' unit' ELSE ' units' END || ' = ' || cmp_money(step_base) || ' = ' || cmp_money(step_percent)
-               WHEN 'rate' THEN 'contract rate ' || cmp_money(step_base) || ' for ' || procedure_code
-               WHEN 'rates_csv' THEN 'rate sheet ' || rates_file || ' row ' || rate_row || ' ' || procedure_code
+               WHEN method = 'rate' THEN 'contract rate ' || cmp_money(step_base) || ' for ' || procedure_code
+               WHEN method = 'rates_csv' THEN 'rate sheet ' || rates_file || ' row ' || rate_row || ' ' || procedure_code
                    || CASE WHEN rate_modifier <> '' THEN '-' || rate_modifier ELSE '' END || ' ' || cmp_money(step_base)
-               WHEN 'percent_of_charges' THEN
+               WHEN method = 'percent_of_charges' THEN
                    cmp_num(contract_percent) || '% of billed ' || cmp_money(billed) || ' = ' || cmp_money(step_percent)
            END
            || CASE WHEN reduction_percent <> 100 THEN ' x ' || cmp_num(reduction_percent) || '% ('
