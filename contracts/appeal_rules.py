@@ -95,21 +95,25 @@ def rules_file(folder: Path) -> Path | None:
 def load_appeal_rules(folder) -> AppealRules:
     """The rules of ``appeal_rules.yaml`` in the contracts folder, over the built-in defaults; ContractError
     naming file:line for a bad one."""
+    rules, problems = read_appeal_rules(folder)
+    raise_problems("appeal rules", problems, folder)
+    return rules
+
+
+def read_appeal_rules(folder) -> tuple[AppealRules, list[Problem]]:
+    """The rules and every problem of ``appeal_rules.yaml`` (what `underpay contracts check` reports)."""
     path = rules_file(Path(folder)) if folder is not None else None
     if path is None:
-        return AppealRules()
+        return AppealRules(), []
     problems: list[Problem] = []
     try:
         doc = load_yaml(path)
     except YamlSyntaxError as exc:
-        raise_problems("appeal rules", [Problem(str(path), exc.line, exc.message, exc.expected)], folder)
-        raise AssertionError("unreachable") from None
+        return AppealRules(), [Problem(str(path), exc.line, exc.message, exc.expected)]
     if doc is None:
-        return AppealRules()
+        return AppealRules(), []
     if not isinstance(doc, LineDict):
-        raise_problems(
-            "appeal rules", [Problem(str(path), 1, "not a mapping", "keys default, medicare, payers")], folder
-        )
+        return AppealRules(), [Problem(str(path), 1, "not a mapping", "keys default, medicare, payers")]
     unknown = [k for k in doc if k not in ("default", "medicare", "payers")]
     problems += [
         Problem(str(path), doc.line_of(k), f"unknown key {brief(k)}", "default, medicare or payers") for k in unknown
@@ -136,8 +140,7 @@ def load_appeal_rules(folder) -> AppealRules:
         rule = _rule(item, line, path, problems, None, keys=("ids", "days", "starts", "source"))
         if rule is not None:
             payers.append(AppealRule(rule.days, rule.starts, rule.source, tuple(x.strip() for x in ids)))
-    raise_problems("appeal rules", problems, folder)
-    return AppealRules(default or DEFAULT, medicare or MEDICARE, tuple(payers))
+    return AppealRules(default or DEFAULT, medicare or MEDICARE, tuple(payers)), problems
 
 
 def _rule(item, line: int, path: Path, problems: list[Problem], fallback, keys=("days", "starts", "source")):

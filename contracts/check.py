@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from contracts.appeal_rules import read_appeal_rules
 from contracts.model import (
     SCHEDULE_LABELS,
     SCHEDULE_METHODS,
@@ -61,6 +62,7 @@ def check_folder(folder, con: duckdb.DuckDBPyConnection | None = None) -> list[P
         problems += unknown_codes(contracts, con)
         problems += schedule_terms_that_never_price(contracts, con)
     problems += read_roster(Path(folder))[1]
+    problems += read_appeal_rules(Path(folder))[1]
     return problems
 
 

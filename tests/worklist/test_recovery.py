@@ -228,3 +228,21 @@ def test_the_tables_hold_what_their_models_say(site):
             model.validate(con.sql(f"SELECT * FROM {table}").pl(), lazy=True)
     finally:
         con.close()
+
+
+def test_a_bad_appeal_rule_is_named_by_contracts_check(tmp_path):
+    from contracts.check import check_folder
+
+    (tmp_path / "acme.yaml").write_text(CONTRACT)
+    (tmp_path / "appeal_rules.yaml").write_text(
+        "default:\n  days: 180\n  starts: original_remittance\n  source: manuals\n"
+        'payers:\n  - ids: ["ACME1"]\n    days: ninety\n    source: x\n'
+        '  - ids: ["BRBS1"]\n    days: 30\n    starts: whenever\n    source: y\n'
+    )
+    problems = [p for p in check_folder(tmp_path) if p.file.endswith("appeal_rules.yaml")]
+    assert [(p.line, p.message.split(" ")[0]) for p in problems] == [(7, "days"), (11, "starts")]
+    assert all(p.severity == "error" for p in problems)
+    (tmp_path / "appeal_rules.yaml").write_text(
+        'payers:\n  - ids: ["ACME1"]\n    days: 90\n    starts: denial\n    source: manual\n'
+    )
+    assert not [p for p in check_folder(tmp_path) if p.file.endswith("appeal_rules.yaml")]
