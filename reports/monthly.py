@@ -544,6 +544,7 @@ def recovery_tables(con: duckdb.DuckDBPyConnection, m: Month, payer: str | None)
     """The Recovery section: the funnel, its rates, and the open cases by age and by appeal deadline, as of
     the month's last day (docs/worklist.md; recovery_funnel.sql, recovery_aging.sql)."""
     f = queries.rows(con, "recovery_funnel", month=m.start, payer=payer)[0]
+    first = queries.rows(con, "initial_denials", month=m.start, payer=payer)[0]
     funnel = Table(
         "recovery-funnel",
         "Recovery funnel (cases detected up to this month)",
@@ -571,6 +572,10 @@ def recovery_tables(con: duckdb.DuckDBPyConnection, m: Month, payer: str | None)
             {
                 "measure": "Average days from detection to recovery",
                 "value": "-" if f["days_to_recover"] is None else f"{f['days_to_recover']} days",
+            },
+            {
+                "measure": "Initial denial rate this month (lines denied on their first adjudication)",
+                "value": _pct_text(first["denied_lines"], first["lines"]),
             },
             {
                 "measure": "Denial overturn rate (denied lines paid since / denied lines)",

@@ -33,6 +33,7 @@ def test_the_recovery_section_states_the_funnel_rates_and_buckets(site):  # noqa
     try:
         ctx = build_context(con, Month.coerce("2025-02"))
         html = render_html(ctx)
+        january = build_context(con, Month.coerce("2025-01"))
     finally:
         con.close()
     funnel = {r["stage"].split(" ")[0]: (r["cases"], r["dollars"]) for r in ctx.recovery_funnel.rows}
@@ -46,6 +47,11 @@ def test_the_recovery_section_states_the_funnel_rates_and_buckets(site):  # noqa
     assert measures["Recovery rate"] == "68.1%"  # 160 / 235
     assert measures["Average days from detection to recovery"] == "31.0 days"  # Jan 20 -> Feb 20
     assert measures["Denial overturn rate"] == "100.0%"  # the one denied line was paid
+    # February's first adjudications: none (reversals, corrected claims of PCN001/002/005/007 and the
+    # supplemental payment on PCN003 are all later claims of families the worklist holds)
+    assert measures["Initial denial rate this month"] == "-"
+    first = {r["measure"].split(" (")[0]: r["value"] for r in january.recovery_measures.rows}
+    assert first["Initial denial rate this month"] == "12.5%"  # January: PCN002 of 8 first adjudications
     aging = {r["label"]: (r["cases"], r["dollars"]) for r in ctx.recovery_aging.rows}
     assert aging["31-60 days"] == (4, D("155.00")) and sum(c for c, _ in aging.values()) == 4
     due = {r["label"]: (r["cases"], r["dollars"]) for r in ctx.recovery_deadlines.rows}
