@@ -143,3 +143,40 @@ def line_chart(
     if series:
         ax.legend(fontsize=8, frameon=False, ncols=min(4, len(series)))
     return _svg(fig, chart_id, title)
+
+
+def range_chart(
+    chart_id: str,
+    title: str,
+    ranges: Sequence[tuple],
+    *,
+    marker=None,
+    marker_label: str = "",
+    reference=None,
+    reference_label: str = "",
+    description: str = "",
+) -> Markup:
+    """Distributions side by side, one row each: ``ranges`` holds (label, p10, p25, median, p75, p90).
+
+    A thin line spans p10 to p90, a box p25 to p75, a bar marks the median; ``marker`` (e.g. this
+    payer's average) is a diamond on every row and ``reference`` (e.g. Medicare) a dotted line.
+    ``description`` (the figures in words) becomes the SVG's aria-label, else the title does."""
+    _, Figure, FuncFormatter = _mpl()
+    fig = Figure(figsize=(5.6, 0.42 * len(ranges) + 1.1))
+    ax = fig.add_subplot()
+    ax.set_title(_short(title, 90), loc="left", fontsize=9)
+    ys = list(range(len(ranges)))[::-1]
+    for y, (_, p10, p25, median, p75, p90) in zip(ys, ranges):
+        ax.hlines(y, float(p10), float(p90), color=PALETTE[0], linewidth=1.2)
+        ax.barh(y, float(p75) - float(p25), left=float(p25), height=0.45, color="#cfe0ee", edgecolor=PALETTE[0])
+        ax.vlines(float(median), y - 0.22, y + 0.22, color=PALETTE[0], linewidth=2.2)
+    ax.set_yticks(ys, [_short(r[0], 30) for r in ranges])
+    ax.set_ylim(-0.7, len(ranges) - 0.3)
+    if marker is not None:
+        ax.plot([float(marker)] * len(ys), ys, "D", color=PALETTE[1], markersize=6, label=_short(marker_label, 40))
+    if reference is not None:
+        ax.axvline(float(reference), color="#777", linewidth=0.9, linestyle=":", label=_short(reference_label, 40))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.0f}"))
+    if marker is not None or reference is not None:
+        ax.legend(fontsize=7.5, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2)
+    return _svg(fig, chart_id, description or title)

@@ -5,10 +5,20 @@ every other payer over 12 months, and what a proposal would be worth on last yea
 templates/negotiate.html.j2); ``render_negotiation`` writes the HTML; ``negotiation_pack``
 writes HTML and exports and returns a ``NegotiationReport``.
 
-The Medicare amount is priced by fee_schedules.pricing.price_lines at the practice's
+The Medicare amount is priced by fee_schedules.schedule_pricing.price_medicare (the physician schedule,
+or the lab, drug or DME schedule that pays the code) at the practice's
 location (zip or locality, for the through month) when that is given and the fee schedule
 is in the warehouse; otherwise it is the average Medicare unit amount the comparison stored
 on the payer's lines (variances.medicare_unit_amount). Each row says which source it used.
+
+The Market section sets this payer's allowed amounts beside the rates payers publish under
+Transparency in Coverage (table ``market_rates``, loaded by ``underpay market import FILE``):
+per code, the distribution of the kept rates (reports/sql/market_distribution.sql says which
+count) for this payer and for every payer: count, p10/p25/median/p75/p90 (nearest-rank, exact:
+each is one of the published rates), the payer's average allowed and its percentile rank in
+the distribution, all also as a percent of the pack's Medicare amount. "This payer's" rates are
+those whose reporting entity or plan name contains the payer's name as the 835s give it
+(case-insensitive), or the name the caller passes as ``market_entity`` (``--market-entity``).
 
 Months are :class:`~pipelines.core.months.Month` values; ``render_negotiation`` and
 ``negotiation_pack`` also take ``through`` as ``'YYYY-MM'`` or a date from a library caller.
@@ -17,6 +27,7 @@ Months are :class:`~pipelines.core.months.Month` values; ``render_negotiation`` 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -26,18 +37,26 @@ import duckdb
 import polars as pl
 from markupsafe import Markup
 
-from fee_schedules.pricing import price_lines
+from fee_schedules.schedule_pricing import price_medicare
 from pipelines.core.errors import UnderpayError
 from pipelines.core.money import half_up, to_cent
 from pipelines.core.months import Month
 from reports import charts, queries
 from reports.context import generated_at, version
-from reports.proposal import Proposal, load_proposal
+from reports.proposal import MARKET_STATS, Proposal, load_proposal
 from reports.render import ensure_dir, render, safe_name, write_text
+from reports.render import money as money_text
 from reports.tables import Column, Table, cols
 
 OTHER_PAYERS = 8  # other payers shown side by side (largest shared volume first)
-SECTIONS = (("summary", "Summary"), ("codes", "Codes"), ("payers", "Other payers"), ("proposal", "Proposal"))
+MARKET_CHARTS = 5  # the top codes (by allowed) drawn as a market distribution chart
+SECTIONS = (
+    ("summary", "Summary"),
+    ("codes", "Codes"),
+    ("payers", "Other payers"),
+    ("market", "Market"),
+    ("proposal", "Proposal"),
+)
 
 
 @dataclass
@@ -54,6 +73,254 @@ class NegotiationTotals:
     effect: Decimal | None = Decimal(0)  # proposed_revenue - current_priced
     priced_codes: int = 0
     current_priced: Decimal = Decimal(0)  # allowed now on the codes the proposal prices
+
+
+@dataclass(frozen=True)
+class MarketDistribution:
+    """One code's kept market rates in one scope (one row of reports/sql/market_distribution.sql).
+
+    p10..p90 are nearest-rank percentiles (the rate at 1-based position ceil(n x p / 100) of the
+    ascending rates; DuckDB's quantile_disc gives the same), so each is one of the published rates."""
+
+    count: int
+    p10: Decimal
+    p25: Decimal
+    median: Decimal
+    p75: Decimal
+    p90: Decimal
+    rates: tuple[Decimal, ...]  # ascending
+    entities: tuple[str, ...]  # reporting entities the rates came from
+
+    def value(self, stat: str) -> Decimal:
+        """The statistic a proposal names (reports.proposal.MARKET_STATS: p10, p25, median, p75, p90)."""
+        return getattr(self, stat)
+
+    def percentile_of(self, amount: Decimal | None) -> Decimal | None:
+        """Percentile rank of ``amount``: 100 x (rates below it + half the rates equal to it) / count,
+        half-up to 0.1 (a value equal to the median of an odd count ranks 50.0)."""
+        if amount is None or not self.count:
+            return None
+        below = bisect_left(self.rates, amount)
+        equal = bisect_right(self.rates, amount) - below
+        return half_up(Decimal(100) * (Decimal(below) + Decimal(equal) / 2) / self.count, 1)
+
+
+@dataclass(frozen=True)
+class MarketCode:
+    """The market for one code and pricing modifier: this payer's rates and every payer's.
+
+    ``stat(name)`` is what a market-based proposal rate reads (reports.proposal.Proposal.rate_for):
+    the payer's own published rates when there are any, else every payer's; the text says which."""
+
+    payer_label: str
+    payer: MarketDistribution | None
+    every: MarketDistribution | None
+
+    def stat(self, name: str) -> tuple[Decimal | None, str]:
+        if self.payer is not None:
+            return self.payer.value(name), f"market {name} of {self.payer_label}'s published rates ({self.payer.count})"
+        if self.every is not None:
+            return (
+                self.every.value(name),
+                f"market {name} of every payer's published rates ({self.every.count}; none of {self.payer_label}'s)",
+            )
+        return None, f"no market rates for market:{name}"
+
+
+def market_distributions(
+    con: duckdb.DuckDBPyConnection,
+    keys: list[tuple[str, str]],
+    *,
+    entity: str,
+    on_date: date,
+    payer_label: str,
+) -> dict[tuple[str, str], MarketCode]:
+    """{(code, pricing modifier): MarketCode} for the ``keys`` that have published rates, from
+    reports/sql/market_distribution.sql.
+
+    ``entity``: the text a reporting entity or plan name must contain (case-insensitive) to count as
+    this payer's; ``on_date``: rates expired before it are left out."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    codes = sorted({code for code, _ in wanted})
+    found: dict[tuple[str, str], dict[str, MarketDistribution]] = {}
+    for r in queries.rows(con, "market_distribution", codes=codes, entity=entity, on_date=on_date):
+        if (r["procedure_code"], r["modifier"]) not in wanted:
+            continue
+        found.setdefault((r["procedure_code"], r["modifier"]), {})[r["scope"]] = MarketDistribution(
+            count=r["rates_count"],
+            p10=r["p10"],
+            p25=r["p25"],
+            median=r["median"],
+            p75=r["p75"],
+            p90=r["p90"],
+            rates=tuple(r["rates"]),
+            entities=tuple(r["entities"]),
+        )
+    return {k: MarketCode(payer_label, v.get("payer"), v.get("all")) for k, v in found.items()}
+
+
+@dataclass
+class MarketSection:
+    """The Market section (templates/negotiate.html.j2 reads it as ``market.*``).
+
+    entity: the text matched against reporting_entity / plan_name; entity_source: where it came
+    from (the payer's name on the 835s, or --market-entity). on_date: rates expired before it are
+    left out. codes / percents: one row per (code, scope) in dollars and as % of Medicare (the same
+    rows). distributions: (code, modifier) -> MarketCode. matched_entities: reporting entities
+    counted as this payer's; entities: every reporting entity with a kept rate for the codes.
+    missing_codes: the pack's codes without any kept rate. warehouse_rates / warehouse_files: what
+    market_rates holds at all. charts: [{"code", "svg", "text"}] for the top codes (text: the
+    chart's figures in words, also its aria-label)."""
+
+    entity: str
+    entity_source: str
+    on_date: date
+    codes: Table
+    percents: Table
+    distributions: dict[tuple[str, str], MarketCode]
+    matched_entities: list[str]
+    entities: list[str]
+    missing_codes: list[str]
+    warehouse_rates: int
+    warehouse_files: int
+    charts: list[dict] = field(default_factory=list)
+
+    @property
+    def has_rates(self) -> bool:
+        return bool(self.distributions)
+
+
+def _code_label(code: str, modifier: str) -> str:
+    return code + (f"-{modifier}" if modifier else "")
+
+
+def _market_section(
+    con, code_rows: list[dict], market: dict[tuple[str, str], MarketCode], *, entity, entity_source, on_date, payer_name
+) -> MarketSection:
+    """The Market section's tables (rows in the pack's code order: most allowed first)."""
+    stats = MARKET_STATS
+    rows = []
+    for row in code_rows:
+        k = (row["procedure_code"], row["modifier"])
+        m = market.get(k)
+        if m is None:
+            continue
+        for scope, label, dist in (("payer", payer_name, m.payer), ("all", "Every payer", m.every)):
+            out = {
+                "procedure_code": k[0],
+                "modifier": k[1],
+                "scope": scope,
+                "market": label,
+                "rates_count": dist.count if dist else 0,
+                "avg_allowed": row["avg_allowed"],
+                "avg_pct": row["pct_of_medicare"],
+                "percentile": dist.percentile_of(row["avg_allowed"]) if dist else None,
+                "medicare": row["medicare"],
+            }
+            for s in stats:
+                value = dist.value(s) if dist else None
+                out[s] = value
+                out[f"{s}_pct"] = _pct(value, row["medicare"])
+            rows.append(out)
+    head = [("procedure_code", "Code", "code"), ("modifier", "Modifier", "code"), ("market", "Rates of")]
+    money_cols = cols(
+        *head,
+        ("rates_count", "Rates", "int"),
+        *[(s, "Median" if s == "median" else s.upper(), "money") for s in stats],
+        ("avg_allowed", "Avg allowed", "money"),
+        ("percentile", "Avg's percentile", "pct"),
+        ("medicare", "Medicare amount", "money"),
+    )
+    pct_cols = cols(
+        *head,
+        *[(f"{s}_pct", "Median" if s == "median" else s.upper(), "pct") for s in stats],
+        ("avg_pct", "Avg allowed", "pct"),
+    )
+    summary = queries.rows(con, "market_files")[0]
+    every = sorted({e for m in market.values() if m.every for e in m.every.entities})
+    matched = sorted({e for m in market.values() if m.payer for e in m.payer.entities})
+    missing = [
+        _code_label(r["procedure_code"], r["modifier"])
+        for r in code_rows
+        if (r["procedure_code"], r["modifier"]) not in market
+    ]
+    return MarketSection(
+        entity=entity,
+        entity_source=entity_source,
+        on_date=on_date,
+        codes=Table(
+            "market-table",
+            f"Published in-network rates per code ({payer_name}'s and every payer's) and {payer_name}'s "
+            "average allowed",
+            money_cols,
+            rows,
+            note="Rates: the published professional rates in dollars counted for the code. P10 to P90: "
+            "nearest-rank percentiles (each is one of the published rates; the median of an even count is "
+            "the lower middle rate). Avg's percentile: where the average allowed falls among those rates "
+            "(the share of rates below it, a rate equal to it counting half).",
+            empty="no published rates for these codes.",
+        ),
+        percents=Table(
+            "market-pct-table",
+            f"The same, as a percent of the Medicare amount: published rates and {payer_name}'s average allowed",
+            pct_cols,
+            rows,
+            note="Each figure over the Medicare amount of the Codes table (blank where the code has none).",
+            empty="no published rates for these codes.",
+        ),
+        distributions=market,
+        matched_entities=matched,
+        entities=every,
+        missing_codes=missing,
+        warehouse_rates=summary["rates"],
+        warehouse_files=summary["files"],
+    )
+
+
+def _market_charts(section: MarketSection, code_rows: list[dict], payer_name: str) -> list[dict]:
+    """One range chart per top code with published rates (MARKET_CHARTS, most allowed first)."""
+    out = []
+    for row in code_rows:
+        if len(out) >= MARKET_CHARTS:
+            break
+        k = (row["procedure_code"], row["modifier"])
+        m = section.distributions.get(k)
+        if m is None:
+            continue
+        label = _code_label(*k)
+        ranges, words = [], []
+        for name, dist in ((payer_name, m.payer), ("Every payer", m.every)):
+            if dist is None:
+                words.append(f"{name}: no published rates")
+                continue
+            ranges.append((f"{name} ({dist.count})", dist.p10, dist.p25, dist.median, dist.p75, dist.p90))
+            words.append(
+                f"{name}: {dist.count} rates, P10 {money_text(dist.p10)}, P25 {money_text(dist.p25)}, "
+                f"median {money_text(dist.median)}, P75 {money_text(dist.p75)}, P90 {money_text(dist.p90)}"
+            )
+        avg = row["avg_allowed"]
+        rank = m.every.percentile_of(avg) if m.every else None
+        words.append(
+            f"{payer_name} average allowed {money_text(avg)}"
+            + (f" (percentile {rank} of every payer's rates)" if rank is not None else "")
+        )
+        if row["medicare"] is not None:
+            words.append(f"Medicare {money_text(row['medicare'])}")
+        text = f"{label}: " + "; ".join(words) + "."
+        svg = charts.range_chart(
+            f"chart-market-{safe_name(label)}",
+            f"{label}: published rates, P10-P90 (box P25-P75, line median)",
+            ranges,
+            marker=avg,
+            marker_label=f"{payer_name} average allowed",
+            reference=row["medicare"],
+            reference_label="Medicare",
+            description=text,
+        )
+        out.append({"code": label, "svg": svg, "text": text})
+    return out
 
 
 @dataclass
@@ -81,6 +348,7 @@ class NegotiationContext:
     comparison: Table
     payers: Table
     all_payers: Table  # long form (code, payer) for the export: every payer, not only the top ones
+    market: MarketSection
     charts: dict[str, Markup] = field(default_factory=dict)
     exports: list[Path] = field(default_factory=list)
     show_phi: bool = False
@@ -153,7 +421,7 @@ def medicare_at_location(
         },
     )
     try:
-        priced = price_lines(con, lines, on_missing="mark")
+        priced = price_medicare(con, lines, on_missing="mark")  # each code from the schedule that pays it
     except UnderpayError as exc:
         return {}, f"Medicare pricing at the practice location failed: {exc}"
     except Exception as exc:  # noqa: BLE001 - the pack still renders, with the stored amounts
@@ -161,17 +429,25 @@ def medicare_at_location(
     out: dict[tuple[str, str], Decimal] = {}
     label = ""
     reasons: dict[str, int] = {}
-    wanted = ["row_id", "status", "amount", "not_priced_reason", "locality_code", "mpfs_year"]
+    others: dict[str, int] = {}
+    wanted = ["row_id", "status", "line_amount", "schedule", "not_priced_reason", "locality_code", "mpfs_year"]
     for r in priced.select([c for c in wanted if c in priced.columns]).iter_rows(named=True):
-        if r["status"] == "priced" and r["amount"] is not None:
+        if r["status"] == "priced" and r["line_amount"] is not None:
             code, mod, _ = keys[r["row_id"]]
-            out[(code, mod)] = Decimal(r["amount"])
-            label = f"MPFS {r.get('mpfs_year', '')} locality {r.get('locality_code', '')}"
+            out[(code, mod)] = Decimal(r["line_amount"])
+            if r.get("schedule") in (None, "mpfs"):
+                label = f"MPFS {r.get('mpfs_year', '')} locality {r.get('locality_code', '')}"
+            else:
+                others[r["schedule"]] = others.get(r["schedule"], 0) + 1
         else:
             why = r.get("not_priced_reason") or "not priced"
             reasons[why] = reasons.get(why, 0) + 1
     where = f"locality {locality}" if locality else f"ZIP {zip}"
     note = f"Medicare amounts priced at {where} for {on_date.isoformat()}"
+    if others:
+        label = ", ".join(
+            ([label] if label else []) + [f"{k.upper().replace('_', ' ')} x{n}" for k, n in sorted(others.items())]
+        )
     note += f" ({label}): {len(out)} of {len(keys)} codes" if out else ": no code priced"
     if reasons:
         top = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
@@ -188,9 +464,11 @@ def build_context(
     zip: str | None = None,
     locality: str | None = None,
     show_phi: bool = False,
+    market_entity: str | None = None,
 ) -> NegotiationContext:
     """The pack's context for the 12 payment months ending ``through`` (default: the latest
-    month with compared lines)."""
+    month with compared lines). ``market_entity``: the text a market_rates reporting entity or plan
+    name must contain to count as this payer's (default: the payer's name on its 835s)."""
     if through is None:
         latest = queries.rows(con, "latest_month", payer=None)[0]["month"]
         if latest is None:
@@ -244,6 +522,18 @@ def build_context(
         )
     )
 
+    # the published market per code: this payer's (matched by name) and every payer's
+    entity = " ".join((market_entity or "").split())
+    entity_source = "--market-entity" if entity else "the payer's name on its 835s"
+    entity = entity or " ".join(payer_name.split())
+    market = market_distributions(
+        con,
+        [(r["procedure_code"], r["modifier"]) for r in mine],
+        entity=entity,
+        on_date=through_m.last_day,
+        payer_label=payer_name,
+    )
+
     # this payer's codes, with the proposal
     code_rows = []
     totals = NegotiationTotals(codes=len(mine))
@@ -270,7 +560,7 @@ def build_context(
         totals.volume += r["volume"]
         totals.current_revenue += r["allowed"]
         if proposal is not None:
-            rate, basis = proposal.rate_for(r["procedure_code"], r["modifier"], amount)
+            rate, basis = proposal.rate_for(r["procedure_code"], r["modifier"], amount, market.get(k))
             row["basis"] = basis
             if rate is not None:
                 row["proposed_rate"] = rate
@@ -458,9 +748,19 @@ def build_context(
         comparison=comparison,
         payers=payers,
         all_payers=all_payers,
+        market=_market_section(
+            con,
+            code_rows,
+            market,
+            entity=entity,
+            entity_source=entity_source,
+            on_date=through_m.last_day,
+            payer_name=payer_name,
+        ),
         show_phi=show_phi,
     )
     ctx.charts = _charts(ctx)
+    ctx.market.charts = _market_charts(ctx.market, code_rows, payer_name)
     return ctx
 
 
@@ -512,7 +812,8 @@ def pack_stem(payer: str, through: Month) -> str:
 
 
 def negotiation_tables(ctx: NegotiationContext) -> dict[str, pl.DataFrame]:
-    """The pack's per-code tables as frames: this payer's codes, and every payer per code (long form)."""
+    """The pack's per-code tables as frames: this payer's codes, every payer per code (long form), and the
+    published market per code and scope (dollars, and as percents of the Medicare amount)."""
 
     def frame(table: Table) -> pl.DataFrame:
         keys = [c.key for c in table.columns]
@@ -522,7 +823,18 @@ def negotiation_tables(ctx: NegotiationContext) -> dict[str, pl.DataFrame]:
             else pl.DataFrame({k: [] for k in keys})
         )
 
-    return {"codes": frame(ctx.codes), "payers": frame(ctx.payers), "all_payers": frame(ctx.all_payers)}
+    shown = {c.key for c in ctx.market.codes.columns}
+    market_columns = [
+        *ctx.market.codes.columns,
+        Column("scope", "Scope"),
+        *[c for c in ctx.market.percents.columns if c.key not in shown],
+    ]
+    return {
+        "codes": frame(ctx.codes),
+        "payers": frame(ctx.payers),
+        "all_payers": frame(ctx.all_payers),
+        "market": frame(replace(ctx.market.codes, columns=market_columns)),
+    }
 
 
 def render_html(ctx: NegotiationContext) -> str:
@@ -539,10 +851,18 @@ def render_negotiation(
     show_phi: bool = False,
     zip: str | None = None,
     locality: str | None = None,
+    market_entity: str | None = None,
 ) -> Path:
     """Write the negotiation pack HTML (mode 0600) under out_dir and return its path."""
     ctx = build_context(
-        con, payer, proposal=proposal, through=_through(through), zip=zip, locality=locality, show_phi=show_phi
+        con,
+        payer,
+        proposal=proposal,
+        through=_through(through),
+        zip=zip,
+        locality=locality,
+        show_phi=show_phi,
+        market_entity=market_entity,
     )
     out = ensure_dir(Path(out_dir))
     return write_text(out / f"{pack_stem(payer, ctx.through)}.html", render_html(ctx))
@@ -559,13 +879,21 @@ def negotiation_pack(
     zip: str | None = None,
     locality: str | None = None,
     formats: tuple[str, ...] = ("csv", "xlsx"),
+    market_entity: str | None = None,
 ) -> NegotiationReport:
     """The pack plus CSV/XLSX exports of its per-code tables, as `underpay negotiate` runs it."""
     from reports.exports import write_tables
 
     t0 = time.perf_counter()
     ctx = build_context(
-        con, payer, proposal=proposal, through=_through(through), zip=zip, locality=locality, show_phi=show_phi
+        con,
+        payer,
+        proposal=proposal,
+        through=_through(through),
+        zip=zip,
+        locality=locality,
+        show_phi=show_phi,
+        market_entity=market_entity,
     )
     stem = pack_stem(payer, ctx.through)
     exported = write_tables(negotiation_tables(ctx), out_dir, stem, formats) if formats else None

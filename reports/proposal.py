@@ -4,16 +4,29 @@ Two formats (docs/reports.md has examples):
 
 * CSV rate table, header ``code,modifier,rate`` (modifier may be blank or the column left out):
   a rate per unit for each code; ``modifier`` is '', '26' or 'TC' (the priced component).
+  A rate cell may name a market figure instead of an amount: ``market:p75`` (see below).
 * YAML::
 
-      percent_of_medicare: 130        # for every code without a rate below (optional)
-      rates:                          # optional list of per-unit rates (win over the percent)
+      market: p75                     # optional: codes without a rate below ask this market figure
+      percent_of_medicare: 130        # optional: codes without a rate below (or without market rates)
+      rates:                          # optional list of per-unit rates (win over market and percent)
         - {code: "99213", rate: 98.50}
+        - {code: "99214", rate: "market:median"}
         - {code: "71046", modifier: "26", rate: 14.00}
       rates_csv: rates.csv            # optional: a CSV rate table as above, relative to this file
 
+Market figures are ``p10``, ``p25``, ``median``, ``p75`` and ``p90`` of the rates payers publish
+for the code (the negotiation pack's Market section, reports.negotiate.MarketCode): this payer's
+published rates when it has any for the code, else every payer's; the proposal row says which
+and how many. Each is one of the published rates (nearest-rank), so it is exact to the cent.
+
+A code's rate is found in this order: its rate (code and modifier, then the code alone; an
+amount, or a market figure, which prices nothing when the code has no published rate), then
+``market`` (when the code has published rates), then ``percent_of_medicare``.
+
 Rates are Decimal; a proposed rate from the percent is the Medicare amount x percent,
-rounded half-up to the cent.
+rounded half-up to the cent. Values that are neither an amount nor a known market figure are
+refused with the file, row and column.
 """
 
 from __future__ import annotations
@@ -31,32 +44,64 @@ from pipelines.core.money import percent_of
 
 PRICED_MODIFIERS = ("", "26", "TC")
 MAX_RATE = Decimal("1000000000")  # a proposed rate per unit at or above $1bn is a typo, not a proposal
+MARKET_STATS = ("p10", "p25", "median", "p75", "p90")  # the market figures a proposal may name
+MARKET_EXPECTED = "market:" + ", market:".join(MARKET_STATS[:-1]) + " or market:" + MARKET_STATS[-1]
+
+
+@dataclass(frozen=True)
+class MarketRate:
+    """A proposed rate that is a figure of the code's published market (``market:p75``)."""
+
+    stat: str  # one of MARKET_STATS
+
+    def __str__(self) -> str:
+        return f"market:{self.stat}"
 
 
 @dataclass
 class Proposal:
     source: str
-    rates: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    rates: dict[tuple[str, str], Decimal | MarketRate] = field(default_factory=dict)
     percent_of_medicare: Decimal | None = None
+    market: str | None = None  # market figure for codes without a rate (one of MARKET_STATS)
 
     def describe(self) -> str:
         parts = []
         if self.rates:
             parts.append(f"{len(self.rates)} code rates")
+        if self.market is not None:
+            parts.append(f"the market {self.market}" + (" for the other codes" if self.rates else ""))
         if self.percent_of_medicare is not None:
-            parts.append(f"{self.percent_of_medicare}% of Medicare" + (" for the other codes" if self.rates else ""))
+            others = " for the other codes" if self.rates or self.market else ""
+            parts.append(f"{self.percent_of_medicare}% of Medicare{others}")
         return f"{Path(self.source).name}: " + ", ".join(parts)
 
-    def rate_for(self, code: str, modifier: str, medicare: Decimal | None) -> tuple[Decimal | None, str]:
-        """(proposed rate per unit, how it was found) for one code and pricing modifier."""
+    def rate_for(self, code: str, modifier: str, medicare: Decimal | None, market=None) -> tuple[Decimal | None, str]:
+        """(proposed rate per unit, how it was found) for one code and pricing modifier.
+
+        ``market``: the code's published market (reports.negotiate.MarketCode, or None when no payer
+        publishes a rate for it); ``market.stat(name)`` returns (figure, where it came from)."""
         for key in ((code, modifier), (code, "")):
             if key in self.rates:
-                return self.rates[key], "rate table" + (f" ({code} without modifier)" if key[1] != modifier else "")
+                how = "rate table" + (f" ({code} without modifier)" if key[1] != modifier else "")
+                value = self.rates[key]
+                if not isinstance(value, MarketRate):
+                    return value, how
+                if market is None:
+                    return None, f"{how}: no market rates for {value}"
+                rate, where = market.stat(value.stat)
+                return rate, f"{how}: {where}"
+        if self.market is not None and market is not None:
+            rate, where = market.stat(self.market)
+            if rate is not None:
+                return rate, where
         if self.percent_of_medicare is not None:
             if medicare is None:
                 return None, "no Medicare amount for the percent"
             rate = percent_of(medicare, self.percent_of_medicare)
             return rate, f"{self.percent_of_medicare}% of Medicare"
+        if self.market is not None:
+            return None, f"no market rates for market:{self.market}"
         return None, "not in the proposal"
 
 
@@ -83,6 +128,28 @@ def _decimal(text, path, row, column) -> Decimal:
             found=brief(text),
         )
     return value
+
+
+def _market_stat(text, path, row, column) -> str:
+    """The figure of ``market:<figure>`` (or of the YAML ``market`` key's bare value)."""
+    stat = str(text).strip().lower().removeprefix("market:").strip()
+    if stat not in MARKET_STATS:
+        raise InputFileError(
+            path,
+            "unknown market figure",
+            row=row,
+            column=column,
+            expected=MARKET_EXPECTED,
+            found=brief(text),
+        )
+    return stat
+
+
+def _rate(text, path, row, column) -> Decimal | MarketRate:
+    """A rate cell: an amount, or ``market:<figure>``."""
+    if isinstance(text, str) and text.strip().lower().startswith("market"):
+        return MarketRate(_market_stat(text, path, row, column))
+    return _decimal(text, path, row, column)
 
 
 def _modifier(text, path, row) -> str:
@@ -122,7 +189,7 @@ def _read_text(path: Path, *, follow_links: bool = True) -> str:
         raise InputFileError(path, exc.message, row=exc.line, expected=exc.expected) from None
 
 
-def read_rate_csv(path: Path, *, follow_links: bool = True) -> dict[tuple[str, str], Decimal]:
+def read_rate_csv(path: Path, *, follow_links: bool = True) -> dict[tuple[str, str], Decimal | MarketRate]:
     path = Path(path)
     text = _read_text(path, follow_links=follow_links)
     try:
@@ -133,7 +200,7 @@ def read_rate_csv(path: Path, *, follow_links: bool = True) -> dict[tuple[str, s
         ) from None
 
 
-def _rate_rows(path: Path, reader: csv.DictReader) -> dict[tuple[str, str], Decimal]:
+def _rate_rows(path: Path, reader: csv.DictReader) -> dict[tuple[str, str], Decimal | MarketRate]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if "code" not in header or "rate" not in header:
         raise InputFileError(
@@ -143,7 +210,7 @@ def _rate_rows(path: Path, reader: csv.DictReader) -> dict[tuple[str, str], Deci
             expected="a header row code,modifier,rate",
             found=brief(",".join(reader.fieldnames or [])) if reader.fieldnames else "an empty file",
         )
-    rates: dict[tuple[str, str], Decimal] = {}
+    rates: dict[tuple[str, str], Decimal | MarketRate] = {}
     for n, raw in enumerate(reader, start=2):
         row = {k.strip().lower(): v for k, v in raw.items() if k}
         if not any((v or "").strip() for v in row.values()):
@@ -156,7 +223,7 @@ def _rate_rows(path: Path, reader: csv.DictReader) -> dict[tuple[str, str], Deci
                 row=n,
                 hint="Keep one rate per code and modifier.",
             )
-        rates[key] = _decimal(row.get("rate"), path, n, "rate")
+        rates[key] = _rate(row.get("rate"), path, n, "rate")
     return rates
 
 
@@ -198,15 +265,17 @@ def load_proposal(path) -> Proposal:
     except YamlSyntaxError as exc:
         raise InputFileError(path, exc.message, row=exc.line, expected=exc.expected) from None
     if not isinstance(data, dict):
-        raise InputFileError(path, "expected a mapping", expected="keys percent_of_medicare, rates, rates_csv")
-    unknown = set(data) - {"percent_of_medicare", "rates", "rates_csv", "name"}
+        raise InputFileError(path, "expected a mapping", expected="keys market, percent_of_medicare, rates, rates_csv")
+    unknown = set(data) - {"market", "percent_of_medicare", "rates", "rates_csv", "name"}
     if unknown:
         raise InputFileError(
             path,
             f"unknown key(s) {', '.join(sorted(map(str, unknown)))}",
-            expected="percent_of_medicare, rates, rates_csv (and name)",
+            expected="market, percent_of_medicare, rates, rates_csv (and name)",
         )
     proposal = Proposal(str(path))
+    if data.get("market") is not None:
+        proposal.market = _market_stat(data["market"], path, None, "market")
     if data.get("percent_of_medicare") is not None:
         proposal.percent_of_medicare = _decimal(data["percent_of_medicare"], path, None, "percent_of_medicare")
     if data.get("rates_csv"):
@@ -221,7 +290,7 @@ def load_proposal(path) -> Proposal:
                 found=brief(item),
             )
         key = (_code(str(item["code"]), path, None), _modifier(str(item.get("modifier") or ""), path, None))
-        proposal.rates[key] = _decimal(item["rate"], path, None, f"rates[{i}].rate")
-    if not proposal.rates and proposal.percent_of_medicare is None:
-        raise InputFileError(path, "the proposal sets no rate", expected="percent_of_medicare or rates")
+        proposal.rates[key] = _rate(item["rate"], path, None, f"rates[{i}].rate")
+    if not proposal.rates and proposal.percent_of_medicare is None and proposal.market is None:
+        raise InputFileError(path, "the proposal sets no rate", expected="market, percent_of_medicare or rates")
     return proposal

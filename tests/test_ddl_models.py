@@ -47,6 +47,8 @@ MODELS = {
     "dmepos_rural_zips": "fee_schedules.tables:DmeposRuralZips",
     "opps_rates": "fee_schedules.tables:OppsRates",
     "asc_rates": "fee_schedules.tables:AscRates",
+    "market_files": "pipelines.market.model:MarketFiles",
+    "market_rates": "pipelines.market.model:MarketRates",
 }
 
 # Columns the model declares not-null although the DDL does not say NOT NULL, as (table, column).

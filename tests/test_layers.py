@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "contracts": {"pipelines.core", "fee_schedules", "contracts"},
     "pipelines.ingest": {"pipelines.core", "pipelines.ingest"},
     "pipelines.synthetic": {"pipelines.core", "pipelines.synthetic"},
+    "pipelines.market": {"pipelines.core", "pipelines.market"},
     "pipelines.compare": {"pipelines.core", "fee_schedules", "contracts", "pipelines.compare"},
     "pipelines.worklist": {"pipelines.core", "fee_schedules", "contracts", "pipelines.compare", "pipelines.worklist"},
     "reports": {"pipelines.core", "fee_schedules", "contracts", "pipelines.compare", "reports"},
@@ -36,6 +37,7 @@ ALLOWED: dict[str, set[str]] = {
         "pipelines.compare",
         "pipelines.worklist",
         "reports",
+        "pipelines.market",
         "pipelines.runs",
     },
     "pipelines.cli": {
@@ -48,6 +50,7 @@ ALLOWED: dict[str, set[str]] = {
         "pipelines.compare",
         "pipelines.worklist",
         "reports",
+        "pipelines.market",
         "pipelines.runs",
         "pipelines.cli",
     },

@@ -23,6 +23,7 @@ from pipelines.cli.commands import (
     demo,
     fee_schedule,
     ingest,
+    market,
     negotiate,
     nightly,
     price,
@@ -39,6 +40,18 @@ from pipelines.core.logs import printable
 _CLICK_ENDS = (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit)
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command whose reader closed the pipe
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing what is left at exit raises nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (tests capture it): nothing to quiet
+        pass
+
+
 class _Group(click.Group):
     def invoke(self, ctx):
         with command_process():  # umask 0077, SIGTERM like Ctrl-C, for the whole command
@@ -46,6 +59,9 @@ class _Group(click.Group):
                 return super().invoke(ctx)
             except _CLICK_ENDS:
                 raise
+            except BrokenPipeError:  # the reader of the output went away (`underpay worklist list | head`)
+                _quiet_stdout()
+                sys.exit(EXIT_BROKEN_PIPE)
             except BaseException as exc:  # noqa: BLE001 - every end is one Error: line (a polars panic too)
                 name = " ".join(["underpay", ctx.invoked_subcommand or ""]).strip()
                 message, code = describe(exc, name)
@@ -92,6 +108,7 @@ for _module in (
     appeal,
     report,
     negotiate,
+    market,
     run,
     nightly,
     demo,

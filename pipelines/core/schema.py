@@ -35,6 +35,7 @@ SCHEMA_FILES: tuple[tuple[str, str], ...] = (
     ("fee_schedules.sql", "schema.sql"),
     ("pipelines.core.ddl", "variances.sql"),
     ("pipelines.core.ddl", "worklist.sql"),
+    ("pipelines.core.ddl", "market.sql"),
 )
 
 

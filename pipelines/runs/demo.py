@@ -12,6 +12,11 @@
 4. Write a quarter (January-March 2025 dates of service) of synthetic 835 files into
    ``<out>/inbox`` and run the nightly pipeline over it: ingest -> validate -> archive ->
    compare -> monthly reports under ``<out>/reports/YYYY-MM/``.
+5. Write payers' published in-network rates for the practice's codes (Transparency in Coverage
+   JSON, schema 2.0, around 90-160% of 2025 Medicare at the practice's ZIP) into ``<out>/market``
+   with pipelines.synthetic.market, and import them as `underpay market import` does.
+6. Write the negotiation pack of ``NEGOTIATION_PAYER`` (its Market section shows those rates)
+   into ``<out>/reports/``.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ DEMO_MONTHS = 3
 DEMO_ZIP = "10001"
 PROBE_DATE = date(2025, 2, 14)  # contract prices are those in force mid-quarter
 OFFICE_POS, FACILITY_POS = "11", "22"
+NEGOTIATION_PAYER = "ACME1"  # the payer whose negotiation pack the demo writes
+MARKET_UPDATED = date(2025, 1, 1)  # last_updated_on of the demo's in-network files
 
 
 @dataclass
@@ -56,6 +63,8 @@ class DemoResult:
     injected_underpaid: int = 0
     injected_found: int = 0
     reports: list[Path] = field(default_factory=list)
+    negotiation: Path | None = None  # the negotiation pack of NEGOTIATION_PAYER
+    market_rates: int = 0  # published rates loaded into market_rates
     exit_code: int = 0
     message: str = ""
     seconds: float = 0.0
@@ -76,6 +85,8 @@ class DemoResult:
             f"  warehouse: {self.warehouse}",
         ]
         lines += [f"  report: {p}" for p in self.reports]
+        if self.negotiation:
+            lines.append(f"  negotiation pack ({self.market_rates:,} published market rates): {self.negotiation}")
         if self.message:
             lines.append(f"  {self.message}")
         if self.report:
@@ -156,7 +167,7 @@ def _fresh(out: Path) -> None:
         "probe.duckdb.wal",
     ):
         (out / name).unlink(missing_ok=True)
-    for name in ("inbox", "archive", "quarantine", "reports", "contracts", "cms"):
+    for name in ("inbox", "archive", "quarantine", "reports", "contracts", "cms", "market"):
         shutil.rmtree(out / name, ignore_errors=True)
 
 
@@ -190,6 +201,7 @@ def run_demo(
     try:
         import_fee_schedule(con, cms_mirror(mirror))
         schedules_note = import_other_schedules(con, mirror)
+        market_rates = load_market(con, out / "market", seed=seed)
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -215,9 +227,55 @@ def run_demo(
         message="\n  ".join(m for m in (schedules_note, "" if nightly.exit_code == 0 else nightly.summary()) if m),
     )
     result.reports = [m.report for m in sorted(nightly.months, key=lambda m: -m.lines) if m.report]
+    result.market_rates = market_rates
+    negotiation_note = ""
+    try:
+        result.negotiation = write_negotiation_pack(settings)
+    except UnderpayError as exc:
+        negotiation_note = f"negotiation pack not written: {exc}"
+    if negotiation_note:
+        result.message = "\n  ".join(m for m in (result.message, negotiation_note) if m)
     _fill_totals(result, synth.truth)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def market_medicare(con) -> dict[tuple[str, str], Decimal]:
+    """The 2025 Medicare amount per unit at the demo ZIP (non-facility, mid-quarter) of each physician
+    fee schedule code the practice bills, with its 26 and TC components: what the payers' published
+    rates are drawn around. Priced as the negotiation pack prices them (reports.negotiate)."""
+    from pipelines.synthetic.codes import COMMON_CODES
+    from reports.negotiate import medicare_at_location
+
+    keys = [(code, modifier, False) for code, modifier in demo_codes() if code in {c.code for c in COMMON_CODES}]
+    amounts, _ = medicare_at_location(con, keys, PROBE_DATE, zip=DEMO_ZIP, locality=None)
+    return {k: v for k, v in amounts.items() if v > 0}
+
+
+def load_market(con, folder: Path, *, seed: int) -> int:
+    """Write the demo payers' in-network files (Transparency in Coverage, schema 2.0) into ``folder`` and
+    import them as `underpay market import` does (pipelines.market.load.import_market), keeping the
+    practice's codes. Returns the market_rates rows imported."""
+    from pipelines.market.load import import_market
+    from pipelines.synthetic.market import write_in_network_files
+
+    written = write_in_network_files(folder, market_medicare(con), seed=seed, last_updated_on=MARKET_UPDATED)
+    result = import_market(con, written.paths, codes=[code for code, _ in demo_codes()])
+    if result.exit_code:
+        raise UnderpayError(f"demo: the generated in-network files did not import: {result}")
+    return result.rates
+
+
+def write_negotiation_pack(settings: Settings) -> Path:
+    """The negotiation pack of NEGOTIATION_PAYER over the latest 12 payment months, at the demo ZIP,
+    into the reports folder (as `underpay negotiate --payer ACME1` writes it)."""
+    from reports.negotiate import negotiation_pack
+
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        return negotiation_pack(con, NEGOTIATION_PAYER, out_dir=settings.reports, zip=DEMO_ZIP).html
+    finally:
+        con.close()
 
 
 def _fill_totals(result: DemoResult, truth: pl.DataFrame) -> None:

@@ -345,3 +345,13 @@ def test_a_noc_drug_line_that_names_its_drug_is_priced_from_the_noc_file(con, ex
     # outside the NOC file's quarter
     later = price_medicare(con, frame.head(1).with_columns(service_date=pl.lit(date(2026, 2, 1))))
     assert later["line_amount"][0] is None and "2026-02-01" in later["not_priced_reason"][0]
+
+
+def test_the_negotiation_pack_takes_each_codes_medicare_amount_from_its_schedule(con):
+    from reports.negotiate import medicare_at_location
+
+    keys = [("80053", "", False), ("99213", "", False), ("J3301", "", False), ("L3908", "", False)]
+    out, note = medicare_at_location(con, keys, date(2025, 2, 14), zip="10001", locality=None)
+    assert out[("80053", "")] == Decimal("10.56") and out[("J3301", "")] == Decimal("0.90")  # $0.898 a unit
+    assert out[("L3908", "")] > 0 and out[("99213", "")] > 0
+    assert "4 of 4 codes" in note and "CLFS x1" in note and "ASP x1" in note

@@ -327,3 +327,36 @@ def test_a_full_disk_for_ingest_and_report(tiny_disk, tmp_path):
             pass
     r = underpay("report", "--month", "2025-01", "--db", db, "--out", tiny_disk / "r", cwd=tmp_path)
     one_error(r, 2, str(tiny_disk), "no space left")
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    """`underpay ... | head -1`: the pipe closes before the command has written everything; the command
+    stops with 141 (as a shell reports SIGPIPE) and no Error line, no traceback."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "flood.py"
+    script.write_text(
+        "import sys\n"
+        "import click\n"
+        "from pipelines.cli.main import main\n"
+        '@main.command("flood")\n'
+        "def flood():\n"
+        '    """Print far more than a pipe holds."""\n'
+        "    for _ in range(200000):\n"
+        '        click.echo("x" * 80)\n'
+        'sys.argv = ["underpay", "flood"]\n'
+        "main()\n"
+    )
+    proc = subprocess.run(
+        f"{sys.executable} {script} | head -1; exit ${{PIPESTATUS[0]}}",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        executable="/bin/bash",
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.stdout == "x" * 80 + "\n"
+    assert "Error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 141

@@ -120,7 +120,7 @@ def test_pack_escapes_and_files_are_private(sample_con, tmp_path):
     raw = result.html.read_text()
     assert HOSTILE not in raw and "&lt;script&gt;alert(1)&lt;/script&gt;" in raw
     page = read_page(result.html)
-    assert [s["id"] for s in page.sections] == ["summary", "codes", "payers", "proposal"]
+    assert [s["id"] for s in page.sections] == ["summary", "codes", "payers", "market", "proposal"]
     assert len(page.scripts) == 1 and page.svgs
     assert set(page.tables) == {"codes-table", "comparison-table", "payers-table"}
     for p in [result.html, *result.exports]:

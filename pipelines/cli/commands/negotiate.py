@@ -32,11 +32,18 @@ from pipelines.cli.commands.common import MONTH, db_option, resolve_db, settings
 )
 @click.option("--zip", "zip_code", default=None, help="Practice ZIP for Medicare amounts [default: practice.zip].")
 @click.option("--locality", default=None, help="Practice carrier+locality, e.g. 1320201 [default: practice.locality].")
+@click.option(
+    "--market-entity",
+    default=None,
+    metavar="NAME",
+    help="Text a published rate's reporting entity or plan name must contain (any case) to count as this "
+    "payer's in the Market section [default: the payer's name on its 835s].",
+)
 @click.option("--show-phi", is_flag=True, help="Accepted for symmetry; the pack holds no patient data.")
 @db_option
-def command(payer, proposal, through, out, zip_code, locality, show_phi, db):
-    """Compare one payer's allowed amounts per code with Medicare and every other payer over
-    12 months, and price a proposal on last year's volume."""
+def command(payer, proposal, through, out, zip_code, locality, market_entity, show_phi, db):
+    """Compare one payer's allowed amounts per code with Medicare, every other payer and the rates
+    payers publish (market_rates) over 12 months, and price a proposal on last year's volume."""
     from reports.negotiate import negotiation_pack
 
     if zip_code and locality:
@@ -57,6 +64,7 @@ def command(payer, proposal, through, out, zip_code, locality, show_phi, db):
             show_phi=show_phi,
             zip=zip_code,
             locality=locality,
+            market_entity=market_entity,
         )
     finally:
         con.close()
