@@ -45,9 +45,13 @@ def local_copy(location: str, folder: Path, given: dict[str, Path] | None = None
     """The local file holding what ``location`` names: a local path as it is (relative to ``folder``); for
     a URL, a file given under its name (``given``: name -> path) or one beside ``folder``."""
     parsed = urlparse(location)
-    if parsed.scheme in ("", "file"):  # a plain path or a file:// URL
+    if parsed.scheme in ("", "file"):  # a plain path or a file:// URL: only inside the TOC's own folder
         path = Path(unquote(parsed.path if parsed.scheme else location))
         path = path if path.is_absolute() else folder / path
+        try:  # a location is text from the file: never a path outside its folder (.., absolute, a link out)
+            path.resolve().relative_to(Path(folder).resolve())
+        except (ValueError, OSError):
+            return None
         return path if path.is_file() else None
     name = file_name(location)
     if not name:

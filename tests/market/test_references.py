@@ -132,3 +132,19 @@ def test_items_are_handed_on_while_the_file_is_read(tic, tmp_path):
     assert [k for k, _ in handed] == ["in_network"] * 6 + ["provider_references"] * 2
     items = [n for key, n in handed if key == "in_network"]
     assert items[0] < items[-1] < reads[0]  # one by one as read, all before the end of the file
+
+
+def test_a_table_of_contents_never_reads_a_path_outside_its_folder(tmp_path):
+    """A location in a table of contents is text from the file: `..`, an absolute path or a file:// URL
+    leading out of the TOC's folder is not read (reported as not read), a file inside it is."""
+    from pipelines.market.toc import local_copy
+
+    folder = tmp_path / "toc"
+    folder.mkdir()
+    (folder / "in-network.json").write_text("{}")
+    outside = tmp_path / "secret.json"
+    outside.write_text("{}")
+    (folder / "link.json").symlink_to(outside)
+    assert local_copy("in-network.json", folder) == folder / "in-network.json"
+    for hostile in ("../secret.json", str(outside), f"file://{outside}", "link.json", "sub/../../secret.json"):
+        assert local_copy(hostile, folder) is None, hostile
