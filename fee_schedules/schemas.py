@@ -24,13 +24,16 @@ CARRIER = r"^\d{5}$"
 LOCALITY = r"^\d{2}$"
 
 
-class _Base(pa.DataFrameModel):
+class FileModel(pa.DataFrameModel):
+    """The base of every CMS file model (here and in fee_schedules/loaders): the file's columns as text,
+    extra columns allowed (CMS adds some), nothing coerced before the checks."""
+
     class Config:
         strict = False
         coerce = False
 
 
-class RvuFile(_Base):
+class RvuFile(FileModel):
     """PPRRVU: one row per (HCPCS, MOD)."""
 
     hcpcs: str = pa.Field(str_matches=r"^[0-9A-Z]{5}$")
@@ -62,7 +65,7 @@ class RvuFile(_Base):
         return data.lazyframe.select(~pl.struct("hcpcs", "modifier").is_duplicated())
 
 
-class GpciFile(_Base):
+class GpciFile(FileModel):
     """GPCI (Addendum E): one row per (MAC, locality)."""
 
     carrier: str = pa.Field(str_matches=CARRIER)
@@ -78,7 +81,7 @@ class GpciFile(_Base):
         return data.lazyframe.select(~pl.struct("carrier", "locality").is_duplicated())
 
 
-class LoccoFile(_Base):
+class LoccoFile(FileModel):
     """Locality-to-county crosswalk (zero-padded after reading)."""
 
     carrier: str = pa.Field(str_matches=CARRIER)
@@ -88,7 +91,7 @@ class LoccoFile(_Base):
     counties: str
 
 
-class AnesFile(_Base):
+class AnesFile(FileModel):
     """Anesthesia conversion factor per locality."""
 
     carrier: str = pa.Field(str_matches=CARRIER)
@@ -97,7 +100,7 @@ class AnesFile(_Base):
     anesthesia_cf: str = pa.Field(str_matches=DEC2)
 
 
-class AnesBaseFile(_Base):
+class AnesBaseFile(FileModel):
     """Anesthesia Base Units by CPT Code: one row per code (leading zeros kept), an integer base unit value."""
 
     hcpcs: str = pa.Field(str_matches=r"^\d{5}$")  # anesthesia CPT codes 00100-01999 are numeric
@@ -108,7 +111,7 @@ class AnesBaseFile(_Base):
         return data.lazyframe.select(~pl.col("hcpcs").is_duplicated())
 
 
-class OppsCapFile(_Base):
+class OppsCapFile(FileModel):
     """OPPSCAP: CMS's capped amounts per (code, modifier, carrier, locality)."""
 
     hcpcs: str = pa.Field(str_matches=r"^[0-9A-Z]{5}$")
@@ -120,7 +123,7 @@ class OppsCapFile(_Base):
     nonfacility_price: str = pa.Field(str_matches=DEC2)
 
 
-class Zip5File(_Base):
+class Zip5File(FileModel):
     """ZIP5 fixed-width record (ZIP5lyout.txt)."""
 
     state: str = pa.Field(str_matches=r"^[A-Z0-9 ]{2}$")
@@ -136,7 +139,7 @@ class Zip5File(_Base):
         return data.lazyframe.select(~pl.col("zip5").is_duplicated())
 
 
-class Zip9File(_Base):
+class Zip9File(FileModel):
     """ZIP9 fixed-width record (ZIP9lyout.txt)."""
 
     state: str = pa.Field(str_matches=r"^[A-Z0-9 ]{2}$")

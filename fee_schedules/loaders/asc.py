@@ -48,7 +48,7 @@ from fee_schedules.loaders.opps import (
     read_records,
     weight,
 )
-from fee_schedules.schemas import check
+from fee_schedules.schemas import FileModel, check
 from pipelines.core.errors import InputFileError
 
 AA_KIND = "asc_aa"
@@ -80,7 +80,7 @@ def _expected(addendum: str) -> str:
     )
 
 
-class AscAddendumAAFile(pa.DataFrameModel):
+class AscAddendumAAFile(FileModel):
     """ASC Addendum AA: one row per HCPCS code, its payment indicator, discounting flag, weight and rate."""
 
     hcpcs: str = pa.Field(str_matches=HCPCS)
@@ -89,26 +89,18 @@ class AscAddendumAAFile(pa.DataFrameModel):
     payment_weight: str = pa.Field(str_matches=WEIGHT)
     payment_rate: str = pa.Field(str_matches=money_pattern(2))
 
-    class Config:
-        strict = False
-        coerce = False
-
     @pa.dataframe_check
     def one_row_per_code(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(~pl.col("hcpcs").is_duplicated())
 
 
-class AscAddendumBBFile(pa.DataFrameModel):
+class AscAddendumBBFile(FileModel):
     """ASC Addendum BB: one row per HCPCS code, its payment indicator, weight and rate."""
 
     hcpcs: str = pa.Field(str_matches=HCPCS)
     payment_indicator: str = pa.Field(str_matches=PAYMENT_INDICATOR)
     payment_weight: str = pa.Field(str_matches=WEIGHT)
     payment_rate: str = pa.Field(str_matches=money_pattern(2))
-
-    class Config:
-        strict = False
-        coerce = False
 
     @pa.dataframe_check
     def one_row_per_code(cls, data: pa.PolarsData) -> pl.LazyFrame:

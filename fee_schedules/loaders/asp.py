@@ -70,7 +70,7 @@ import polars as pl
 
 from fee_schedules.files import SourceFile
 from fee_schedules.loaders.common import Period, column_index, find_header, frame, is_blank, norm
-from fee_schedules.schemas import check
+from fee_schedules.schemas import FileModel, check
 from pipelines.core.errors import InputFileError
 
 KIND = "asp"
@@ -98,16 +98,10 @@ _EOF = "\x1a"  # a DOS end-of-file character some CMS files end with
 # ---------------------------------------------------------------- the files' shape (all text, as read)
 
 
-class _Base(pa.DataFrameModel):
-    class Config:
-        strict = False
-        coerce = False
-
-
 _LIMIT = r"^(\d{1,11}(\.\d{0,3})?|\.\d{1,3}|N/A)$"  # 57.603, 0.898, N/A (no national limit)
 
 
-class AspFile(_Base):
+class AspFile(FileModel):
     """ASP pricing file: one row per HCPCS, a payment limit of at most 3 places (or N/A)"""
 
     hcpcs: str = pa.Field(str_matches=r"^[0-9A-Z]{5}$")
@@ -121,7 +115,7 @@ class AspFile(_Base):
         return data.lazyframe.select(~pl.col("hcpcs").is_duplicated())
 
 
-class AspNocFile(_Base):
+class AspNocFile(FileModel):
     """ASP NOC pricing file: one row per drug and dosage, a payment limit of at most 3 places (or N/A)"""
 
     drug_name: str = pa.Field(str_matches=r"\S")

@@ -34,17 +34,19 @@ import polars as pl
 
 from fee_schedules.files import SourceFile
 from fee_schedules.loaders.common import (
+    EOF_CHAR,
     Period,
     check_row_width,
     column_index,
     find_header,
     frame,
+    is_blank,
     norm,
     quarter_end,
     quarter_start,
     text_of,
 )
-from fee_schedules.schemas import check
+from fee_schedules.schemas import FileModel, check
 from pipelines.core.errors import InputFileError
 from pipelines.core.money import MONEY
 
@@ -71,10 +73,9 @@ _EXPECTED_HEADER = (
     "CLFS <year> Q#V#.csv)"
 )
 _CUT = "The file looks cut short or damaged; re-download the release from CMS"
-_EOF = "\x1a"
 
 
-class ClfsFile(pa.DataFrameModel):
+class ClfsFile(FileModel):
     """CLFS public use file: one row per (HCPCS, MOD), one YEAR per file"""
 
     year: str = pa.Field(str_matches=r"^20\d{2}$")
@@ -83,10 +84,6 @@ class ClfsFile(pa.DataFrameModel):
     eff_date: str = pa.Field(str_matches=r"^20\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$")
     indicator: str = pa.Field(isin=list(INDICATORS))
     rate: str = pa.Field(str_matches=r"^\d{1,12}(\.\d{1,2})?$")  # 00720.00, 51.31, 9.9, 0; never "00720."
-
-    class Config:
-        strict = False
-        coerce = False
 
     @pa.check("eff_date", name="a calendar date YYYYMMDD")
     @classmethod
@@ -133,10 +130,6 @@ def _txt_rows(text: str) -> list[tuple[int, int, list[str]]]:
     return [(n, n, [c.strip() for c in line.rstrip("\r").split("~")]) for n, line in enumerate(lines, start=1)]
 
 
-def _blank(cells: list[str]) -> bool:
-    return all(c in ("", _EOF) for c in cells)
-
-
 def _headed(label: str):
     """Matches a header cell naming ``label`` (EXTENDED LONGDESC = EXTENDEDLONGDESC)."""
     want = norm(label)
@@ -158,7 +151,7 @@ def _read(source: SourceFile) -> pl.DataFrame:
             hint="CMS ships each CLFS release as CSV too; load CLFS <year> Q#V#.csv",
         )
     text = text_of(source)
-    if not text.strip(" \t\r\n" + _EOF):
+    if not text.strip(" \t\r\n" + EOF_CHAR):
         raise InputFileError(source.origin, "empty file", expected=_EXPECTED_HEADER, hint=_CUT)
     rows = _csv_rows(source, text) if source.suffix == ".csv" else _txt_rows(text)
     cells = [r[2] for r in rows]
@@ -176,7 +169,7 @@ def _read(source: SourceFile) -> pl.DataFrame:
     idx = [column_index(header, source, head_line - 1, label, _headed(label)) for label in LABELS.values()]
     records, rownums = [], []
     for first, last, row in rows[h + 1 :]:
-        if _blank(row):
+        if is_blank(row):
             continue
         if last != first:
             wrapped = next((i for i, c in enumerate(row) if "\n" in c or "\r" in c), None)

@@ -13,7 +13,8 @@ import polars as pl
 from fee_schedules.files import SourceFile
 from pipelines.core.errors import InputFileError
 
-_EOF = "\x1a"  # some CMS CSVs end with a DOS end-of-file character on its own row
+EOF_CHAR = "\x1a"  # some CMS CSVs end with a DOS end-of-file character on its own row
+_EOF = EOF_CHAR
 
 
 def text_of(source: SourceFile) -> str:

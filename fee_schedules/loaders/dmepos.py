@@ -113,7 +113,7 @@ from fee_schedules.loaders.common import (
     table_rows,
     text_of,
 )
-from fee_schedules.schemas import check
+from fee_schedules.schemas import FileModel, check
 from pipelines.core.errors import InputFileError
 from pipelines.core.money import MONEY
 
@@ -178,13 +178,7 @@ _NR, _R = "<state> (NR)", "<state> (R)"  # placeholder labels, replaced by the h
 # ---------------------------------------------------------------- the files' shape (all text, long format)
 
 
-class _Base(pa.DataFrameModel):
-    class Config:
-        strict = False
-        coerce = False
-
-
-class PenFile(_Base):
+class PenFile(FileModel):
     """PEN fee schedule: one row per (HCPCS, MOD, MOD2, area), amounts with at most 2 decimals."""
 
     hcpcs: str = pa.Field(str_matches=r"^[0-9A-Z]{5}$")
@@ -208,7 +202,7 @@ class DmeposFile(PenFile):
     floor: str = pa.Field(str_matches=AMOUNT_OR_BLANK)
 
 
-class RuralZipFile(_Base):
+class RuralZipFile(FileModel):
     """DMEPOS rural ZIP file: one row per ZIP, all of one YEAR/QTR (YYYYQQ)."""
 
     state: str = pa.Field(str_matches=r"^[A-Z]{2}$")

@@ -42,16 +42,18 @@ import polars as pl
 
 from fee_schedules.files import SourceFile
 from fee_schedules.loaders.common import (
+    EOF_CHAR,
     Period,
     check_row_width,
     column_index,
     find_header,
     frame,
+    is_blank,
     norm,
     table_rows,
     text_of,
 )
-from fee_schedules.schemas import check
+from fee_schedules.schemas import FileModel, check
 from pipelines.core.errors import InputFileError
 
 KIND = "opps"
@@ -87,7 +89,7 @@ def money_pattern(places: int, dot: bool = False) -> str:
     return rf"^({amount})?$"
 
 
-class OppsAddendumBFile(pa.DataFrameModel):
+class OppsAddendumBFile(FileModel):
     """OPPS Addendum B: one row per HCPCS code, its SI, APC, relative weight, payment rate and copayments."""
 
     hcpcs: str = pa.Field(str_matches=HCPCS)
@@ -98,10 +100,6 @@ class OppsAddendumBFile(pa.DataFrameModel):
     national_copay: str = pa.Field(str_matches=money_pattern(2, dot=True))
     minimum_copay: str = pa.Field(str_matches=money_pattern(2))
 
-    class Config:
-        strict = False
-        coerce = False
-
     @pa.dataframe_check
     def one_row_per_code(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(~pl.col("hcpcs").is_duplicated())
@@ -109,7 +107,6 @@ class OppsAddendumBFile(pa.DataFrameModel):
 
 # ---------------------------------------------------------------- reading (shared with asc.py)
 
-_EOF = "\x1a"
 # what follows a code in a few CMS rows: 0xFF read as latin-1, the UTF-8 replacement character (EF BF BD
 # read as latin-1, or decoded)
 _STRAY = re.compile("(?:\xff|\ufffd|\xef\xbf\xbd)+$")
@@ -133,10 +130,6 @@ def month_year(text: str) -> date | None:
     return date(int(m.group(1)), _MONTHS[m.group(2)[:3].upper()], 1) if m else None
 
 
-def _blank(cells: list[str]) -> bool:
-    return all(c in ("", _EOF) for c in cells)
-
-
 def read_records(source: SourceFile, expected: str) -> list[tuple[int, int, list[str]]]:
     """(first line, last line, stripped cells) of every row of the .csv (or the first sheet of the .xlsx).
 
@@ -150,7 +143,7 @@ def read_records(source: SourceFile, expected: str) -> list[tuple[int, int, list
             expected="the .csv (or .xlsx) file CMS ships",
             hint="Load the Section 508 .csv of the release",
         )
-    if not source.data.strip(b" \t\r\n" + _EOF.encode()):
+    if not source.data.strip(b" \t\r\n" + EOF_CHAR.encode()):
         raise InputFileError(source.origin, "empty file", expected=expected, hint=CUT)
     if source.suffix == ".xlsx":
         return [(n, n, row) for n, row in enumerate(table_rows(source), start=1)]
@@ -173,7 +166,7 @@ def read_records(source: SourceFile, expected: str) -> list[tuple[int, int, list
             ) from None
         out.append((start, reader.line_num, [c.strip() for c in row]))
         start = reader.line_num + 1
-    if not text.rstrip(_EOF).endswith(("\n", "\r")):
+    if not text.rstrip(EOF_CHAR).endswith(("\n", "\r")):
         raise InputFileError(
             source.origin,
             "the last row ends without a line break",
@@ -198,7 +191,7 @@ def body(
     header = records[h][2]
     rows, lines, seen = [], [], set()
     for first, last, cells in records[h + 1 :]:
-        if _blank(cells) or (norm(cells[0]).startswith("NOTE") and _blank(cells[1:])):
+        if is_blank(cells) or (norm(cells[0]).startswith("NOTE") and is_blank(cells[1:])):
             continue
         if last != first:
             raise InputFileError(
