@@ -9,7 +9,9 @@ per line for the lines Medicare's claim-level rules price (percent_of_medicare t
 whose modifier_adjustments is `medicare`: multiple procedures, endoscopy families, imaging,
 bilateral pairs, anesthesia, each claim of one rendering provider as a whole; the provider roster
 of the contracts folder, contracts.providers, gives the rendering provider's type). The last step
-replaces the variances rows of the lines it recomputed (a rerun never doubles anything).
+replaces the variances rows of the lines it recomputed (a rerun never doubles anything). A scope
+bigger than ``Settings.compare_chunk_lines`` lines runs steps 02-12 once per range of whole
+payment days (``payment_day_ranges``), so one comparison's memory stays bounded.
 ``export_variances`` writes them to CSV / Parquet / XLSX, mode 0600.
 """
 
@@ -50,6 +52,7 @@ __all__ = [
     "Step",
     "VarianceRows",
     "Variances",
+    "chain_values",
     "compare",
     "export_variances",
     "variances_frame",
@@ -88,6 +91,11 @@ CHAIN: tuple[Step, ...] = (
     Step("variances", "12_variances.sql"),
 )
 TEMP_TABLES = tuple(s.table for s in CHAIN if s.table != "variances")
+# The pricers' outputs (Arrow, registered before step 09) and the step that reads each into a table.
+_RAW_READ_BY = {"cmp_prices": "cmp_prices_raw", "cmp_claim_prices": "cmp_claim_prices_raw"}
+# Steps that read the whole warehouse whatever the month or payer asked for: a comparison in
+# chunks (``_run_chunks``) runs them once, before the chunks.
+ONCE = ("cmp_reversal_pairs",)
 
 # Columns of the price_medicare output the chain reads (cmp_prices_raw -> 09_prices.sql).
 _PRICE_OUT: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -155,6 +163,22 @@ class CompareResult:
     payer: str | None = None
     pricing_note: str | None = None
     seconds: float = 0.0
+
+    def add_categories(self, rows) -> None:
+        """Count (category, lines, sum expected_allowed, sum actual_allowed, sum variance) rows in."""
+        self.by_category = {c: 0 for c in CATEGORIES}
+        for category, n, exp, act, var in rows:
+            self.by_category[category] = n
+            self.lines += n
+            if category in ("underpaid", "overpaid", "correct"):
+                self.expected_total += exp
+                self.actual_total += act
+            if category == "underpaid":
+                self.underpaid_total += var
+            elif category == "overpaid":
+                self.overpaid_total += -var
+            elif category == "denied":
+                self.denied_expected += exp
 
     def summary(self) -> str:
         scope = f" for {self.month:%Y-%m}" if self.month else ""
@@ -247,16 +271,37 @@ def _price_claims(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str | N
     return _by_qp(lines, price, empty)
 
 
-def _run_chain(con: duckdb.DuckDBPyConnection, values: dict, *, replace_all: bool) -> str | None:
-    """Run :data:`CHAIN` in order; returns the pricing note (why nothing was priced, or None)."""
+def chain_values(settings: Settings, asked: Month | None, payer: str | None) -> dict:
+    """The parameters the chain's SQL binds (`$month_start` ...), the same for every engine."""
+    return {
+        "month_start": asked.start if asked else None,
+        "month_end": asked.end if asked else None,
+        "undated": False,  # True: only payments without a BPR16 date (the last of _run_chunks' chunks)
+        "payer": payer,
+        "facility_pos": places.facility_pos_list(),
+        "practice_zip": settings.practice_zip,
+        "practice_locality": settings.practice_locality,
+        "tolerance_amount": Decimal(settings.tolerance_amount),
+        "tolerance_percent": Decimal(settings.tolerance_percent),
+        "computed_at": dt.datetime.now().replace(microsecond=0),
+        "amount_ceiling": LINE_AMOUNT_CEILING,
+    }
+
+
+def _run_chain(
+    con: duckdb.DuckDBPyConnection, values: dict, *, replace_all: bool, steps: tuple[Step, ...] = CHAIN
+) -> str | None:
+    """Run ``steps`` (all of :data:`CHAIN` by default) in order; returns the pricing note (why
+    nothing was priced, or None)."""
     con.execute(_sql(MACROS))
     note = None
-    for step in CHAIN:
+    for step in steps:
         if step.price_first:
             prices, note = _price(con)
             claim_prices, claim_note = _price_claims(con)
             con.register("cmp_prices_raw", arrow_view(prices))
             con.register("cmp_claim_prices_raw", arrow_view(claim_prices))
+            del prices, claim_prices  # held by the registrations until their steps have read them
             note = note or claim_note
             values["pricing_note"] = note
         sql = _sql(step.file)
@@ -272,6 +317,77 @@ def _run_chain(con: duckdb.DuckDBPyConnection, values: dict, *, replace_all: boo
             con.execute(f"CREATE OR REPLACE TEMP TABLE {step.table} AS {sql}", params)
         for name in step.frees:  # consumed: free their memory
             con.execute(f"DROP TABLE IF EXISTS {name}")
+        if step.table in _RAW_READ_BY:  # the pricer's output, now a table: free its Arrow memory
+            con.unregister(_RAW_READ_BY[step.table])
+    return note
+
+
+def _lines_by_payment_day(con: duckdb.DuckDBPyConnection, asked: Month | None) -> list[tuple[date, int]]:
+    """(payment date, service lines) of the month asked for (every dated payment when None), in date order."""
+    return con.execute(
+        """
+        SELECT p.payment_date, count(*)
+        FROM service_lines AS sl JOIN payments AS p ON p.payment_id = sl.payment_id
+        WHERE p.payment_date IS NOT NULL
+          AND (CAST($start AS DATE) IS NULL OR (p.payment_date >= CAST($start AS DATE) AND p.payment_date < CAST($end AS DATE)))
+        GROUP BY ALL ORDER BY 1
+        """,
+        {"start": asked.start if asked else None, "end": asked.end if asked else None},
+    ).fetchall()
+
+
+def payment_day_ranges(
+    days: list[tuple[date, int]], asked: Month | None, chunk_lines: int
+) -> list[tuple[date, date]] | None:
+    """How a comparison too big for one pass is cut: None when the ``days`` (payment date, lines)
+    hold at most ``chunk_lines`` lines (one pass); otherwise consecutive half-open payment-date
+    ranges [start, end), each holding about ``chunk_lines`` lines or fewer (a single day holding
+    more is a range of its own: a payment's claims are never split), that together cover the
+    month asked for (or every payment date when None).
+
+    Whole payment days keep every claim, and so every claim-level Medicare rule, inside one chunk;
+    an original claim that a reversal cancels is recomputed with the reversal's chunk as in one
+    pass (02_lines.sql adds it), its result the same."""
+    if not days or sum(n for _, n in days) <= chunk_lines:
+        return None
+    cuts: list[date] = []
+    held = 0
+    for day, n in days:
+        if held and held + n > chunk_lines:
+            cuts.append(day)
+            held = 0
+        held += n
+    first = asked.start if asked else days[0][0]
+    last = asked.end if asked else days[-1][0] + dt.timedelta(days=1)
+    bounds = [first, *cuts, last]
+    return list(zip(bounds, bounds[1:]))
+
+
+def _run_chunks(
+    con: duckdb.DuckDBPyConnection, values: dict, days: list[tuple[date, date]], *, replace_all: bool
+) -> str | None:
+    """The chain over consecutive payment-date ranges: step 01 (reversal pairs, over the whole
+    warehouse) once, then steps 02-12 for each range, each range's variances committed on their own.
+    The lines of every range are kept in cmp_scope_lines (the result counts them once). Over every
+    month (``values`` without a month) a last chunk takes the payments without a BPR16 date; with
+    ``replace_all`` (every month, every payer) the rows of lines no chunk computed (lines no longer
+    in the warehouse) are deleted at the end, as the one-pass comparison replaces them all.
+    Returns a pricing note (why something was not priced), else None."""
+    once = tuple(s for s in CHAIN if s.table in ONCE)
+    each = tuple(s for s in CHAIN if s.table not in ONCE)
+    note = _run_chain(con, values, replace_all=False, steps=once)
+    con.execute("CREATE OR REPLACE TEMP TABLE cmp_scope_lines (line_id BIGINT)")
+    parts = [dict(values, month_start=start, month_end=end) for start, end in days]
+    if values["month_start"] is None:
+        parts.append(dict(values, undated=True))
+    for part in parts:
+        note = _run_chain(con, part, replace_all=False, steps=each) or note
+        con.execute("INSERT INTO cmp_scope_lines SELECT line_id FROM cmp_lines")
+        for name in TEMP_TABLES:  # the next range makes its own
+            if name not in ONCE:
+                con.execute(f"DROP TABLE IF EXISTS {name}")
+    if replace_all:
+        con.execute("DELETE FROM variances WHERE line_id NOT IN (SELECT line_id FROM cmp_scope_lines)")
     return note
 
 
@@ -283,7 +399,12 @@ def compare(
     payer: str | None = None,
     settings: Settings | None = None,
 ) -> CompareResult:
-    """Fill `variances` for the lines of ``month`` (BPR16 payment month) / ``payer`` (all when None)."""
+    """Fill `variances` for the lines of ``month`` (BPR16 payment month) / ``payer`` (all when None).
+
+    A scope holding more than ``settings.compare_chunk_lines`` lines is compared in chunks of
+    whole payment days (``payment_day_ranges``, ``_run_chunks``), so that the memory one
+    comparison needs stays bounded whatever the month's size; the rows are the same as in one
+    pass (over every month, payments without a BPR16 date are the last chunk)."""
     t0 = time.perf_counter()
     settings = settings or Settings()
     asked = _month(month)
@@ -292,18 +413,7 @@ def compare(
     frames["cmp_roster"] = load_roster(Path(contracts_dir)).select("npi", "provider_type")
     for name, frame in frames.items():
         con.register(name, arrow_view(frame))
-    values = {
-        "month_start": asked.start if asked else None,
-        "month_end": asked.end if asked else None,
-        "payer": payer,
-        "facility_pos": places.facility_pos_list(),
-        "practice_zip": settings.practice_zip,
-        "practice_locality": settings.practice_locality,
-        "tolerance_amount": Decimal(settings.tolerance_amount),
-        "tolerance_percent": Decimal(settings.tolerance_percent),
-        "computed_at": dt.datetime.now().replace(microsecond=0),
-        "amount_ceiling": LINE_AMOUNT_CEILING,
-    }
+    values = chain_values(settings, asked, payer)
     # Row order of the intermediate tables does not matter (every join is by key): letting DuckDB
     # drop it saves memory in the big CREATE/INSERT steps; and DuckDB's buffer limit is capped so a
     # million-line run stays well under 2 GB (temporary tables spill to disk beyond it). Both
@@ -314,16 +424,22 @@ def compare(
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET memory_limit = '{COMPARE_MEMORY_LIMIT}'")
     try:
-        note = _run_chain(con, values, replace_all=asked is None and payer is None)
-        rows = con.execute("""
+        days = payment_day_ranges(_lines_by_payment_day(con, asked), asked, settings.compare_chunk_lines)
+        if days is None:  # one pass
+            note = _run_chain(con, values, replace_all=asked is None and payer is None)
+            scope = "cmp_lines"
+        else:
+            note = _run_chunks(con, values, days, replace_all=asked is None and payer is None)
+            scope = "cmp_scope_lines"
+        rows = con.execute(f"""
             SELECT category, count(*), coalesce(sum(expected_allowed), 0), coalesce(sum(actual_allowed), 0),
                    coalesce(sum(variance), 0)
-            FROM variances WHERE line_id IN (SELECT line_id FROM cmp_lines) GROUP BY category
+            FROM variances WHERE line_id IN (SELECT line_id FROM {scope}) GROUP BY category
         """).fetchall()
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}")
         con.execute("SET memory_limit = $limit", {"limit": keep_limit})
-        for name in TEMP_TABLES:
+        for name in (*TEMP_TABLES, "cmp_scope_lines"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
         for name in [*frames, "cmp_prices_raw", "cmp_claim_prices_raw"]:
             try:
@@ -333,19 +449,7 @@ def compare(
     result = CompareResult(
         contracts=len(contracts), month=asked.start if asked else None, payer=payer, pricing_note=note
     )
-    result.by_category = {c: 0 for c in CATEGORIES}
-    for category, n, exp, act, var in rows:
-        result.by_category[category] = n
-        result.lines += n
-        if category in ("underpaid", "overpaid", "correct"):
-            result.expected_total += exp
-            result.actual_total += act
-        if category == "underpaid":
-            result.underpaid_total += var
-        elif category == "overpaid":
-            result.overpaid_total += -var
-        elif category == "denied":
-            result.denied_expected += exp
+    result.add_categories(rows)
     result.seconds = time.perf_counter() - t0
     return result
 

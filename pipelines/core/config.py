@@ -23,6 +23,10 @@ Example underpay.toml::
 
     [nightly]
     settle_seconds = 60      # inbox files younger than this are left for the next run
+
+    [limits]
+    memory = "2GB"           # DuckDB's buffer limit for the nightly / monthly run and report workers
+    compare_chunk_lines = 250000   # a comparison holding more lines runs in chunks of whole payment days
 """
 
 from __future__ import annotations
@@ -52,6 +56,14 @@ class Settings:
     tolerance_amount: Decimal = Decimal("1.00")  # default when a contract states none
     tolerance_percent: Decimal = Decimal("0.5")
     settle_seconds: int = 60  # nightly: skip inbox files modified this recently
+    # DuckDB's buffer limit (memory_limit) on the connections of the nightly and monthly runs and of
+    # their report workers: beyond it DuckDB spills to <warehouse>.tmp/ beside the file. DuckDB's own
+    # default is 80% of the machine's memory; the run's peak resident memory is about this plus the
+    # Python side of one comparison chunk (docs/scale.md).
+    memory_limit: str = "2GB"
+    # Lines one pass of the comparison holds at most (about): a month (or a whole-warehouse pass)
+    # with more is compared in chunks of whole payment days (pipelines.compare.compare.compare).
+    compare_chunk_lines: int = 250_000
 
     def override(self, **flags) -> Settings:
         """Apply flags that were given (None means 'not given')."""
@@ -71,6 +83,8 @@ _TOML_KEYS = {
     ("tolerance", "amount"): "tolerance_amount",
     ("tolerance", "percent"): "tolerance_percent",
     ("nightly", "settle_seconds"): "settle_seconds",
+    ("limits", "memory"): "memory_limit",
+    ("limits", "compare_chunk_lines"): "compare_chunk_lines",
 }
 
 

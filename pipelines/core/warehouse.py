@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.core.errors import UnderpayError
-from pipelines.core.outputs import owner_only
+from pipelines.core.errors import ConfigError, UnderpayError
+from pipelines.core.outputs import make_private_dirs, owner_only
 from pipelines.core.schema import ddl_hash, ensure_schema, recorded_hash
 
 DEFAULT_DB = Path("warehouse.duckdb")
@@ -160,6 +160,42 @@ def _open(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
             time.sleep(0.2)
         except duckdb.Error as exc:
             raise UnderpayError(explain_duckdb_error(exc, db)) from None
+
+
+def spill_folder(db: str | os.PathLike) -> Path:
+    """Where this process's DuckDB spills beyond its memory limit: ``<warehouse>.tmp/<pid>/`` beside
+    the warehouse (one folder per process: a run and its report workers must not share DuckDB's
+    temporary file names)."""
+    return Path(f"{os.fspath(db)}.tmp") / str(os.getpid())
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, db: str | os.PathLike, memory_limit: str) -> Path:
+    """Cap DuckDB's buffer memory on ``con`` at ``memory_limit`` (e.g. "2GB"; DuckDB's default is 80%
+    of the machine's memory) and let it spill beyond that into :func:`spill_folder`, created
+    owner-only (spilled pages hold remittance data). Bigger sorts, joins and temporary tables then
+    go to disk instead of growing the process. Returns the folder (:func:`drop_spill_folder`
+    removes it when the connection is closed)."""
+    folder = make_private_dirs(spill_folder(db))
+    try:
+        con.execute("SET memory_limit = $limit", {"limit": str(memory_limit)})
+    except duckdb.Error as exc:
+        raise ConfigError(
+            f"setting memory_limit: {memory_limit!r} is not a size DuckDB understands ({exc}); "
+            'give e.g. "2GB" or "1500MB" ([limits] memory in underpay.toml, UNDERPAY_MEMORY_LIMIT)'
+        ) from None
+    con.execute("SET temp_directory = $folder", {"folder": str(folder)})
+    return folder
+
+
+def drop_spill_folder(db: str | os.PathLike) -> None:
+    """Remove this process's spill folder (DuckDB deletes its files when the connection closes) and
+    ``<warehouse>.tmp`` itself when no other process uses it."""
+    folder = spill_folder(db)
+    for path in (folder, folder.parent):
+        try:
+            path.rmdir()
+        except OSError:  # missing, or still holding another process's files
+            return
 
 
 # DuckDB settings while a big file loads (see ``bulk_load``), restored afterwards.

@@ -30,7 +30,7 @@ from pipelines.core.lock import run_lock
 from pipelines.core.months import Month
 from pipelines.core.outputs import make_private_dirs
 from pipelines.core.sql import read_sql
-from pipelines.core.warehouse import connect
+from pipelines.core.warehouse import connect, drop_spill_folder, limit_memory
 from pipelines.runs.records import RunCounts, finish_run, start_run, update_run
 from pipelines.worklist.refresh import refresh_worklist
 
@@ -138,7 +138,9 @@ def compare_months(
     One ``compare`` over every loaded line costs about the lines it reads; one call per month
     adds a fixed cost per call (contracts, pricing keys). When the months hold at least half
     the warehouse's lines (a first load, a backfill), one pass over everything is cheaper;
-    otherwise each month is compared on its own. Returns seconds.
+    otherwise each month is compared on its own. Either way ``compare`` cuts a scope of more than
+    ``settings.compare_chunk_lines`` lines into chunks of whole payment days (bounded memory), and
+    the worklist, which reads the whole warehouse, is refreshed once at the end. Returns seconds.
     """
     from pipelines.compare.compare import compare
 
@@ -148,10 +150,10 @@ def compare_months(
     touched = sum(by_month.get(m.label, 0) for m in months)
     if len(months) > 1 and touched * 2 >= sum(by_month.values()):
         compare(con, folder, settings=settings)
-        refresh_worklist(con, folder)
     else:
         for month in months:
-            compare_month(con, month, contracts_dir=folder, settings=settings)
+            compare(con, folder, month=month, settings=settings)
+    refresh_worklist(con, folder)
     return time.perf_counter() - t0
 
 
@@ -182,13 +184,30 @@ def _peak_rss_mb() -> float | None:
     return None
 
 
-def _render_worker(db: str, month: Month, reports_dir: str, show_phi: bool) -> MonthResult:
+def _read_only(db: str | Path, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection for rendering, DuckDB's memory capped at ``memory_limit`` when given."""
+    con = duckdb.connect(str(db), read_only=True)
+    if memory_limit is not None:
+        try:
+            limit_memory(con, db, memory_limit)
+        except BaseException:
+            con.close()
+            raise
+    return con
+
+
+def _close_read_only(con: duckdb.DuckDBPyConnection, db: str | Path) -> None:
+    con.close()
+    drop_spill_folder(db)
+
+
+def _render_worker(db: str, month: Month, reports_dir: str, show_phi: bool, memory_limit: str | None) -> MonthResult:
     _die_with_parent()
-    con = duckdb.connect(db, read_only=True)
+    con = _read_only(db, memory_limit)
     try:
         result = render_month(con, month, reports_dir=reports_dir, show_phi=show_phi)
     finally:
-        con.close()
+        _close_read_only(con, db)
     result.worker_peak_mb = _peak_rss_mb()
     return result
 
@@ -201,6 +220,7 @@ def render_months(
     show_phi: bool = False,
     workers: int | None = None,
     on_done=None,
+    memory_limit: str | None = None,
 ) -> list[MonthResult]:
     """Render several months' reports in worker processes (one per core, at most 2 by default)
     that read the warehouse read-only; the caller must not hold a read-write connection to it.
@@ -208,11 +228,13 @@ def render_months(
     Rendering is mostly single-threaded Python (templates, charts, XLSX), so a second process
     nearly halves it on a 2-core machine. ``on_done(result)`` is called as each month finishes.
     A month that fails raises its error here. Results come back in the order of ``months``.
+    ``memory_limit`` caps DuckDB's memory in each worker (``Settings.memory_limit``; DuckDB's
+    default, 80% of the machine's memory, when None).
     """
     on_done = on_done or (lambda result: None)
     workers = workers or min(2, os.cpu_count() or 1, len(months))
     if workers <= 1 or len(months) <= 1:
-        con = duckdb.connect(str(db), read_only=True)
+        con = _read_only(db, memory_limit)
         try:
             out = []
             for m in months:
@@ -220,10 +242,10 @@ def render_months(
                 on_done(out[-1])
             return out
         finally:
-            con.close()
+            _close_read_only(con, db)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_interrupts) as pool:
-        futures = {pool.submit(_render_worker, str(db), m, str(reports_dir), show_phi): m for m in months}
+        futures = {pool.submit(_render_worker, str(db), m, str(reports_dir), show_phi, memory_limit): m for m in months}
         done: dict[Month, MonthResult] = {}
         try:
             for f in as_completed(futures):
@@ -264,6 +286,7 @@ def run_monthly(
     with run_lock(db, "underpay run"):
         con = connect(db)
         try:
+            limit_memory(con, db, (settings or Settings()).memory_limit)
             run_id = start_run(con, "monthly")
             try:
                 took = compare_month(con, month, contracts_dir=contracts_dir, settings=settings, payer=payer)
@@ -279,4 +302,5 @@ def run_monthly(
             finish_run(con, run_id, "ok", result.summary())
         finally:
             con.close()
+            drop_spill_folder(db)
     return result

@@ -42,7 +42,7 @@ from pipelines.core.lock import run_lock
 from pipelines.core.logs import EventLog, NullLog, printable
 from pipelines.core.months import Month
 from pipelines.core.outputs import private_open
-from pipelines.core.warehouse import connect
+from pipelines.core.warehouse import connect, drop_spill_folder, limit_memory
 from pipelines.runs.monthly import MonthResult, compare_months, render_months
 from pipelines.runs.records import (
     RunCounts,
@@ -349,7 +349,7 @@ def run_nightly(
         con = None
         try:
             inbox, archive, quarantine = Path(settings.inbox), Path(settings.archive), Path(settings.quarantine)
-            con = connect(settings.warehouse)
+            con = _connect(settings)
             result.run_id = start_run(con, "nightly")
             log.run_id = result.run_id
             stale = recover_stale_runs(con, "nightly", result.run_id)
@@ -420,7 +420,7 @@ def run_nightly(
         result.seconds = time.perf_counter() - t0
         if con is not None and result.run_id is not None:
             try:
-                con = _live(con, settings.warehouse)
+                con = _live(con, settings)
                 update_run(con, result.run_id, result.counts, months)  # the counts up to a stop
                 finish_run(con, result.run_id, result.status, result.message or None)
             except Exception as exc:  # noqa: BLE001 - e.g. disk full: say so, keep exit 2
@@ -432,6 +432,7 @@ def run_nightly(
                 con.close()
             except Exception:  # noqa: BLE001
                 pass
+            drop_spill_folder(settings.warehouse)
         c = result.counts
         log.event(
             "run_end",
@@ -488,12 +489,30 @@ def _recompute(con, settings: Settings, months: list[Month], result: NightlyResu
         )
 
     result.months = render_months(
-        settings.warehouse, months, reports_dir=settings.reports, show_phi=show_phi, on_done=done
+        settings.warehouse,
+        months,
+        reports_dir=settings.reports,
+        show_phi=show_phi,
+        on_done=done,
+        memory_limit=settings.memory_limit,
     )
-    return connect(settings.warehouse)
+    return _connect(settings)
 
 
-def _live(con, warehouse):
+def _connect(settings: Settings):
+    """The run's read-write connection, DuckDB's memory capped at ``settings.memory_limit`` (it
+    spills beyond it to ``<warehouse>.tmp/``): every stage of the run (ingest, compare, worklist)
+    stays within it whatever the warehouse holds."""
+    con = connect(settings.warehouse)
+    try:
+        limit_memory(con, settings.warehouse, settings.memory_limit)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _live(con, settings: Settings):
     """The connection, or a new one when it was closed for the report workers."""
     import duckdb
 
@@ -501,7 +520,7 @@ def _live(con, warehouse):
         con.execute("SELECT 1").fetchall()
         return con
     except duckdb.ConnectionException:
-        return connect(warehouse)
+        return _connect(settings)
 
 
 def _failure_message(exc: BaseException) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -977,8 +978,11 @@ _TRUTH_SCHEMA = {
 MARK = "\x00"
 
 
-def _claim_pool(seed: int, size: int, writer: _Writer) -> list[list[tuple[list[str], int, int, int]]]:
-    """Pre-rendered claims per payer: (pieces to join with a fresh id, paid cents, segments, lines)."""
+def _claim_pool(
+    seed: int, size: int, writer: _Writer, first_service: date = date(2025, 1, 6), service_days: int = 60
+) -> list[list[tuple[list[str], int, int, int]]]:
+    """Pre-rendered claims per payer: (pieces to join with a fresh id, paid cents, segments, lines),
+    their dates of service spread over ``service_days`` days from ``first_service``."""
     spec = SynthSpec(
         seed=seed,
         max_lines_per_claim=8,
@@ -990,10 +994,9 @@ def _claim_pool(seed: int, size: int, writer: _Writer) -> list[list[tuple[list[s
     )
     gen = _Generator(spec)
     pools: list[list[tuple[list[str], int, int, int]]] = [[] for _ in spec.payers]
-    day = date(2025, 1, 6)
     made = 0
     while made < size:
-        claim = gen.claim(day + timedelta(days=made % 60))
+        claim = gen.claim(first_service + timedelta(days=made % service_days))
         if claim is None:
             continue
         made += 1
@@ -1013,10 +1016,18 @@ def write_big(
     single_st: bool = False,
     lines_per_transaction: int = 2000,
     delimiters: tuple[str, str, str, str] = ("*", ":", "~", ""),
+    payment_dates: Sequence[date] | None = None,
+    first_claim: int = 0,
+    first_service: date = date(2025, 1, 6),
+    service_days: int = 60,
 ) -> Path:
     """One interchange of `n_lines` service lines (up to 7 more; ~145 bytes a line), many ST/SE payments.
 
     `single_st=True` puts every claim in one ST/SE (for parsers that read one transaction only).
+    Payments (BPR16) are dated `payment_dates` in turn, one date per round of the five payers
+    (default: 52 Mondays from 2025-02-03); claims are numbered from `first_claim + 1` (give the
+    files of one warehouse disjoint ranges, and seeds that differ modulo 100: the trace numbers
+    TRN02 come from the seed); dates of service run over `service_days` days from `first_service`.
     Claims are drawn from a pool of a few thousand pre-rendered claims and stamped with unique
     patient control, payer claim and line control numbers, so the file balances like the small
     ones (line, claim and transaction rules) and is written in seconds. Segments follow each
@@ -1026,16 +1037,17 @@ def write_big(
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = _Writer(delimiters)
     rng = random.Random(seed)
-    pools = _claim_pool(seed, min(4000, max(400, n_lines // 8)), writer)
+    pools = _claim_pool(seed, min(4000, max(400, n_lines // 8)), writer, first_service, service_days)
     payers = default_payers()
     payee = SynthPayee()
     control = 900000000 + seed % 1000
-    day0 = date(2025, 2, 3)
+    dates = list(payment_dates) if payment_dates else [date(2025, 2, 3) + timedelta(days=7 * w) for w in range(52)]
+    day0 = dates[0]
     chunks: list[str] = []
     gs = writer.seg("GS", "HP", "SYNTHBIG", payee.tin, f"{day0:%Y%m%d}", "1200", str(control), "X", "005010X221A1")
     chunks.append(writer.join([writer.isa("SYNTHBIG", payee.tin, day0, control), gs]))
     lines_done = 0
-    claim_no = 0
+    claim_no = first_claim
     st_count = 0
     per_st = n_lines if single_st else lines_per_transaction
     while lines_done < n_lines:
@@ -1057,7 +1069,7 @@ def write_big(
                 if st_lines >= want:
                     break
         lines_done += st_lines
-        day = day0 + timedelta(days=7 * ((st_count - 1) // len(payers) % 52))
+        day = dates[(st_count - 1) // len(payers) % len(dates)]
         interest = Decimal(rng.randint(50, 2500)) / 100 if st_count % 4 == 0 else None
         total = Decimal(paid_cents) / 100 + (interest or ZERO)
         st = f"{st_count:06d}"

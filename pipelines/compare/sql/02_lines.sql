@@ -3,7 +3,8 @@
 -- for the payer asked for (all when not given), plus the original lines that an in-scope
 -- reversal cancels (so both sides of a reversal are recomputed together).
 -- Inputs: payments, claims, service_lines, adjustments, cmp_reversal_pairs (01).
--- Parameters: $month_start, $month_end (DATE or NULL), $payer (VARCHAR or NULL),
+-- Parameters: $month_start, $month_end (DATE or NULL), $payer (VARCHAR or NULL), $undated (BOOLEAN:
+--             true: only payments without a BPR16 date, the last chunk of a comparison in chunks),
 --             $facility_pos (VARCHAR[]: places of service priced with facility PE RVUs,
 --             pipelines.core.places), $amount_ceiling (pipelines.core.money.LINE_AMOUNT_CEILING).
 -- Actual allowed = AMT*B6, else billed - CO/OA/PI adjustments other than CO-253 (sequestration);
@@ -15,8 +16,9 @@
 WITH scope_payments AS (    -- payments of the month / payer asked for
     SELECT payment_id
     FROM payments p
-    WHERE (CAST($month_start AS DATE) IS NULL
-           OR (p.payment_date >= CAST($month_start AS DATE) AND p.payment_date < CAST($month_end AS DATE)))
+    WHERE CASE WHEN coalesce(CAST($undated AS BOOLEAN), false) THEN p.payment_date IS NULL
+               ELSE CAST($month_start AS DATE) IS NULL
+                    OR (p.payment_date >= CAST($month_start AS DATE) AND p.payment_date < CAST($month_end AS DATE)) END
       AND (CAST($payer AS VARCHAR) IS NULL OR upper(CAST($payer AS VARCHAR)) IN (upper(p.payer_id), upper(p.payer_n1_id), upper(p.payer_ref_2u),
                                                 upper(p.originating_company_id), upper(p.payer_name)))
 ),
