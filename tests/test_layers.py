@@ -2,6 +2,7 @@
 packages below it, and importing any module has no side effect (no thread, no environment change).
 
 core <- fee_schedules, contracts, ingest, synthetic <- compare <- worklist, reports <- runs <- cli
+core, contracts <- lake; compare, lake <- spark <- runs, cli
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ ALLOWED: dict[str, set[str]] = {
     "pipelines.market": {"pipelines.core", "pipelines.market"},
     "pipelines.compare": {"pipelines.core", "fee_schedules", "contracts", "pipelines.compare"},
     "pipelines.worklist": {"pipelines.core", "fee_schedules", "contracts", "pipelines.compare", "pipelines.worklist"},
+    "pipelines.lake": {"pipelines.core", "contracts", "pipelines.lake"},
+    "pipelines.spark": {
+        "pipelines.core",
+        "fee_schedules",
+        "contracts",
+        "pipelines.compare",
+        "pipelines.lake",
+        "pipelines.spark",
+    },
     "reports": {"pipelines.core", "fee_schedules", "contracts", "pipelines.compare", "reports"},
     "pipelines.runs": {
         "pipelines.core",
@@ -38,6 +48,8 @@ ALLOWED: dict[str, set[str]] = {
         "pipelines.worklist",
         "reports",
         "pipelines.market",
+        "pipelines.lake",
+        "pipelines.spark",
         "pipelines.runs",
     },
     "pipelines.cli": {
@@ -51,6 +63,8 @@ ALLOWED: dict[str, set[str]] = {
         "pipelines.worklist",
         "reports",
         "pipelines.market",
+        "pipelines.lake",
+        "pipelines.spark",
         "pipelines.runs",
         "pipelines.cli",
     },

@@ -21,8 +21,10 @@ from pipelines.cli.commands import (
     compare,
     contracts,
     demo,
+    export,
     fee_schedule,
     ingest,
+    load,
     market,
     negotiate,
     nightly,
@@ -112,6 +114,8 @@ for _module in (
     run,
     nightly,
     demo,
+    export,
+    load,
 ):
     main.add_command(_module.command)
 

@@ -76,6 +76,11 @@ class ConfigError(UnderpayError):
     month that is not YYYY-MM, is not usable."""
 
 
+class LakeError(UnderpayError):
+    """A Parquet lake folder (pipelines.lake) cannot be written or read back: the message names the
+    folder or file, the column and what to do (choose another folder, rerun the engine that wrote it)."""
+
+
 class Interrupted(UnderpayError):
     """The user pressed Ctrl-C (SIGINT) or the process got SIGTERM: the command stops at once.
 

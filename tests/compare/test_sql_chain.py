@@ -142,6 +142,9 @@ def _categorized_cte() -> str:
 
 def test_category_precedence_is_one_ordered_rule_list_documented_in_the_readme():
     decided = re.findall(r"(?:THEN|ELSE) '(\w+)'", _categorized_cte())
+    # rule 0, data quality first (sql/README.md "Data quality"): an implausible line is not priced
+    assert re.search(r"CASE\s+WHEN implausible IS NOT NULL THEN 'not_priced'", _code(_categorized_cte()))
+    assert decided.pop(0) == "not_priced"
     assert decided == [
         "reversed",
         "secondary",

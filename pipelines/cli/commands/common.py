@@ -53,6 +53,17 @@ class MonthType(click.ParamType):
 MONTH = MonthType()
 
 
+def months_option(what: str):
+    """``--month YYYY-MM``, repeatable: the payment months a lake command works on (all when none)."""
+    return click.option(
+        "--month",
+        "months",
+        type=MONTH,
+        multiple=True,
+        help=f"Only {what}, YYYY-MM; repeat for several [default: every month].",
+    )
+
+
 def resolve_db(db: Path | None) -> Path:
     return db if db is not None else settings().warehouse
 

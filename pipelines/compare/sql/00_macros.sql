@@ -1,4 +1,7 @@
 -- Text and arithmetic helpers for the comparison queries (temporary macros, one connection).
+-- This file is the one rounding helper: every division and every rounding of the chain is one of
+-- these macros (tests/compare/test_money_lint.py fails any other), so both engines (DuckDB, and
+-- Spark through pipelines.spark.dialect, which inlines them) round at the same steps.
 -- Grain: none (scalar macros, created before step 01). Percent arithmetic multiplies by 0.01
 -- because DuckDB turns DECIMAL / DECIMAL into DOUBLE, and amounts must stay exact.
 -- Headroom: intermediate amounts are DECIMAL(38,2), so ANY amount the warehouse can hold
@@ -16,6 +19,12 @@ CREATE OR REPLACE TEMP MACRO cmp_money(x) AS
 -- amount x percent, rounded half-up to the cent (DECIMAL(38,2): room for any stored amount).
 CREATE OR REPLACE TEMP MACRO cmp_pct_of(amount, pct) AS
     CAST(round(CAST(amount AS DECIMAL(38,2)) * CAST(pct AS DECIMAL(18,3)) * 0.01, 2) AS DECIMAL(38,2));
+-- x rounded half-up to the cent, as DECIMAL(38,2) (unit rate x units, percent-applied amount x units).
+CREATE OR REPLACE TEMP MACRO cmp_cents(x) AS
+    CAST(round(x, 2) AS DECIMAL(38,2));
+-- a unit count with no fraction (a drug's units must be whole multiples of its HCPCS dosage).
+CREATE OR REPLACE TEMP MACRO cmp_is_whole(x) AS
+    x = floor(x);
 -- x as a DECIMAL(14,2) column value when it fits (|x| <= 999999999999.99), else NULL.
 CREATE OR REPLACE TEMP MACRO cmp_in_money(x) AS
     CASE WHEN abs(x) <= 999999999999.99 THEN CAST(x AS DECIMAL(14,2)) END;
@@ -23,7 +32,7 @@ CREATE OR REPLACE TEMP MACRO cmp_in_money(x) AS
 -- DECIMAL(38,0) leave room for any stored amount over a one-cent one).
 CREATE OR REPLACE TEMP MACRO cmp_ratio_pct(a, b) AS
     CASE WHEN b IS NULL OR b = 0 OR a IS NULL THEN NULL
-         ELSE CAST(sign(a) * ((2 * abs(CAST(a * 100 AS HUGEINT)) * 10000 + CAST(b * 100 AS HUGEINT))
+         ELSE CAST(CASE WHEN a < 0 THEN -1 ELSE 1 END * ((2 * abs(CAST(a * 100 AS HUGEINT)) * 10000 + CAST(b * 100 AS HUGEINT))
                               // (2 * CAST(b * 100 AS HUGEINT))) AS DECIMAL(38,0)) * 0.01 END;
 -- product of two percents, kept to 3 places (150 x 50 -> 75.000).
 CREATE OR REPLACE TEMP MACRO cmp_pct_mul(a, b) AS

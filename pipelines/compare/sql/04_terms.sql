@@ -36,7 +36,7 @@ best_rate_row AS (          -- per key: the rate-sheet row, code+modifier before
      AND (r.rate_setting IS NULL OR r.rate_setting = CASE WHEN k.facility THEN 'facility' ELSE 'non-facility' END)
     QUALIFY row_number() OVER (PARTITION BY k.contract_idx, k.procedure_code, k.modifiers_key, k.facility
                                ORDER BY (r.rate_modifier <> '') DESC,
-                                        coalesce(list_position(k.modifiers, r.rate_modifier), 0),
+                                        coalesce(array_position(k.modifiers, r.rate_modifier), 0),
                                         (r.rate_setting IS NOT NULL) DESC) = 1
 ),
 price_source AS (           -- per key: the rate row if any, else the term; what it prices already
@@ -53,18 +53,28 @@ price_source AS (           -- per key: the rate row if any, else the term; what
     LEFT JOIN first_matching_term th USING (contract_idx, procedure_code, modifiers_key, facility)
     LEFT JOIN best_rate_row rh USING (contract_idx, procedure_code, modifiers_key, facility)
 ),
-modifier_table_percents AS (   -- per key of a 'table' contract: the percents of its other modifiers, in order
-    SELECT u.contract_idx, u.procedure_code, u.modifiers_key, u.facility,
-           list(mp.percent ORDER BY u.pos)                                    AS pcts,
-           string_agg('modifier ' || mp.modifier || ' ' || cmp_num(mp.percent) || '%', ', ' ORDER BY u.pos) AS what
+table_modifiers AS (       -- per key of a 'table' contract: each modifier at its position (an SVC01 carries at
+                            -- most four, C003-03..06) that the table prices, with its percent, in words too
+    SELECT u.contract_idx, u.procedure_code, u.modifiers_key, u.facility, u.pos, mp.percent,
+           'modifier ' || mp.modifier || ' ' || cmp_num(mp.percent) || '%' AS percent_text
     FROM (SELECT ps.contract_idx, ps.procedure_code, ps.modifiers_key, ps.facility, ps.method, ps.priced_modifiers,
-                 unnest(ps.modifiers) AS modifier, generate_subscripts(ps.modifiers, 1) AS pos
+                 ps.modifiers[p.pos] AS modifier, p.pos
           FROM price_source ps
-          JOIN ct_contracts c ON c.contract_idx = ps.contract_idx AND c.modifier_mode = 'table') u
+          JOIN ct_contracts c ON c.contract_idx = ps.contract_idx AND c.modifier_mode = 'table'
+          CROSS JOIN (VALUES (1), (2), (3), (4)) AS p(pos)
+          WHERE p.pos <= array_length(ps.modifiers)) u
     JOIN ct_modpct mp ON mp.contract_idx = u.contract_idx AND mp.modifier = u.modifier
     WHERE NOT list_contains(u.priced_modifiers, u.modifier)
       AND NOT (u.modifier IN ('26', 'TC') AND u.method NOT IN ('rate', 'rates_csv'))
-    GROUP BY u.contract_idx, u.procedure_code, u.modifiers_key, u.facility
+),
+modifier_table_percents AS (   -- per key: its table modifiers' percents by position (NULL: none there), in order
+    SELECT contract_idx, procedure_code, modifiers_key, facility,
+           max(CASE WHEN pos = 1 THEN percent END) AS pct1, max(CASE WHEN pos = 2 THEN percent END) AS pct2,
+           max(CASE WHEN pos = 3 THEN percent END) AS pct3, max(CASE WHEN pos = 4 THEN percent END) AS pct4,
+           concat_ws(', ', max(CASE WHEN pos = 1 THEN percent_text END), max(CASE WHEN pos = 2 THEN percent_text END),
+                     max(CASE WHEN pos = 3 THEN percent_text END), max(CASE WHEN pos = 4 THEN percent_text END)) AS what
+    FROM table_modifiers
+    GROUP BY contract_idx, procedure_code, modifiers_key, facility
 )
 SELECT
     CAST(ps.contract_idx AS INTEGER)           AS contract_idx,
@@ -84,9 +94,9 @@ SELECT
     CAST(ps.priced_modifiers AS VARCHAR[])     AS priced_modifiers,
     CAST(CASE WHEN ps.method = 'rates_csv' THEN 'rate sheet ' || c.rates_file || ' row ' || ps.rate_row
               ELSE ps.term_label || ' (line ' || ps.term_line || ')' END AS VARCHAR) AS term_text,
-    CAST(CASE WHEN tm.pcts IS NULL THEN CAST(100 AS DECIMAL(9,3))
-              ELSE cmp_pct_mul(cmp_pct_mul(cmp_pct_mul(coalesce(tm.pcts[1], 100), coalesce(tm.pcts[2], 100)),
-                                           coalesce(tm.pcts[3], 100)), coalesce(tm.pcts[4], 100)) END
+    CAST(CASE WHEN tm.contract_idx IS NULL THEN CAST(100 AS DECIMAL(9,3))
+              ELSE cmp_pct_mul(cmp_pct_mul(cmp_pct_mul(coalesce(tm.pct1, 100), coalesce(tm.pct2, 100)),
+                                           coalesce(tm.pct3, 100)), coalesce(tm.pct4, 100)) END
          AS DECIMAL(9,3))                      AS table_percent,
     CAST(tm.what AS VARCHAR)                   AS table_reason
 FROM price_source ps

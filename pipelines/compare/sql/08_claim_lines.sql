@@ -49,7 +49,7 @@ rendering_providers AS (    -- per claim: the rendering NPI (NM1*82), else the p
 ),
 anesthesia_time AS (        -- per line: whether SVC05 is anesthesia time, and the minutes it says
     SELECT line_id,
-           regexp_full_match(procedure_code, '0[01][0-9]{3}') AND procedure_code >= '00100' AS anesthesia,
+           regexp_matches(procedure_code, '^0[01][0-9]{3}$') AND procedure_code >= '00100' AS anesthesia,
            CASE WHEN anesthesia_time = 'units' THEN units * 15 ELSE units END AS minutes
     FROM claim_lines
 )

@@ -95,8 +95,8 @@ base_amount AS (            -- step_base and the contract percent; which Medicar
                      WHEN method = 'rates_csv' THEN rate
                      WHEN method = 'percent_of_medicare' AND claim_level THEN claim_allowed
                      WHEN term_schedule IS NOT NULL AND term_schedule <> schedule_group THEN NULL
-                     WHEN line_priced AND medicare_schedule = 'asp' AND units <> trunc(units) THEN NULL  -- units_mismatch
-                     WHEN line_priced THEN round(medicare_unit_rate * units, 2)
+                     WHEN line_priced AND medicare_schedule = 'asp' AND NOT cmp_is_whole(units) THEN NULL  -- units_mismatch
+                     WHEN line_priced THEN cmp_cents(medicare_unit_rate * units)
                      WHEN method = 'percent_of_medicare' THEN medicare_unit_amount
                      WHEN method = 'percent_of_charges' THEN billed
                 END AS DECIMAL(38,2)) AS step_base,
@@ -142,7 +142,7 @@ mppr_ranks AS (             -- narrow on purpose: a window over every column of 
 mppr_percents AS (          -- the rank's percent: 100 / 50, or the contract's mppr list
     SELECT s.*, CASE WHEN NOT s.claim_level THEN r.mppr_rank END AS mppr_rank,
            CASE WHEN r.mppr_rank IS NULL OR s.claim_level THEN NULL
-                WHEN s.mppr IS NOT NULL THEN s.mppr[least(r.mppr_rank, len(s.mppr))]
+                WHEN s.mppr IS NOT NULL THEN s.mppr[least(r.mppr_rank, array_length(s.mppr))]
                 WHEN r.mppr_rank = 1 THEN 100 ELSE 50 END AS mppr_percent
     FROM pre_rank_reduction s LEFT JOIN mppr_ranks r ON r.line_id = s.line_id
 ),
@@ -167,7 +167,7 @@ reduction_applied AS (      -- step_modifier
 units_applied AS (          -- step_units
     SELECT *,
            CASE WHEN method = 'percent_of_charges' OR claim_level OR line_priced THEN step_modifier
-                ELSE CAST(round(step_modifier * units, 2) AS DECIMAL(38,2)) END AS step_units
+                ELSE cmp_cents(step_modifier * units) END AS step_units
     FROM reduction_applied
 ),
 lesser_of_applied AS (      -- step_lesser_of; the line's Medicare amount; why it was not priced
@@ -176,8 +176,8 @@ lesser_of_applied AS (      -- step_lesser_of; the line's Medicare amount; why i
            CASE WHEN coalesce(lesser_of_charges AND billed IS NOT NULL AND billed < step_units, false)
                 THEN billed ELSE step_units END AS step_lesser_of,
            CASE WHEN claim_level THEN CAST(claim_allowed AS DECIMAL(38,2))
-                WHEN medicare_schedule <> 'mpfs' THEN CAST(round(medicare_unit_rate * units, 2) AS DECIMAL(38,2))
-                ELSE CAST(round(medicare_unit_amount * units, 2) AS DECIMAL(38,2)) END AS medicare_allowed,
+                WHEN medicare_schedule <> 'mpfs' THEN cmp_cents(medicare_unit_rate * units)
+                ELSE cmp_cents(medicare_unit_amount * units) END AS medicare_allowed,
            CASE WHEN method IN ('percent_of_medicare', 'percent_of_asp', 'percent_of_clfs', 'percent_of_dmepos',
                                 'percent_of_opps', 'percent_of_asc')
                      AND step_base IS NULL AND implausible_amount IS NULL THEN
@@ -185,7 +185,7 @@ lesser_of_applied AS (      -- step_lesser_of; the line's Medicare amount; why i
                        THEN method || ' term: ' || procedure_code || ' is priced by Medicare''s '
                             || upper(replace(medicare_schedule, '_', ' ')) || ' schedule, not ' || upper(term_schedule)
                             || ': give the code a term of its own'
-                     WHEN line_priced AND medicare_schedule = 'asp' AND units <> trunc(units)
+                     WHEN line_priced AND medicare_schedule = 'asp' AND NOT cmp_is_whole(units)
                        THEN 'data quality: units_mismatch: ' || cmp_num(units) || ' units of ' || procedure_code
                             || ' do not fit its HCPCS dosage (units are whole multiples of it; the line may be billed in '
                             || 'NDC units): check the line'

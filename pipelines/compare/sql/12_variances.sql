@@ -7,11 +7,12 @@
 -- through cmp_in_money); a difference of two is stored through it too. `implausible` says which
 -- line amount is at or above $amount_ceiling, or that the expected amount is
 -- (cmp_steps.expected_implausible: absurd units), or that a claim that is no reversal has a negative charge:
--- CTE `screened` leaves such a line not priced, a data-quality problem.
--- Four separate steps: `categorized` decides the category by an ordered rule list (the first
--- rule that holds wins; see README.md), `derivation` writes how the expected amount was reached,
--- `screened` makes a line with an implausible amount not priced whatever the rules said, and
--- `explained` words the explanation from the decided category and the derivation columns.
+-- rule 0 of `categorized` leaves such a line not priced, a data-quality problem.
+-- Three separate steps: `categorized` decides the category by an ordered rule list (the first
+-- rule that holds wins; see README.md; rule 0, data quality first, makes a line with an
+-- implausible amount not priced whatever the other rules would say), `derivation` writes how the
+-- expected amount was reached, and `explained` words the explanation from the decided category
+-- and the derivation columns.
 WITH line_steps AS (        -- the line (cmp_lines), its derivation (cmp_steps) and its contract
     SELECT l.line_id, l.claim_id, l.payment_id, l.file_id, l.payer_id, l.payer_name,
            l.patient_control_number, l.payer_claim_number, l.line_control_number, l.claim_status,
@@ -39,6 +40,9 @@ WITH line_steps AS (        -- the line (cmp_lines), its derivation (cmp_steps) 
 categorized AS (            -- the category: rules in precedence order, the first that holds wins
     SELECT *,
            CASE
+               -- 0 data quality first: a line whose amounts are not believed is not priced,
+               --   whatever the rules below decide (it counts in no total; README "Data quality")
+               WHEN implausible IS NOT NULL THEN 'not_priced'
                -- 1 reversed: a CLP02=22 reversal, or the original claim one cancels
                WHEN reversal_role IS NOT NULL OR claim_status = '22' THEN 'reversed'
                -- 2 secondary: processed as secondary / tertiary (CLP02 2, 3, 20, 21)
@@ -83,11 +87,6 @@ derivation AS (             -- how the expected amount was reached, in words (NU
            AS derivation_text
     FROM categorized
 ),
-screened AS (               -- data quality first: a line whose amounts are not believed is not priced,
-                            -- whatever the rules decided (it counts in no total; README "Data quality")
-    SELECT * REPLACE (CASE WHEN implausible IS NOT NULL THEN 'not_priced' ELSE category END AS category)
-    FROM derivation
-),
 explained AS (              -- the explanation: wording per decided category
     SELECT *,
            coalesce(
@@ -104,7 +103,7 @@ explained AS (              -- the explanation: wording per decided category
                WHEN 'pending' THEN 'pending payer review (CARC 133): not final, compared when the payer finalizes it'
                    || CASE WHEN derivation_text IS NOT NULL THEN '; contract would allow ' || derivation_text ELSE '' END
                WHEN 'denied' THEN 'denied: nothing allowed'
-                   || CASE WHEN len(carc_codes) + len(rarc_codes) > 0
+                   || CASE WHEN array_length(carc_codes) + array_length(rarc_codes) > 0
                            THEN ' (' || array_to_string(list_concat(carc_codes, rarc_codes), ', ') || ')' ELSE '' END
                    || CASE WHEN derivation_text IS NOT NULL THEN '; contract expected ' || derivation_text ELSE '' END
                WHEN 'no_contract' THEN
@@ -116,7 +115,7 @@ explained AS (              -- the explanation: wording per decided category
                         WHEN excluded
                             THEN procedure_code || ' is carved out of ' || contract_name || ' (' || term_label || ')'
                         ELSE 'no term of ' || contract_name || ' covers ' || coalesce(procedure_code, '(no code)')
-                             || CASE WHEN len(modifiers) > 0 THEN '-' || array_to_string(modifiers, '-') ELSE '' END
+                             || CASE WHEN array_length(modifiers) > 0 THEN '-' || array_to_string(modifiers, '-') ELSE '' END
                    END
                WHEN 'not_priced' THEN 'not priced: ' || CASE WHEN implausible IS NOT NULL
                    THEN 'data quality: implausible amount: ' || implausible || '; check the 835 line'
@@ -135,7 +134,7 @@ explained AS (              -- the explanation: wording per decided category
            END
            || CASE WHEN recoded THEN '; recoded by the payer from ' || coalesce(original_procedure_code, '?') ELSE '' END,
            category || ': see the step_* columns for the derivation') AS explanation
-    FROM screened
+    FROM derivation
 )
 SELECT
     CAST(line_id AS BIGINT)                    AS line_id,
