@@ -115,7 +115,8 @@ def test_one_month_from_the_cli_replaces_only_that_months_rows(
     demo_practice, tmp_path, spark
 ):  # spark: skips without Java
     """`underpay compare --engine spark --month`: the month's rows as DuckDB computes them, other
-    months untouched (none computed yet here), and a rerun changes nothing."""
+    months untouched (none computed yet here); `underpay load variances` of the same output again
+    changes nothing."""
     import subprocess
 
     folders = _copies(demo_practice, tmp_path)
@@ -146,14 +147,18 @@ def test_one_month_from_the_cli_replaces_only_that_months_rows(
         "--contracts",
         str(demo_practice / "contracts"),
     ]
-    for _ in range(2):  # the rerun neither loses nor doubles a row
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    load_again = [*args[:5], "load", "variances", str(tmp_path / "lake"), *args[-4:]]
+    said = []
+    for command in (args, load_again):  # loading the same output again neither loses nor doubles a row
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr[-2000:]
-        assert "for 2025-02" in proc.stdout and "worklist" in proc.stdout.lower()
+        assert "worklist" in proc.stdout.lower()
+        said.append(proc.stdout)
         rows, only_duckdb, only_spark, differing = _differences(
             folders["duckdb"] / "warehouse.duckdb", folders["spark"] / "warehouse.duckdb"
         )
         assert rows > 2_000 and (only_duckdb, only_spark) == (0, 0), differing
+    assert "for 2025-02" in said[0] and "loaded" in said[1]
 
 
 def test_a_lake_missing_a_table_is_one_error_naming_what_to_do(demo_practice, tmp_path, spark):
