@@ -32,6 +32,7 @@ from pipelines.core.config import Settings
 from pipelines.core.warehouse import connect
 db, contracts, engine, lake = sys.argv[1:5]
 con = connect(db)
+con.execute("SET enable_progress_bar = false")  # stdout carries the JSON line only
 t0 = time.perf_counter()
 steps, jvm_peak = {}, 0
 if engine == "duckdb":
@@ -64,6 +65,7 @@ print(json.dumps({"seconds": seconds, "lines": r.lines, "steps": steps,
 SAME = r"""
 import duckdb, json, sys
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")  # stdout carries the JSON line only
 con.execute("ATTACH ? AS d (READ_ONLY)", [sys.argv[1]])
 con.execute("ATTACH ? AS s (READ_ONLY)", [sys.argv[2]])
 cols = ", ".join(f'"{r[0]}"' for r in con.execute("DESCRIBE d.variances").fetchall() if r[0] != "computed_at")
