@@ -21,6 +21,7 @@ master and memory, with these settings applied on top.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.core.errors import ConfigError
@@ -51,6 +52,8 @@ LOCAL_SETTINGS: dict[str, str] = {
     "spark.hadoop.fs.permissions.umask-mode": "077",  # output files owner-only, as everything underpay writes
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # errors only from the JVM (pipelines/spark/log4j2.properties), not Spark's start-up warnings
+    "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={Path(__file__).with_name('log4j2.properties')}",
 }
 
 
@@ -90,4 +93,6 @@ def spark_session(master: str | None = None) -> SparkSession:
         ) from None
     for key, value in SQL_SETTINGS.items():
         spark.conf.set(key, value)
+    if master is not None and master.startswith("local") and not remote:
+        spark.sparkContext.setLogLevel("ERROR")  # the command's own summary, not Spark's warnings
     return spark
