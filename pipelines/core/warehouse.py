@@ -25,8 +25,12 @@ LOCK_WAIT_SECONDS = 10.0  # how long to wait for another process to let go of th
 log = logging.getLogger("underpay.warehouse")
 
 
-def connect(path: str | os.PathLike | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the warehouse at ``path`` with every table in place.
+def connect(
+    path: str | os.PathLike | None = None, *, read_only: bool = False, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse at ``path`` with every table in place; with
+    ``memory_limit``, DuckDB's memory capped and spilling beyond it (:func:`limit_memory`; close it
+    with :func:`drop_spill_folder` after).
 
     A warehouse made by an older release is migrated to the current DDL first (``ensure_schema``),
     also when it is opened read-only (briefly read-write, when the file can be written). Anything
@@ -34,6 +38,17 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False) -
     is an UnderpayError naming the file and what to do.
     """
     db = Path(path) if path is not None else DEFAULT_DB
+    con = _connect(db, read_only=read_only)
+    if memory_limit is not None:
+        try:
+            limit_memory(con, db, memory_limit)
+        except BaseException:
+            con.close()
+            raise
+    return con
+
+
+def _connect(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     if read_only:
         if not db.exists():
             raise UnderpayError(f"{db}: no warehouse here; run `underpay ingest FILES --db {db}` first")

@@ -284,9 +284,8 @@ def run_monthly(
             f"{db}: no warehouse here; load remittances first with `underpay ingest FILES --db {db}` or pass --db"
         )
     with run_lock(db, "underpay run"):
-        con = connect(db)
+        con = connect(db, memory_limit=(settings or Settings()).memory_limit)
         try:
-            limit_memory(con, db, (settings or Settings()).memory_limit)
             run_id = start_run(con, "monthly")
             try:
                 took = compare_month(con, month, contracts_dir=contracts_dir, settings=settings, payer=payer)

@@ -42,7 +42,7 @@ from pipelines.core.lock import run_lock
 from pipelines.core.logs import EventLog, NullLog, printable
 from pipelines.core.months import Month
 from pipelines.core.outputs import private_open
-from pipelines.core.warehouse import connect, drop_spill_folder, limit_memory
+from pipelines.core.warehouse import connect, drop_spill_folder
 from pipelines.runs.monthly import MonthResult, compare_months, render_months
 from pipelines.runs.records import (
     RunCounts,
@@ -503,13 +503,7 @@ def _connect(settings: Settings):
     """The run's read-write connection, DuckDB's memory capped at ``settings.memory_limit`` (it
     spills beyond it to ``<warehouse>.tmp/``): every stage of the run (ingest, compare, worklist)
     stays within it whatever the warehouse holds."""
-    con = connect(settings.warehouse)
-    try:
-        limit_memory(con, settings.warehouse, settings.memory_limit)
-    except BaseException:
-        con.close()
-        raise
-    return con
+    return connect(settings.warehouse, memory_limit=settings.memory_limit)
 
 
 def _live(con, settings: Settings):

@@ -131,10 +131,6 @@ def _owner_only_tree(folder: Path) -> None:
             owner_only(os.path.join(parent, name))
 
 
-def _to_polars(frame: DataFrame) -> pl.DataFrame:
-    return pl.from_arrow(frame.toArrow())  # type: ignore[return-value]
-
-
 def _priced_view(spark: SparkSession, name: str, frame: pl.DataFrame) -> None:
     spark.createDataFrame(frame.to_arrow()).createOrReplaceTempView(name)
 
@@ -170,8 +166,8 @@ def compare_lake(
             t = time.perf_counter()
             ref = reference_connection(root)
             try:
-                ref.register("cmp_price_rows", _to_polars(kept["cmp_price_rows"]).to_arrow())
-                ref.register("cmp_claim_lines", _to_polars(kept["cmp_claim_lines"]).to_arrow())
+                ref.register("cmp_price_rows", kept["cmp_price_rows"].toArrow())
+                ref.register("cmp_claim_lines", kept["cmp_claim_lines"].toArrow())
                 prices, note = _price(ref)
                 claim_prices, claim_note = _price_claims(ref)
             finally:

@@ -63,12 +63,11 @@ def command(
     pending, no_contract, not_priced; each row carries an explanation you can check by hand.
     """
     from pipelines.compare.compare import compare, export_variances
-    from pipelines.core.warehouse import connect, drop_spill_folder, limit_memory
+    from pipelines.core.warehouse import connect, drop_spill_folder
     from pipelines.worklist.refresh import refresh_worklist
 
     warehouse = resolve_db(db)
-    con = connect(warehouse)
-    limit_memory(con, warehouse, settings().memory_limit)  # beyond it DuckDB spills to <warehouse>.tmp/
+    con = connect(warehouse, memory_limit=settings().memory_limit)  # beyond it DuckDB spills to <warehouse>.tmp/
     try:
         folder = resolve_contracts(contracts)
         if engine == "spark":
